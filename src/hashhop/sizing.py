@@ -1,0 +1,127 @@
+"""Choosing how many chains (and filler pairs) fill a budget exactly.
+
+Characters: line lengths are fixed, so the shape is solved by arithmetic: the prompt lands within
+half a line of the budget. Tokens: calibrate tokens-per-line on a rendered sample, solve, count the
+real prompt chunk by chunk, correct, and (for prompts small enough to count repeatedly) pick among
+filler variants the one that lands closest; the final count is measured, never estimated.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import SpecError
+from .layout import ChainIndex, Shape
+from .problem import Problem
+from .spec import Spec
+from .tokenizers import count_chunks, get_tokenizer
+
+TOLERANCE = 0.005  # the produced prompt is within 0.5% of the requested token count
+EXACT_SEARCH_LIMIT = 2_000_000  # below this many tokens, counting is cheap enough to search
+FILL_VARIANTS = 32
+CALIBRATION_LINES = 4096
+
+
+def shape_for_lines(spec: Spec, n_lines: float) -> Shape:
+    """The shape with about `n_lines` lines: as many whole chains as fit, the rest filler pairs."""
+    chains = ChainIndex(spec.chain_hops)
+    decoy_lines = spec.distractors * spec.queries * spec.max_hops  # upper bound, small
+    room = max(0.0, n_lines - decoy_lines)
+    n = int(room // chains.block_lines) * chains.period
+    while chains.lines_before(n + 1) <= room:
+        n += 1
+    n = max(n, spec.queries)
+    fill = max(0, int(round(room - chains.lines_before(n)))) if spec.filler else 0
+    return Shape(n, fill)
+
+
+def _too_small(spec: Spec, got: int):
+    raise SpecError(f"a budget of {spec.size} {spec.tokenizer} is too small for {spec.queries} chain(s) of "
+                    f"{spec.max_hops} hop(s) (the smallest prompt is {got}): raise the size or lower hops/queries")
+
+
+def plan_chars(spec: Spec, index: int) -> Problem:
+    """Most whole chains that fit, then the filler pairs that bring it within half a line."""
+    lo, hi = spec.queries, max(spec.queries, spec.size // (2 * spec.hash_len + 4) + 1)
+    if _chars(spec, index, lo, 0) > spec.size:
+        _too_small(spec, _chars(spec, index, lo, 0))
+    while lo < hi:  # binary search: the most chains whose prompt is at most the budget
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if _chars(spec, index, mid, 0) <= spec.size else (lo, mid - 1)
+    base = Problem(spec, index, Shape(lo, 0))
+    if not spec.filler:
+        return base
+    fill_line = 2 * spec.hash_len + 4 + (2 if spec.format == "magic" else 0)
+    return Problem(spec, index, Shape(lo, int(round((spec.size - base.n_chars) / fill_line))))
+
+
+def _chars(spec: Spec, index: int, n_chains: int, n_fill: int) -> int:
+    return Problem(spec, index, Shape(n_chains, n_fill)).n_chars
+
+
+def measure(problem: Problem, tokenizer) -> int:
+    return count_chunks(tokenizer, problem.chunks())
+
+
+def plan_tokens(spec: Spec, index: int) -> tuple[Problem, int]:
+    tokenizer = get_tokenizer(spec.tokenizer)
+    per_line = _calibrate(spec, index, tokenizer)
+    problem = Problem(spec, index, shape_for_lines(spec, spec.size / per_line))
+    count = measure(problem, tokenizer)
+    for _ in range(6):  # correct by the measured error until within tolerance
+        error = spec.size - count
+        if abs(error) <= spec.size * TOLERANCE or abs(error) < per_line / 2:
+            break
+        problem = Problem(spec, index, _shift(spec, problem.shape, error / per_line))
+        count = measure(problem, tokenizer)
+    if abs(spec.size - count) > spec.size * TOLERANCE and count <= EXACT_SEARCH_LIMIT and spec.filler:
+        problem, count = _tune_fill(spec, index, problem, count, tokenizer)
+    if count > spec.size * (1 + TOLERANCE) and problem.shape.n_chains <= spec.queries and problem.shape.n_fill == 0:
+        _too_small(spec, count)
+    return problem, count
+
+
+def _calibrate(spec: Spec, index: int, tokenizer) -> float:
+    probe = Problem(spec.replace(depth=None, distractors=0), index,
+                    shape_for_lines(spec.replace(distractors=0), CALIBRATION_LINES))
+    lines = min(probe.n_lines, CALIBRATION_LINES)
+    return max(tokenizer.count(probe.render(0, lines).decode("ascii")) / lines, 1e-3)
+
+
+def _shift(spec: Spec, shape: Shape, lines: float) -> Shape:
+    chains = ChainIndex(spec.chain_hops)
+    total = chains.lines_before(shape.n_chains) + shape.n_fill + math.floor(lines + 0.5)
+    decoys = spec.distractors * spec.queries * spec.max_hops
+    return shape_for_lines(spec, max(total, 1) + decoys) if spec.filler else Shape(
+        max(spec.queries, shape.n_chains + int(round(lines / (chains.block_lines / chains.period)))), 0)
+
+
+def _tune_fill(spec, index, problem, count, tokenizer):
+    """Small budgets, where one line exceeds the tolerance: try trading the last chain for filler
+    pairs, one filler line more or less, and other filler variants; keep the closest count."""
+    best = (abs(spec.size - count), problem, count)
+    shape, chains = problem.shape, ChainIndex(spec.chain_hops)
+    bases = [shape]
+    if shape.n_chains > spec.queries:
+        last = chains.lines_before(shape.n_chains) - chains.lines_before(shape.n_chains - 1)
+        bases.append(Shape(shape.n_chains - 1, shape.n_fill + last))
+    for variant in range(FILL_VARIANTS):
+        for base in bases:
+            for n_fill in (base.n_fill, base.n_fill + 1, base.n_fill - 1):
+                if n_fill < 0 or (n_fill == 0 and variant):
+                    continue
+                candidate = Problem(spec, index, Shape(base.n_chains, n_fill, variant))
+                c = measure(candidate, tokenizer)
+                if abs(spec.size - c) < best[0]:
+                    best = (abs(spec.size - c), candidate, c)
+        if best[0] <= spec.size * TOLERANCE:
+            break
+    return best[1], best[2]
+
+
+def plan(spec: Spec, index: int = 0) -> tuple[Problem, int]:
+    """The sized problem for sample `index` of `spec`, and its measured size in spec.tokenizer units."""
+    if spec.tokenizer == "chars":
+        problem = plan_chars(spec, index)
+        return problem, problem.n_chars
+    return plan_tokens(spec, index)
