@@ -15,6 +15,18 @@ from .hashes import HashSpace
 from .keyed import KeyedPermutation, derive_key, mix64, subkeys
 from .layout import ChainIndex, Placement, Shape, depth_positions
 from .sample import Query
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HashLocation:
+    """Where a hash string lives in a problem. role: chain, decoy_key, decoy_value, fill."""
+
+    role: str
+    chain: int | None  # chain number (role == "chain")
+    link: int  # index of the hash inside its chain (0 = head); 0 for other roles
+    key_line: int | None  # prompt position of the line where it is the key, if any
+    value_line: int | None  # prompt position of the line where it is the value, if any
 from .spec import FORMAT_VERSION, Spec
 from .errors import SpecError
 
@@ -95,6 +107,50 @@ class Problem:
     def is_used_hash(self, index: int) -> bool:
         in_fill = self.fill_base <= index < self.n_hashes_used
         return index < self.decoy_base + self.n_decoys or in_fill
+
+    # -- lookups -------------------------------------------------------------------------
+    def locate_hash(self, s: str) -> HashLocation | None:
+        """Where hash `s` appears in the prompt, or None if it is not one of the problem's hashes.
+
+        Uses the inverse of the hash injection: O(1) memory even for a 100M-token prompt.
+        """
+        if len(s) != self.hashes.length or any(c not in self.hashes._lookup for c in s):
+            return None
+        digits = self.hashes.encode(s)
+        if self.n_decoys:
+            hit = np.flatnonzero((self.decoy_digits == digits).all(axis=1))
+            if hit.size:
+                line = self.n_chain_lines + int(hit[0])
+                return HashLocation("decoy_key", None, 0, self._pos(line), None)
+        index = self.hashes.index_of(digits)
+        if index is None or not self.is_used_hash(index):
+            return None
+        if index < self.decoy_base:
+            return self._locate_chain_hash(index)
+        if index < self.decoy_base + self.n_decoys:
+            return HashLocation("decoy_value", None, 0, None, self._pos(self.n_chain_lines + index - self.decoy_base))
+        f, is_value = divmod(index - self.fill_base, 2)
+        line = self.n_chain_lines + self.n_decoys + f
+        return HashLocation("fill", None, is_value, None if is_value else self._pos(line),
+                            self._pos(line) if is_value else None)
+
+    def _locate_chain_hash(self, index: int) -> HashLocation:
+        chains = self.chains
+        block, rem = divmod(index, chains.block_hashes)
+        r = int(np.searchsorted(chains.hash_prefix, rem, side="right") - 1)
+        chain, link = block * chains.period + r, rem - int(chains.hash_prefix[r])
+        hops = int(chains.hops[r])
+        first_line = chains.lines_before(chain)
+        key_line = self._pos(first_line + link) if link < hops else None
+        value_line = self._pos(first_line + link - 1) if link > 0 else None
+        return HashLocation("chain", chain, link, key_line, value_line)
+
+    def _pos(self, line: int) -> int:
+        return int(self.placement.positions_of(np.array([line]))[0])
+
+    def chain_number(self, query_index: int) -> int:
+        """The chain a query walks."""
+        return int(self._query_chains[query_index])
 
     # -- rendering -----------------------------------------------------------------------
     @cached_property
