@@ -19,8 +19,10 @@ def alphabet_chars(name: str) -> str:
         chars = name[len("custom:"):]
         if len(set(chars)) != len(chars) or len(chars) < 2:
             raise SpecError(f"custom alphabet {chars!r} needs at least 2 distinct symbols")
-        if any(c.isspace() or c in "='\"" for c in chars):
-            raise SpecError("custom alphabet may not contain whitespace, '=' or quotes")
+        if any(c.isspace() or c in "='\"\\" for c in chars):
+            raise SpecError("custom alphabet may not contain whitespace, '=', quotes or backslashes")
+        if any(not 33 <= ord(c) < 127 for c in chars):
+            raise SpecError("custom alphabet symbols must be printable ASCII characters")
         return chars
     try:
         return ALPHABETS[name]

@@ -11,9 +11,9 @@ from .sizing import plan
 from .spec import Spec
 
 
-def build(spec: Spec, index: int = 0) -> tuple[Problem, int]:
+def build(spec: Spec, index: int = 0, counter=None) -> tuple[Problem, int]:
     """The sized problem for sample `index` and its measured size in `spec.tokenizer` units."""
-    return plan(spec, index)
+    return plan(spec, index, counter)
 
 
 def sample_from_problem(problem: Problem, n_tokens: int, with_prompt: bool = True) -> Sample:

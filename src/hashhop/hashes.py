@@ -28,9 +28,8 @@ def _prefix_symbols(base: int, length: int) -> int:
     m_max = max(m for m in range(1, length + 1) if base**m <= _MAX_DOMAIN)
     m_min = min(m_max, math.ceil(40 / math.log2(base)))
 
-    def waste(m):
-        bits = (base**m - 1).bit_length()
-        return 2 ** (bits + bits % 2) / base**m
+    def waste(m):  # mean cycle-walking steps of a permutation of [0, base**m)
+        return 2 ** (base**m - 1).bit_length() / base**m
 
     return min(range(m_min, m_max + 1), key=lambda m: (waste(m), -m))
 
@@ -46,7 +45,9 @@ class HashSpace:
         self.m = _prefix_symbols(self.base, length)
         self.capacity = self.base**self.m
         self._perm = KeyedPermutation(self.capacity, key, "hash")
-        self._fill_keys = [np.uint64(k) for k in subkeys(key, "fill", length - self.m)]
+        self._fill_keys = [np.uint64(k) for k in subkeys(key, "fill", (length - self.m + 1) // 2)]
+        # Split base**m into two factors below 2**32 when possible: 32-bit division is faster.
+        self._split = next((j for j in range(1, self.m) if self.base**j < 2**32 and self.base**(self.m - j) < 2**32), None)
         self._lookup = {c: i for i, c in enumerate(self.symbols)}
 
     def check_room(self, needed: int):
@@ -59,18 +60,23 @@ class HashSpace:
         """(n, L) uint8 symbol numbers of the hashes with these indices."""
         v = self._perm.forward(as_u64(indices))
         out = np.empty((v.shape[0], self.length), dtype=np.uint8)
-        base = np.uint64(self.base)
-        rest = v.copy()
-        for j in range(self.m - 1, -1, -1):
-            out[:, j] = rest % base
-            rest //= base
+        if self._split is None:
+            _write_digits(v, self.base, out, 0, self.m)
+        else:
+            high, low = np.divmod(v, np.uint64(self.base ** self._split))
+            _write_digits(high.astype(np.uint32), self.base, out, 0, self.m - self._split)
+            _write_digits(low.astype(np.uint32), self.base, out, self.m - self._split, self.m)
         self._fill(v, out)
         return out
 
     def _fill(self, v: np.ndarray, out: np.ndarray):
-        # One 64-bit mix per extra symbol: the modulo bias is below 2**-50.
-        for pos, fill_key in enumerate(self._fill_keys, start=self.m):
-            out[:, pos] = mix64(v ^ fill_key) % np.uint64(self.base)
+        # Two symbols per 64-bit mix: symbol = (32 random bits * base) >> 32, bias below 2**-25.
+        base = np.uint64(self.base)
+        for j, fill_key in enumerate(self._fill_keys):
+            z = mix64(v ^ fill_key)
+            for half, pos in enumerate(range(self.m + 2 * j, min(self.m + 2 * j + 2, self.length))):
+                bits = (z >> np.uint64(32)) if half else (z & np.uint64(0xFFFFFFFF))
+                out[:, pos] = (bits * base) >> np.uint64(32)
 
     def strings(self, indices) -> list[str]:
         """The hashes with these indices, as Python strings."""
@@ -89,3 +95,11 @@ class HashSpace:
             return None
         index = self._perm.inverse(np.array([v], dtype=np.uint64))
         return int(index[0]) if np.array_equal(self.digits(index)[0], digits) else None
+
+
+def _write_digits(v: np.ndarray, base: int, out: np.ndarray, first: int, stop: int):
+    """Write v in base `base` into columns [first, stop) of out, most significant first."""
+    b = v.dtype.type(base)
+    rest = v.copy()
+    for j in range(stop - 1, first - 1, -1):
+        rest, out[:, j] = np.divmod(rest, b)

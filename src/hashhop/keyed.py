@@ -1,9 +1,9 @@
 """SHA-256-derived keys and keyed bijections over integer ranges, vectorised with numpy.
 
 Every random choice in a sample flows from here: a key is SHA-256 of a canonical encoding of
-(format version, purpose, seed, parameters). A `KeyedPermutation` of [0, n) is a balanced Feistel
-network (8 rounds, round keys from SHA-256, splitmix64 round function) over the smallest even bit
-width that holds n, restricted to [0, n) by cycle walking. It is a bijection by construction, so
+(format version, purpose, seed, parameters). A `KeyedPermutation` of [0, n) is an alternating Feistel
+network (6 rounds, round keys from SHA-256, splitmix64 round function) over the bit width
+of n - 1, restricted to [0, n) by cycle walking. It is a bijection by construction, so
 distinct inputs always give distinct outputs, and it is invertible, so membership questions
 ("is this string one of the hashes of the problem?") are answered without storing anything.
 """
@@ -18,7 +18,7 @@ import numpy as np
 _U64 = np.uint64
 _M1 = _U64(0xBF58476D1CE4E5B9)
 _M2 = _U64(0x94D049BB133111EB)
-ROUNDS = 8
+ROUNDS = 6  # even: the alternating network needs it to restore its half widths
 
 
 def derive_key(*parts) -> bytes:
@@ -38,9 +38,12 @@ def subkeys(key: bytes, label: str, count: int) -> list[int]:
 
 def mix64(z: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: a fast 64-bit mixing bijection (arrays wrap mod 2**64)."""
-    z = (z ^ (z >> _U64(30))) * _M1
-    z = (z ^ (z >> _U64(27))) * _M2
-    return z ^ (z >> _U64(31))
+    z = z ^ (z >> _U64(30))
+    z *= _M1
+    z ^= z >> _U64(27)
+    z *= _M2
+    z ^= z >> _U64(31)
+    return z
 
 
 def as_u64(x) -> np.ndarray:
@@ -48,38 +51,49 @@ def as_u64(x) -> np.ndarray:
 
 
 class KeyedPermutation:
-    """A keyed bijection of [0, n) for n up to 2**64."""
+    """A keyed bijection of [0, n) for n up to 2**64.
+
+    An alternating Feistel network over b = bit_length(n - 1) bits: the halves are floor(b/2)
+    and ceil(b/2) bits and swap sizes each round, so odd widths need no padding and cycle
+    walking re-encrypts fewer than half of the values on average.
+    """
 
     def __init__(self, n: int, key: bytes, label: str = "perm"):
         if not 1 <= n <= 2**64:
             raise ValueError(f"permutation domain must be in [1, 2**64], got {n}")
         self.n = n
         bits = max(2, (n - 1).bit_length())
-        self.half = (bits + 1) // 2
-        self._mask = _U64((1 << self.half) - 1)
-        self._shift = _U64(self.half)
+        self._sizes = (bits // 2, bits - bits // 2)  # (left, right) bit widths before round 1
         self._keys = [_U64(k) for k in subkeys(key, label, ROUNDS)]
         self._limit = _U64(n - 1)
 
-    def _round(self, r: np.ndarray, k: np.uint64) -> np.ndarray:
-        return mix64(r ^ k) & self._mask
+    @staticmethod
+    def _mask(width: int) -> np.uint64:
+        return _U64((1 << width) - 1)
 
     def _encrypt(self, x: np.ndarray) -> np.ndarray:
-        left, right = x >> self._shift, x & self._mask
-        for k in self._keys:
-            left, right = right, left ^ self._round(right, k)
-        return (left << self._shift) | right
+        a, c = self._sizes
+        left, right = x >> _U64(c), x & self._mask(c)
+        for k in self._keys:  # (L: a bits, R: c bits) -> (R: c bits, L ^ F(R): a bits)
+            left, right = right, left ^ (mix64(right ^ k) & self._mask(a))
+            a, c = c, a
+        return (left << _U64(c)) | right
 
     def _decrypt(self, y: np.ndarray) -> np.ndarray:
-        left, right = y >> self._shift, y & self._mask
+        a, c = self._sizes  # an even number of rounds restores the starting widths
+        left, right = y >> _U64(c), y & self._mask(c)
         for k in reversed(self._keys):
-            left, right = right ^ self._round(left, k), left
-        return (left << self._shift) | right
+            left, right = right ^ (mix64(left ^ k) & self._mask(c)), left
+            a, c = c, a
+        return (left << _U64(c)) | right
 
     def _walk(self, step, x) -> np.ndarray:
+        x = as_u64(x)
+        if x.size and int(x.max()) > int(self._limit):
+            raise ValueError(f"permutation input outside [0, {self.n})")  # would cycle-walk forever
         if self.n == 1:
-            return np.zeros_like(as_u64(x))
-        out = step(as_u64(x))
+            return np.zeros_like(x)
+        out = step(x)
         bad = np.flatnonzero(out > self._limit)
         while bad.size:  # cycle walking: re-encrypt until the value falls inside [0, n)
             fixed = step(out[bad])

@@ -31,6 +31,7 @@ from .spec import FORMAT_VERSION, Spec
 from .errors import SpecError
 
 BATCH_LINES = 16384
+FILL_CHOICES = 8  # each filler pair can be any of 8 hash pairs: the sizing step picks by token count
 
 
 class Problem:
@@ -44,9 +45,10 @@ class Problem:
                             f"{shape.n_chains}: raise the size or lower --queries")
         self.n_chain_lines = self.chains.lines_before(shape.n_chains)
         self.decoy_base = self.chains.hashes_before(shape.n_chains)
+        self.hashes.check_room(self.decoy_base + 2 * shape.n_fill * FILL_CHOICES)  # before any hash is drawn
         self.n_decoys = spec.distractors * sum(q.hops for q in self._bare_queries)
-        self.fill_base = self.decoy_base + self.n_decoys + shape.fill_variant * 2 * shape.n_fill
-        self.n_hashes_used = self.fill_base + 2 * shape.n_fill
+        self.fill_base = self.decoy_base + self.n_decoys
+        self.n_hashes_used = self.fill_base + 2 * shape.n_fill * FILL_CHOICES
         self.hashes.check_room(self.n_hashes_used)
         self.n_lines = self.n_chain_lines + self.n_decoys + shape.n_fill
 
@@ -104,9 +106,29 @@ class Problem:
         targets = [h for q in self._bare_queries for h in q.path[:-1]]
         return make_decoys(self, targets, self.spec.distractors)
 
+    def fill_choice(self, fill: np.ndarray) -> np.ndarray:
+        """Which of its FILL_CHOICES hash pairs each filler line uses: digit f of fill_variant."""
+        fill = np.asarray(fill, dtype=np.int64)
+        out = np.zeros(len(fill), dtype=np.int64)
+        variant, f = self.shape.fill_variant, 0
+        while variant:  # only the first few filler lines ever get a non-zero choice
+            variant, digit = divmod(variant, FILL_CHOICES)
+            out[fill == f] = digit
+            f += 1
+        return out
+
+    def fill_pair(self, fill: np.ndarray) -> np.ndarray:
+        """Hash index of the key of each filler line (its value is the next index)."""
+        fill = np.asarray(fill, dtype=np.int64)
+        return self.fill_base + 2 * (fill * FILL_CHOICES + self.fill_choice(fill))
+
     def is_used_hash(self, index: int) -> bool:
-        in_fill = self.fill_base <= index < self.n_hashes_used
-        return index < self.decoy_base + self.n_decoys or in_fill
+        if index < self.decoy_base + self.n_decoys:
+            return True
+        if not self.fill_base <= index < self.n_hashes_used:
+            return False
+        f, choice = divmod((index - self.fill_base) // 2, FILL_CHOICES)
+        return int(self.fill_choice([f])[0]) == choice
 
     # -- lookups -------------------------------------------------------------------------
     def locate_hash(self, s: str) -> HashLocation | None:
@@ -129,7 +151,8 @@ class Problem:
             return self._locate_chain_hash(index)
         if index < self.decoy_base + self.n_decoys:
             return HashLocation("decoy_value", None, 0, None, self._pos(self.n_chain_lines + index - self.decoy_base))
-        f, is_value = divmod(index - self.fill_base, 2)
+        pair, is_value = divmod(index - self.fill_base, 2)
+        f = pair // FILL_CHOICES
         line = self.n_chain_lines + self.n_decoys + f
         return HashLocation("fill", None, is_value, None if is_value else self._pos(line),
                             self._pos(line) if is_value else None)

@@ -22,7 +22,7 @@ def line_hashes(problem, lines: np.ndarray):
     decoy = lines[is_decoy] - problem.n_chain_lines
     val_idx[is_decoy] = problem.decoy_base + decoy
     fill = lines[is_fill] - problem.n_chain_lines - problem.n_decoys
-    key_idx[is_fill] = problem.fill_base + 2 * fill
+    key_idx[is_fill] = problem.fill_pair(fill)
     val_idx[is_fill] = key_idx[is_fill] + 1
     plain_keys = ~is_decoy
     digits = problem.hashes.digits(np.concatenate([key_idx[plain_keys], val_idx]))

@@ -17,8 +17,7 @@ from .spec import Spec
 from .tokenizers import count_chunks, get_tokenizer
 
 TOLERANCE = 0.005  # the produced prompt is within 0.5% of the requested token count
-EXACT_SEARCH_LIMIT = 2_000_000  # below this many tokens, counting is cheap enough to search
-FILL_VARIANTS = 32
+EXACT_SEARCH_LIMIT = 65_536  # below this many tokens, counting is cheap enough to search for exact
 CALIBRATION_LINES = 4096
 
 
@@ -63,18 +62,19 @@ def measure(problem: Problem, tokenizer) -> int:
     return count_chunks(tokenizer, problem.chunks())
 
 
-def plan_tokens(spec: Spec, index: int) -> tuple[Problem, int]:
+def plan_tokens(spec: Spec, index: int, counter=None) -> tuple[Problem, int]:
     tokenizer = get_tokenizer(spec.tokenizer)
+    count_big = counter or (lambda p: measure(p, tokenizer))  # e.g. a parallel counter
     per_line = _calibrate(spec, index, tokenizer)
     problem = Problem(spec, index, shape_for_lines(spec, spec.size / per_line))
-    count = measure(problem, tokenizer)
+    count = count_big(problem)
     for _ in range(6):  # correct by the measured error until within tolerance
         error = spec.size - count
         if abs(error) <= spec.size * TOLERANCE or abs(error) < per_line / 2:
             break
         problem = Problem(spec, index, _shift(spec, problem.shape, error / per_line))
-        count = measure(problem, tokenizer)
-    if abs(spec.size - count) > spec.size * TOLERANCE and count <= EXACT_SEARCH_LIMIT and spec.filler:
+        count = count_big(problem)
+    if count != spec.size and count <= EXACT_SEARCH_LIMIT and spec.filler:
         problem, count = _tune_fill(spec, index, problem, count, tokenizer)
     if count > spec.size * (1 + TOLERANCE) and problem.shape.n_chains <= spec.queries and problem.shape.n_fill == 0:
         _too_small(spec, count)
@@ -97,31 +97,67 @@ def _shift(spec: Spec, shape: Shape, lines: float) -> Shape:
 
 
 def _tune_fill(spec, index, problem, count, tokenizer):
-    """Small budgets, where one line exceeds the tolerance: try trading the last chain for filler
-    pairs, one filler line more or less, and other filler variants; keep the closest count."""
+    """Small budgets, where one line is more than the tolerance: trade up to two chains for filler
+    pairs, then choose each filler pair among FILL_CHOICES so the token count lands on the budget.
+    Every candidate is measured whole; the closest one wins."""
     best = (abs(spec.size - count), problem, count)
-    shape, chains = problem.shape, ChainIndex(spec.chain_hops)
-    bases = [shape]
-    if shape.n_chains > spec.queries:
-        last = chains.lines_before(shape.n_chains) - chains.lines_before(shape.n_chains - 1)
-        bases.append(Shape(shape.n_chains - 1, shape.n_fill + last))
-    for variant in range(FILL_VARIANTS):
-        for base in bases:
-            for n_fill in (base.n_fill, base.n_fill + 1, base.n_fill - 1):
-                if n_fill < 0 or (n_fill == 0 and variant):
-                    continue
-                candidate = Problem(spec, index, Shape(base.n_chains, n_fill, variant))
-                c = measure(candidate, tokenizer)
-                if abs(spec.size - c) < best[0]:
-                    best = (abs(spec.size - c), candidate, c)
-        if best[0] <= spec.size * TOLERANCE:
+    for shape in _candidate_shapes(spec, problem.shape):
+        base = Problem(spec, index, shape)
+        base_count = measure(base, tokenizer)
+        variant = _choose_fill(base, tokenizer, spec.size - base_count)
+        candidate = Problem(spec, index, Shape(shape.n_chains, shape.n_fill, variant))
+        c = measure(candidate, tokenizer) if variant else base_count
+        if abs(spec.size - c) < best[0]:
+            best = (abs(spec.size - c), candidate, c)
+        if best[0] == 0:
             break
     return best[1], best[2]
 
 
-def plan(spec: Spec, index: int = 0) -> tuple[Problem, int]:
-    """The sized problem for sample `index` of `spec`, and its measured size in spec.tokenizer units."""
+def _candidate_shapes(spec: Spec, shape: Shape):
+    chains = ChainIndex(spec.chain_hops)
+    for traded in range(3):
+        n = shape.n_chains - traded
+        if n < spec.queries:
+            return
+        freed = chains.lines_before(shape.n_chains) - chains.lines_before(n)
+        for delta in (0, -1, 1):
+            if shape.n_fill + freed + delta >= 1:
+                yield Shape(n, shape.n_fill + freed + delta)
+
+
+def _choose_fill(problem: Problem, tokenizer, missing: int) -> int:
+    """A fill_variant whose per-line token changes add up as close to `missing` as possible
+    (a small dynamic programme over the first filler lines and their FILL_CHOICES pairs)."""
+    from .problem import FILL_CHOICES
+
+    lines = min(problem.shape.n_fill, 12)
+    reach = {0: 0}  # token change -> variant reaching it
+    for f in range(lines):
+        costs = [_fill_line_tokens(problem, f, choice, tokenizer) for choice in range(FILL_CHOICES)]
+        step = {}
+        for total, variant in reach.items():
+            for choice, cost in enumerate(costs):
+                step.setdefault(total + cost - costs[0], variant + choice * FILL_CHOICES**f)
+        reach = step
+    return reach[min(reach, key=lambda total: (abs(missing - total), total))]
+
+
+def _fill_line_tokens(problem: Problem, f: int, choice: int, tokenizer) -> int:
+    from .problem import FILL_CHOICES
+
+    key = problem.fill_base + 2 * (f * FILL_CHOICES + choice)
+    k, v = problem.hashes.strings([key, key + 1])
+    quote = "'" if problem.spec.format == "magic" else ""
+    return tokenizer.count(f"{k} = {quote}{v}{quote}\n")
+
+
+def plan(spec: Spec, index: int = 0, counter=None) -> tuple[Problem, int]:
+    """The sized problem for sample `index` of `spec`, and its measured size in spec.tokenizer units.
+
+    `counter(problem) -> int` replaces the serial token count of whole prompts (workers use it).
+    """
     if spec.tokenizer == "chars":
         problem = plan_chars(spec, index)
         return problem, problem.n_chars
-    return plan_tokens(spec, index)
+    return plan_tokens(spec, index, counter)
