@@ -10,15 +10,15 @@ from hashhop.spec import FORMAT_VERSION, Spec
 
 GOLDEN = {
     "plain_chars": (Spec(size=4000, hops=2, queries=2),
-                    "1536b1348d6e00bf0f22c76ce93c096c207fba040ee0055b1db57d949987f8a6"),
+                    "a1c10e1e598181b95fd431660fec44ca37b19da75bbbba37af392c4adcc337ab"),
     "magic_cot": (Spec(size=3000, hops=3, queries=3, cot=True, format="magic", seed=7),
-                  "859e10b8ec173be5dc405be27459e28879b38f13a93f18c1159ce676734eeaca"),
+                  "373393c104c02a8601940e7e69bf724168d314cc62e1dd49b53a15ac179d8e0f"),
     "cl100k_depth_decoys": (Spec(size=2000, hops=2, queries=1, tokenizer="tiktoken:cl100k_base", depth=0.5,
                                  distractors=2, seed=3),
-                            "f70b5e4b947a2be4ec81a66dc3d10361c9ee6a35d5be53ab58924d3bddc10ede"),
+                            "82d774c4dd787a4e7f9bafcc3717719ba38dcfa7cadf0f35cccf590923a05e3d"),
     "hex_mix_midchain": (Spec(size=5000, hops=4, hop_mix=(1, 2, 4), queries=4, query_hops=1, mid_chain=True,
                               alphabet="hex", hash_len=12, seed=11),
-                         "4f0c65ed58fde65654652ddb8375fd1c312960bfa06a0e5be50f342e17cafc2b"),
+                         "d42bad44e346272043969b72240c6eb8bcab23b9e0a7005251174b8241489c0f"),
 }
 
 

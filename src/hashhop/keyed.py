@@ -2,7 +2,7 @@
 
 Every random choice in a sample flows from here: a key is SHA-256 of a canonical encoding of
 (format version, purpose, seed, parameters). A `KeyedPermutation` of [0, n) is an alternating Feistel
-network (6 rounds, round keys from SHA-256, splitmix64 round function) over the bit width
+network (4 rounds, round keys from SHA-256, a multiply-xorshift round function) over the bit width
 of n - 1, restricted to [0, n) by cycle walking. It is a bijection by construction, so
 distinct inputs always give distinct outputs, and it is invertible, so membership questions
 ("is this string one of the hashes of the problem?") are answered without storing anything.
@@ -18,7 +18,7 @@ import numpy as np
 _U64 = np.uint64
 _M1 = _U64(0xBF58476D1CE4E5B9)
 _M2 = _U64(0x94D049BB133111EB)
-ROUNDS = 6  # even: the alternating network needs it to restore its half widths
+ROUNDS = 4  # even: the alternating network needs it to restore its half widths
 
 
 def derive_key(*parts) -> bytes:
@@ -71,11 +71,20 @@ class KeyedPermutation:
     def _mask(width: int) -> np.uint64:
         return _U64((1 << width) - 1)
 
+    @staticmethod
+    def _round(r: np.ndarray, k: np.uint64, width: int) -> np.ndarray:
+        # Multiply-xorshift-multiply, keeping the top `width` bits (the best-mixed ones).
+        z = r ^ k
+        z *= _M1
+        z ^= z >> _U64(29)
+        z *= _M2
+        return z >> _U64(64 - width) if width else z & _U64(0)
+
     def _encrypt(self, x: np.ndarray) -> np.ndarray:
         a, c = self._sizes
         left, right = x >> _U64(c), x & self._mask(c)
         for k in self._keys:  # (L: a bits, R: c bits) -> (R: c bits, L ^ F(R): a bits)
-            left, right = right, left ^ (mix64(right ^ k) & self._mask(a))
+            left, right = right, left ^ self._round(right, k, a)
             a, c = c, a
         return (left << _U64(c)) | right
 
@@ -83,7 +92,7 @@ class KeyedPermutation:
         a, c = self._sizes  # an even number of rounds restores the starting widths
         left, right = y >> _U64(c), y & self._mask(c)
         for k in reversed(self._keys):
-            left, right = right ^ (mix64(left ^ k) & self._mask(c)), left
+            left, right = right ^ self._round(left, k, c), left
             a, c = c, a
         return (left << _U64(c)) | right
 
