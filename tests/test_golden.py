@@ -10,15 +10,15 @@ from hashhop.spec import FORMAT_VERSION, Spec
 
 GOLDEN = {
     "plain_chars": (Spec(size=4000, hops=2, queries=2),
-                    "a1c10e1e598181b95fd431660fec44ca37b19da75bbbba37af392c4adcc337ab"),
+                    "e053e6d0b8327e02d881545e8d821f83b6bf749618535457e1686e5d47eb21a1"),
     "magic_cot": (Spec(size=3000, hops=3, queries=3, cot=True, format="magic", seed=7),
-                  "373393c104c02a8601940e7e69bf724168d314cc62e1dd49b53a15ac179d8e0f"),
+                  "64741035d79fb8a489b88f186f8344b17f3138cc4b65594b6d27a15bd3ac6b61"),
     "cl100k_depth_decoys": (Spec(size=2000, hops=2, queries=1, tokenizer="tiktoken:cl100k_base", depth=0.5,
                                  distractors=2, seed=3),
-                            "82d774c4dd787a4e7f9bafcc3717719ba38dcfa7cadf0f35cccf590923a05e3d"),
+                            "8baa7dfb0d5eb8a17f7bedd5b429498f0f0f65df1bb1ad9e9403f6237fc5bb4b"),
     "hex_mix_midchain": (Spec(size=5000, hops=4, hop_mix=(1, 2, 4), queries=4, query_hops=1, mid_chain=True,
                               alphabet="hex", hash_len=12, seed=11),
-                         "d42bad44e346272043969b72240c6eb8bcab23b9e0a7005251174b8241489c0f"),
+                         "2559b00b0b8bd95bb122bee855e3e33caf903ee4fe0d96c4448382c7aed9f515"),
 }
 
 

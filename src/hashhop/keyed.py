@@ -1,9 +1,9 @@
 """SHA-256-derived keys and keyed bijections over integer ranges, vectorised with numpy.
 
 Every random choice in a sample flows from here: a key is SHA-256 of a canonical encoding of
-(format version, purpose, seed, parameters). A `KeyedPermutation` of [0, n) is an alternating Feistel
-network (4 rounds, round keys from SHA-256, a multiply-xorshift round function) over the bit width
-of n - 1, restricted to [0, n) by cycle walking. It is a bijection by construction, so
+(format version, purpose, seed, parameters). A `KeyedPermutation` of [0, n) is a keyed
+xor-multiply-xorshift bijection over the bit width of n - 1 (4 rounds, keys and multipliers from
+SHA-256), restricted to [0, n) by cycle walking. It is a bijection by construction, so
 distinct inputs always give distinct outputs, and it is invertible, so membership questions
 ("is this string one of the hashes of the problem?") are answered without storing anything.
 """
@@ -18,7 +18,7 @@ import numpy as np
 _U64 = np.uint64
 _M1 = _U64(0xBF58476D1CE4E5B9)
 _M2 = _U64(0x94D049BB133111EB)
-ROUNDS = 4  # even: the alternating network needs it to restore its half widths
+ROUNDS = 4
 
 
 def derive_key(*parts) -> bytes:
@@ -53,9 +53,11 @@ def as_u64(x) -> np.ndarray:
 class KeyedPermutation:
     """A keyed bijection of [0, n) for n up to 2**64.
 
-    An alternating Feistel network over b = bit_length(n - 1) bits: the halves are floor(b/2)
-    and ceil(b/2) bits and swap sizes each round, so odd widths need no padding and cycle
-    walking re-encrypts fewer than half of the values on average.
+    Over b = bit_length(n - 1) bits, ROUNDS rounds of: xor a round key, multiply by an odd round
+    constant mod 2**b, xor-shift right by ceil(b/2). Each step is a bijection of b-bit integers
+    (the xor-shift is its own inverse because the shift is at least b/2), keys and multipliers come
+    from SHA-256, and cycle walking restricts the result to [0, n) (fewer than half the values
+    walk). A handful of vector operations per value: cheap enough to run twice per prompt line.
     """
 
     def __init__(self, n: int, key: bytes, label: str = "perm"):
@@ -63,38 +65,36 @@ class KeyedPermutation:
             raise ValueError(f"permutation domain must be in [1, 2**64], got {n}")
         self.n = n
         bits = max(2, (n - 1).bit_length())
-        self._sizes = (bits // 2, bits - bits // 2)  # (left, right) bit widths before round 1
-        self._keys = [_U64(k) for k in subkeys(key, label, ROUNDS)]
+        self._bits = bits
+        self._mask = _U64((1 << bits) - 1)
+        self._shift = _U64((bits + 1) // 2)
+        words = subkeys(key, label, 2 * ROUNDS + 1)
+        mod = 1 << bits
+        self._keys = [_U64(w % mod) for w in words[:ROUNDS]]
+        self._mults = [(w | 1) % mod for w in words[ROUNDS:2 * ROUNDS]]
+        self._inv_mults = [_U64(pow(m, -1, mod)) for m in self._mults]
+        self._mults = [_U64(m) for m in self._mults]
+        self._final = _U64(words[-1] % mod)
         self._limit = _U64(n - 1)
 
-    @staticmethod
-    def _mask(width: int) -> np.uint64:
-        return _U64((1 << width) - 1)
-
-    @staticmethod
-    def _round(r: np.ndarray, k: np.uint64, width: int) -> np.ndarray:
-        # Multiply-xorshift-multiply, keeping the top `width` bits (the best-mixed ones).
-        z = r ^ k
-        z *= _M1
-        z ^= z >> _U64(29)
-        z *= _M2
-        return z >> _U64(64 - width) if width else z & _U64(0)
-
     def _encrypt(self, x: np.ndarray) -> np.ndarray:
-        a, c = self._sizes
-        left, right = x >> _U64(c), x & self._mask(c)
-        for k in self._keys:  # (L: a bits, R: c bits) -> (R: c bits, L ^ F(R): a bits)
-            left, right = right, left ^ self._round(right, k, a)
-            a, c = c, a
-        return (left << _U64(c)) | right
+        z = x.copy()
+        for k, m in zip(self._keys, self._mults):
+            z ^= k
+            z *= m
+            z &= self._mask
+            z ^= z >> self._shift
+        z ^= self._final
+        return z
 
     def _decrypt(self, y: np.ndarray) -> np.ndarray:
-        a, c = self._sizes  # an even number of rounds restores the starting widths
-        left, right = y >> _U64(c), y & self._mask(c)
-        for k in reversed(self._keys):
-            left, right = right ^ self._round(left, k, c), left
-            a, c = c, a
-        return (left << _U64(c)) | right
+        z = y ^ self._final
+        for k, m_inv in zip(reversed(self._keys), reversed(self._inv_mults)):
+            z ^= z >> self._shift
+            z *= m_inv
+            z &= self._mask
+            z ^= k
+        return z
 
     def _walk(self, step, x) -> np.ndarray:
         x = as_u64(x)

@@ -1,60 +1,67 @@
-"""Rendering prompt lines to bytes, vectorised: positions -> line indices -> hashes -> text."""
+"""Rendering prompt lines to bytes, vectorised: positions -> line indices -> hashes -> text.
+
+Each batch is built as one (lines, width) array of symbol numbers (hash symbols, then the codes of
+' ', '=', quote and newline appended to the alphabet) and turned into bytes with one table lookup.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-_EQ = np.frombuffer(b" = ", dtype=np.uint8)
-_QUOTE, _NL = ord("'"), ord("\n")
 
-
-def line_hashes(problem, lines: np.ndarray):
-    """(key symbols (n, L), value hash indices (n,), is_terminal (n,)) for line indices."""
-    n = len(lines)
-    key_idx = np.zeros(n, dtype=np.int64)
-    val_idx = np.zeros(n, dtype=np.int64)
-    last = np.ones(n, dtype=bool)
+def _line_kinds(problem, lines: np.ndarray):
     is_chain = lines < problem.n_chain_lines
     is_decoy = (~is_chain) & (lines < problem.n_chain_lines + problem.n_decoys)
-    is_fill = ~(is_chain | is_decoy)
-    _, _, key_idx[is_chain], last[is_chain] = problem.chains.locate(lines[is_chain])
-    val_idx[is_chain] = key_idx[is_chain] + 1
-    decoy = lines[is_decoy] - problem.n_chain_lines
-    val_idx[is_decoy] = problem.decoy_base + decoy
-    fill = lines[is_fill] - problem.n_chain_lines - problem.n_decoys
-    key_idx[is_fill] = problem.fill_pair(fill)
-    val_idx[is_fill] = key_idx[is_fill] + 1
-    plain_keys = ~is_decoy
-    digits = problem.hashes.digits(np.concatenate([key_idx[plain_keys], val_idx]))
-    key_digits = np.empty((n, problem.hashes.length), dtype=np.uint8)
-    key_digits[plain_keys] = digits[: int(plain_keys.sum())]
+    return is_chain, is_decoy, ~(is_chain | is_decoy)
+
+
+def fill_rows(problem, lines: np.ndarray, rows: np.ndarray, key_col: int, value_col: int) -> np.ndarray:
+    """Write key and value symbols of each line into `rows`; return which lines end a chain."""
+    n, length = len(lines), problem.hashes.length
+    key_idx = np.zeros(n, dtype=np.int64)
+    last = np.ones(n, dtype=bool)
+    is_chain, is_decoy, is_fill = _line_kinds(problem, lines)
+    if is_chain.all():  # the common case: no masks needed
+        _, _, key_idx, last = problem.chains.locate(lines)
+    else:
+        _, _, key_idx[is_chain], last[is_chain] = problem.chains.locate(lines[is_chain])
+        fill = lines[is_fill] - problem.n_chain_lines - problem.n_decoys
+        key_idx[is_fill] = problem.fill_pair(fill)
+    val_idx = key_idx + 1
     if is_decoy.any():
-        key_digits[is_decoy] = problem.decoy_digits[decoy]
-    return key_digits, digits[int(plain_keys.sum()):], last
+        decoy = lines[is_decoy] - problem.n_chain_lines
+        val_idx[is_decoy] = problem.decoy_base + decoy
+        plain = ~is_decoy
+        rows[plain, key_col:key_col + length] = problem.hashes.digits(key_idx[plain])
+        rows[is_decoy, key_col:key_col + length] = problem.decoy_digits[decoy]
+    else:
+        problem.hashes.digits(key_idx, out=rows[:, key_col:key_col + length])
+    problem.hashes.digits(val_idx, out=rows[:, value_col:value_col + length])
+    return last
 
 
 def render_lines(problem, start: int, stop: int) -> bytes:
-    """Bytes of prompt lines [start, stop): `KEY = VALUE\\n`, quoted terminal values in magic format."""
+    """Bytes of prompt lines [start, stop): `KEY = VALUE\n`, quoted terminal values in magic format."""
     if stop <= start:
         return b""
-    lines = problem.placement.lines_at(np.arange(start, stop, dtype=np.int64))
-    key_digits, val_digits, last = line_hashes(problem, lines)
-    table, length = problem.hashes.table, problem.hashes.length
-    quoted = problem.spec.format == "magic"
+    hashes = problem.hashes
+    table = np.concatenate([hashes.table, np.frombuffer(b" ='\n", dtype=np.uint8)])
+    space, equals, quote, newline = (hashes.base + i for i in range(4))
+    length, quoted = hashes.length, problem.spec.format == "magic"
     width = 2 * length + (6 if quoted else 4)
+    lines = problem.placement.lines_at(np.arange(start, stop, dtype=np.int64))
     rows = np.empty((len(lines), width), dtype=np.uint8)
-    rows[:, :length] = table[key_digits]
-    rows[:, length:length + 3] = _EQ
-    v0 = length + 3 + (1 if quoted else 0)
-    rows[:, v0:v0 + length] = table[val_digits]
-    rows[:, -1] = _NL
+    value_col = length + 3 + (1 if quoted else 0)
+    last = fill_rows(problem, lines, rows, 0, value_col)
+    rows[:, length], rows[:, length + 1], rows[:, length + 2] = space, equals, space
+    rows[:, -1] = newline
     if quoted:
-        rows[:, length + 3] = _QUOTE
-        rows[:, v0 + length] = _QUOTE
-        keep = np.ones_like(rows, dtype=bool)
+        rows[:, length + 3] = quote
+        rows[:, value_col + length] = quote
+        keep = np.ones(rows.shape, dtype=bool)
         keep[~last, length + 3] = False
-        keep[~last, v0 + length] = False
-        out = rows[keep].tobytes()
+        keep[~last, value_col + length] = False
+        out = table[rows[keep]].tobytes()
     else:
-        out = rows.tobytes()
+        out = table[rows].tobytes()
     return out[:-1] if stop == problem.n_lines else out
