@@ -39,6 +39,9 @@ def atomic_output(path: str, mode: str = "wb"):
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror} (pick a writable -o)") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the output should look like any other file
     try:
         with os.fdopen(fd, mode) as f:
             yield f

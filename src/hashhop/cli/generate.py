@@ -65,7 +65,10 @@ def run(args) -> int:
     else:
         samples = write_jsonl(spec, args.samples, args.output, recipe=args.recipe, workers=args.workers,
                               start=args.start)
+    from ..alphabets import entropy_bits
+
     sizes = ", ".join(str(s.n_tokens) for s in samples[:8]) + (" ..." if len(samples) > 8 else "")
     print(f"wrote {len(samples)} sample(s) of {format_size(spec.size)} {spec.tokenizer} "
-          f"(measured: {sizes}) to {args.output}", file=sys.stderr)
+          f"(measured: {sizes}; {entropy_bits(spec.alphabet, spec.hash_len):.1f} bits per hash) "
+          f"to {args.output}", file=sys.stderr)
     return 0
