@@ -12,7 +12,7 @@ GOLDEN = {
     "plain_chars": (Spec(size=4000, hops=2, queries=2),
                     "e053e6d0b8327e02d881545e8d821f83b6bf749618535457e1686e5d47eb21a1"),
     "magic_cot": (Spec(size=3000, hops=3, queries=3, cot=True, format="magic", seed=7),
-                  "64741035d79fb8a489b88f186f8344b17f3138cc4b65594b6d27a15bd3ac6b61"),
+                  "05d21308ea3270eeda1d81553d66f026e291e11b5a13476d2ab3c28063222d35"),
     "cl100k_depth_decoys": (Spec(size=2000, hops=2, queries=1, tokenizer="tiktoken:cl100k_base", depth=0.5,
                                  distractors=2, seed=3),
                             "8baa7dfb0d5eb8a17f7bedd5b429498f0f0f65df1bb1ad9e9403f6237fc5bb4b"),

@@ -94,7 +94,8 @@ class Sample:
     @property
     def id(self) -> str:
         """Content hash: the same bytes always give the same id."""
-        blob = f"{self.version}|{self.prompt_sha256}|{self.completion}".encode()
+        mode = "|cot" if self.spec.cot else ""  # at 1 hop the bytes of cot and skip coincide
+        blob = f"{self.version}|{self.prompt_sha256}|{self.completion}{mode}".encode()
         return "hh-" + hashlib.sha256(blob).hexdigest()[:16]
 
     def to_dict(self, with_prompt: bool = True) -> dict:

@@ -1,0 +1,206 @@
+"""`hashhop bench`: the main job. Grid (a suite or a sweep file) -> evaluate -> score -> HTML report.
+
+Wires suites/sweep files to the executors (local or Ray) and the report package. Every model gets
+its own run folder under -o (`runs/NAME/<model>/`), the report goes to `runs/NAME/report.html`, and
+`runs/NAME/bench.json` records what grid the folder holds. Running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..backends import parse_options
+from ..cost import estimate, load_prices
+from ..errors import HashhopError
+from ..executors import EXECUTORS, Job, run
+from ..prompt import DEFAULT_TEMPLATE, Template
+from ..runner import max_tokens_for
+from ..sample import Query
+from ..spec import format_size
+from ..store import StoreError, now_iso, write_json_atomic
+from ..suites import FALLBACK_TOKENIZER, get_suite, list_suites
+from ..sweep import ModelEntry, Sweep, load_sweep
+
+DEFAULT_MODEL = "ltm:builtin"
+DEFAULT_SUITE = "quick"
+MANIFEST = "bench.json"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="the main job: evaluate, score and report a suite or sweep",
+                              description="Evaluate a model on a suite (default quick) or a sweep file, score it and "
+                                          "write runs/NAME/report.html. Run the same command again to resume.")
+    p.add_argument("--model", help=f"BACKEND:MODEL (default {DEFAULT_MODEL}, the built-in trained model); "
+                                   "replaces the models of a sweep file")
+    p.add_argument("-M", "--model-arg", dest="model_args", action="append", default=[], metavar="KEY=VALUE",
+                   help="backend option for --model (repeatable), e.g. -M api_key_env=MY_KEY")
+    p.add_argument("--base-url", help="server URL for --model, e.g. http://127.0.0.1:8080/v1")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight for --model (default 8)")
+    p.add_argument("--price-in", type=float, help="USD per million prompt tokens for --model")
+    p.add_argument("--price-out", type=float, help="USD per million completion tokens for --model")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--suite", help="shipped suite: quick (default), standard, magic, extreme")
+    grid.add_argument("--sweep", metavar="FILE", help="sweep file (TOML, or YAML with PyYAML): see docs/bench.md")
+    p.add_argument("--list-suites", action="store_true", help="print the shipped suites and exit")
+    p.add_argument("--tokenizer", help=f"size prompts in this tokenizer (default: the model's own if it can count, "
+                                       f"else {FALLBACK_TOKENIZER})")
+    p.add_argument("--template", help="JSON file of template fields (see docs/evaluation.md)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local", help="where to run (default local)")
+    p.add_argument("--address", help="Ray cluster to join, e.g. auto or 10.0.0.1:6379 (default: start a local one)")
+    p.add_argument("--workers", type=int, help="Ray workers per model (default: the cluster's CPUs)")
+    p.add_argument("--dry-run", action="store_true", help="list the cells, token counts and cost; call nothing")
+    p.add_argument("--threshold", type=float, default=0.9, help="effective length threshold (default 0.9)")
+    p.add_argument("--no-figures", action="store_true", help="report tables only (no matplotlib needed)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal; local executor)")
+    p.add_argument("-o", "--output", help="run folder, e.g. runs/quick")
+    p.set_defaults(func=main)
+
+
+def _cli_model(args) -> ModelEntry:
+    options = parse_options(args.model_args)
+    if args.base_url:
+        options["base_url"] = args.base_url
+    if args.concurrency < 1:
+        raise HashhopError("--concurrency must be at least 1")
+    return ModelEntry(model=args.model or DEFAULT_MODEL, options=options, concurrency=args.concurrency,
+                      price_in=args.price_in, price_out=args.price_out)
+
+
+def resolve(args) -> Sweep:
+    """The grid and models of this run: a sweep file or a suite, with --model replacing the models."""
+    if args.sweep:
+        sweep = load_sweep(args.sweep)
+    else:
+        suite = get_suite(args.suite or DEFAULT_SUITE)
+        sweep = Sweep(name=suite.name, tag=suite.tag, grid=suite.grid, models=())
+    if args.model or not sweep.models:
+        sweep = Sweep(sweep.name, sweep.tag, sweep.grid, (_cli_model(args),), sweep.path)
+    return sweep
+
+
+def jobs_of(sweep: Sweep, out: str, args) -> list[Job]:
+    template = Template.load(args.template) if args.template else DEFAULT_TEMPLATE
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    return [Job(entry=m, grid=sweep.grid, tag=sweep.tag, run_dir=os.path.join(out, m.folder), template=template,
+                progress=progress and len(sweep.models) == 1, tokenizer=args.tokenizer) for m in sweep.models]
+
+
+# -- dry run ---------------------------------------------------------------------------------
+def _max_completion(cell: dict, entry: ModelEntry) -> int:
+    q = Query(0, ("a",) * (cell["hops"] + 1), 0, cell["hops"], cell["cot"])
+    return max_tokens_for(q, cell["hash_len"], entry.max_tokens)
+
+
+def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
+    """Print every cell with its token counts, and the cost estimate per model. Calls nothing."""
+    file = file or sys.stdout
+    g = sweep.grid
+    unit = tokenizer or g.tokenizer or f"the model's own tokens (or {FALLBACK_TOKENIZER})"
+    cells = g.cells(tokenizer or g.tokenizer or "model", sweep.tag)
+    print(f"dry run of {sweep.tag}, nothing called: {len(cells)} cells x {g.samples} sample(s) x {g.queries} "
+          f"queries, sized in {unit}", file=file)
+    print(f"{'tokens':>8} {'hops':>4} {'mode':>4} {'depth':>5} {'seed':>4} {'hash':>4} {'alphabet':>8} "
+          f"{'queries':>7} {'prompt tokens':>14}", file=file)
+    per_cell = g.samples * g.queries
+    for c in cells:
+        depth = "-" if c["depth"] is None else f"{c['depth']:g}"
+        print(f"{format_size(c['tokens']):>8} {c['hops']:>4} {'cot' if c['cot'] else 'skip':>4} {depth:>5} "
+              f"{c['seed']:>4} {c['hash_len']:>4} {c['alphabet']:>8} {per_cell:>7} {c['tokens'] * per_cell:>14,}",
+              file=file)
+    total = 0.0
+    for m in sweep.models:
+        prices = load_prices(m.model, m.price_in, m.price_out)
+        est = estimate([(c["tokens"], per_cell, _max_completion(c, m)) for c in cells], prices)
+        total += est.cost_usd
+        note = f" (key variable {m.missing_key()} is not set)" if m.missing_key() else ""
+        print(f"{m.model}: {est.line()}{note}", file=file)
+    if len(sweep.models) > 1:
+        print(f"total estimated cost ${total:.4f}", file=file)
+    return 0
+
+
+# -- the run folder ------------------------------------------------------------------------------
+def _manifest(out: str, sweep: Sweep, jobs: list[Job], executor: str) -> None:
+    """bench.json: what this folder holds; a rerun on another grid must choose another -o."""
+    path = os.path.join(out, MANIFEST)
+    old = {}
+    if os.path.exists(path):
+        import json
+
+        try:
+            with open(path, encoding="utf-8") as f:
+                old = json.load(f)
+        except ValueError:
+            old = {}
+        if old.get("suite") and old["suite"] != sweep.tag:
+            raise StoreError(f"{out} holds a bench of {old['suite']}, not {sweep.tag}: choose another -o")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {out!r}: {exc.strerror}; choose another -o") from exc
+    runs = dict(old.get("runs", {}))
+    runs.update({j.entry.model: os.path.basename(j.run_dir) for j in jobs})
+    write_json_atomic(path, {"suite": sweep.tag, "name": sweep.name, "grid": sweep.grid.to_dict(), "runs": runs,
+                             "executor": executor, "created": old.get("created") or now_iso(), "updated": now_iso()})
+
+
+# -- report and headline -----------------------------------------------------------------------
+def headline(data) -> str:
+    """Effective context length per model and hop count (columns: cot, skip), and overall accuracy."""
+    opt = data.options
+    lines = [f"effective context length (longest length with accuracy >= {opt.threshold:.0%} at every length up "
+             f"to it):", f"{'model':<24} {'hops':>4} {'cot':>10} {'skip':>10}"]
+    by_key = {(e.series, e.hops, e.cot): e.text for e in data.effective}
+    for label in data.labels:
+        hops = sorted({h for s, h, _ in by_key if s == label and h is not None})
+        for i, h in enumerate(hops):
+            lines.append(f"{label if i == 0 else '':<24} {h:>4} {by_key.get((label, h, True), '-'):>10} "
+                         f"{by_key.get((label, h, False), '-'):>10}")
+    for t in data.totals:
+        acc = "-" if t.accuracy is None else f"{t.accuracy:.1%}"
+        lines.append(f"{t.series}: overall accuracy {acc} over {t.scored} scored queries ({t.n} recorded)")
+    return "\n".join(lines)
+
+
+def report(jobs: list[Job], out: str, threshold: float, figures: bool, title: str) -> tuple[str, str]:
+    """Write out/report.html (tables only when matplotlib is missing); (its path, the headline text)."""
+    from ..errors import MissingExtraError
+    from ..report import ReportOptions, collect, write_report
+
+    runs = [j.run_dir for j in jobs if os.path.exists(os.path.join(j.run_dir, "records.jsonl"))]
+    if not runs:
+        raise HashhopError(f"no records under {out}: nothing was evaluated")
+    options = ReportOptions(threshold=threshold, title=title)
+    path = os.path.join(out, "report.html")
+    try:
+        write_report(runs, path, options, figures=figures)
+    except MissingExtraError as exc:
+        print(f"note: {exc} for figures; the report has tables only", file=sys.stderr)
+        write_report(runs, path, options, figures=False)
+    return path, headline(collect(runs, options))
+
+
+def main(args) -> int:
+    if args.list_suites:
+        print(list_suites())
+        return 0
+    sweep = resolve(args)
+    if args.dry_run:
+        return dry_run(sweep, args.tokenizer)
+    if not args.output:
+        raise HashhopError("bench needs -o runs/NAME: the folder for its runs and report")
+    for option in ("address", "workers"):
+        if args.executor != "ray" and getattr(args, option):
+            raise HashhopError(f"--{option} is for --executor ray: add --executor ray, or drop --{option}")
+    sweep.check_env()
+    jobs = jobs_of(sweep, args.output, args)
+    _manifest(args.output, sweep, jobs, args.executor)
+    print(f"bench {sweep.tag}: {sweep.grid.describe()}; {len(jobs)} model(s) -> {args.output}", file=sys.stderr)
+    run(jobs, args.executor, args.address, args.workers)
+    path, text = report(jobs, args.output, args.threshold, not args.no_figures, f"HashHop bench: {sweep.tag}")
+    print(text)
+    print(f"report: {path}")
+    return 0

@@ -1,0 +1,76 @@
+"""Shipped suites: their grids match what they promise, every cell is buildable, tags are recorded."""
+
+import pytest
+
+from hashhop.prompt import Planner
+from hashhop.spec import parse_size
+from hashhop.suites import FALLBACK_TOKENIZER, SUITES, Grid, SuiteError, get_suite, list_suites
+
+
+def test_the_four_named_suites_are_shipped_with_versions():
+    assert set(SUITES) == {"quick", "standard", "magic", "extreme"}
+    for suite in SUITES.values():
+        assert suite.tag == f"{suite.name}@{suite.version}" and suite.version >= 1
+
+
+def test_standard_is_1k_to_128k_hops_1_2_4_8_both_modes_3_seeds():
+    g = get_suite("standard").grid
+    assert min(g.lengths) == 1000 and max(g.lengths) == parse_size("128K")
+    assert g.hops == (1, 2, 4, 8) and set(g.cot) == {True, False} and len(g.seeds) == 3
+
+
+def test_magic_uses_the_reference_layout_with_16_char_hashes_sized_in_characters():
+    g = get_suite("magic").grid
+    assert g.format == "magic" and g.hash_lens == (16,) and g.tokenizer == "chars"
+
+
+def test_extreme_reaches_100m_tokens():
+    assert max(get_suite("extreme").grid.lengths) == parse_size("100M")
+
+
+def test_quick_stays_small_enough_for_minutes_on_two_cores():
+    g = get_suite("quick").grid
+    prompt_tokens = sum(c["tokens"] for c in g.cells("x")) * g.samples * g.queries
+    assert max(g.lengths) <= parse_size("16K") and len(g.seeds) == 1
+    assert g.n_queries <= 300 and prompt_tokens <= 2_000_000
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_every_cell_of_every_suite_is_a_valid_spec_and_carries_the_suite_tag(name):
+    suite = get_suite(name)
+    cells = suite.grid.cells(FALLBACK_TOKENIZER, suite.tag)
+    assert len(cells) == suite.grid.n_cells == len({tuple(sorted(c.items())) for c in cells})
+    planner = Planner(None, None, suite.grid.queries)
+    for cell in cells:
+        assert cell["suite"] == suite.tag and cell["tokenizer"] == FALLBACK_TOKENIZER
+        spec = planner.spec(cell)
+        assert spec.size == cell["tokens"] and spec.format == suite.grid.format
+
+
+def test_cells_come_shortest_context_first():
+    tokens = [c["tokens"] for c in get_suite("standard").grid.cells("chars")]
+    assert tokens == sorted(tokens)
+
+
+def test_a_version_can_be_insisted_on_and_a_wrong_one_is_refused():
+    assert get_suite("quick@1") is SUITES["quick"]
+    with pytest.raises(SuiteError, match="not 99"):
+        get_suite("quick@99")
+
+
+def test_unknown_suite_names_the_known_ones():
+    with pytest.raises(SuiteError, match="quick, standard, magic, extreme"):
+        get_suite("fast")
+
+
+def test_empty_grid_axes_and_bad_counts_are_refused():
+    with pytest.raises(Exception, match="hops is empty"):
+        Grid(lengths=(1000,), hops=())
+    with pytest.raises(Exception, match="samples and queries"):
+        Grid(lengths=(1000,), hops=(1,), samples=0)
+
+
+def test_listing_shows_each_suite_with_its_grid():
+    text = list_suites()
+    for suite in SUITES.values():
+        assert suite.tag in text and suite.grid.describe() in text
