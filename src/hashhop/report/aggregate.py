@@ -1,0 +1,164 @@
+"""Pure tables from records: per-cell accuracy with 95% Wilson intervals, failure counts, usage.
+
+Accuracy counts only scored records (status `ok`): a failed API call (`error`) or a prompt that
+did not fit the model (`over_length`) is neither right nor wrong, so it is left out of the rate
+and shown beside it as its own count, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ..score import KINDS, wilson_interval
+from .privacy import redact
+
+FAILURES = KINDS[1:]
+KIND_LABELS = {"correct": "correct", "stopped_early": "stopped early", "went_too_far": "went too far",
+               "other_chain": "other chain", "hallucinated": "hallucinated", "partial_hash": "partial hash",
+               "no_answer": "no answer", "over_length": "over length", "error": "error"}
+DEPTH_BINS = 5  # unrequested depths are binned into fifths of the context
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve of the report: a model in a run."""
+
+    run: str
+    model: str
+    label: str
+    partial: bool
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Aggregate of the records of one series at one grid point (None: pooled over that axis)."""
+
+    series: str
+    tokens: int
+    hops: int | None
+    cot: bool | None
+    depth: float | None
+    n: int  # every record, scored or not
+    scored: int  # status ok
+    correct: int
+    credit: float | None
+    kinds: tuple[int, ...]  # counts in KINDS order
+    n_tokens: float | None  # mean measured context size
+    prompt_tokens: float | None
+    completion_tokens: float | None
+    latency_s: float | None
+    latency_p95_s: float | None
+    cost_usd: float
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.scored if self.scored else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.correct, self.scored)
+
+    def count(self, kind: str) -> int:
+        return self.kinds[KINDS.index(kind)]
+
+
+def series_of(runs, show_paths: bool = False) -> list[tuple[Series, list[dict]]]:
+    """Records split into series; a model seen in several runs is labelled `model [run]`."""
+    runs_per_model = defaultdict(set)
+    for run in runs:
+        for model in run.models:
+            runs_per_model[model].add(run.name)
+    out = []
+    for run in runs:
+        for model in run.models:
+            label = redact(model, show_paths)
+            if len(runs_per_model[model]) > 1:
+                label = f"{label} [{run.name}]"
+            rows = [r for r in run.records if r.get("model", "?") == model]
+            out.append((Series(run.name, model, label, run.partial), rows))
+    return out
+
+
+def depth_of(record: dict) -> float:
+    """The depth a record counts under: the requested depth, else its bin's centre."""
+    requested = (record.get("cell") or {}).get("depth")
+    if requested is not None:
+        return round(float(requested), 3)
+    d = min(max(float(record.get("query_depth") or 0.0), 0.0), 1.0)
+    b = min(int(d * DEPTH_BINS), DEPTH_BINS - 1)
+    return round((b + 0.5) / DEPTH_BINS, 3)
+
+
+class _Sums:
+    """Running count and sum of the non-null values of one field."""
+
+    __slots__ = ("n", "total")
+
+    def __init__(self):
+        self.n, self.total = 0, 0.0
+
+    def add(self, v):
+        if v is not None:
+            self.n += 1
+            self.total += v
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+
+def _p95(values: list) -> float | None:
+    values = sorted(values)
+    return values[min(len(values) - 1, math.ceil(0.95 * len(values)) - 1)] if values else None
+
+
+USAGE = ("n_tokens", "prompt_tokens", "completion_tokens", "latency_s")
+
+
+def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
+    """One pass over the rows (reports of 100K+ records stay a small multiple of parsing them)."""
+    tokens, hops, cot, depth = key
+    counts = dict.fromkeys(KINDS, 0)
+    scored = correct = 0
+    credit, usage, latencies, cost = _Sums(), {f: _Sums() for f in USAGE}, [], 0.0
+    for r in rows:
+        kind = r.get("kind")
+        if kind in counts:
+            counts[kind] += 1
+        if r.get("status") == "ok":
+            scored += 1
+            correct += bool(r.get("correct"))
+            credit.add(r.get("credit"))
+        for f in USAGE:
+            usage[f].add(r.get(f))
+        if r.get("latency_s") is not None:
+            latencies.append(r["latency_s"])
+        cost += r.get("cost_usd") or 0.0
+    return Cell(series=label, tokens=tokens, hops=hops, cot=cot, depth=depth, n=len(rows), scored=scored,
+                correct=correct, credit=credit.mean, kinds=tuple(counts.values()), n_tokens=usage["n_tokens"].mean,
+                prompt_tokens=usage["prompt_tokens"].mean, completion_tokens=usage["completion_tokens"].mean,
+                latency_s=usage["latency_s"].mean, latency_p95_s=_p95(latencies), cost_usd=cost)
+
+
+def cells(series, by=("tokens", "hops", "cot")) -> list[Cell]:
+    """One Cell per series and grid point over the axes in `by` (the others pooled), sorted."""
+    out = []
+    for s, rows in series:
+        groups = defaultdict(list)
+        for r in rows:
+            c = r.get("cell") or {}
+            key = (int(c.get("tokens") or 0),
+                   int(c["hops"]) if "hops" in by and c.get("hops") is not None else None,
+                   bool(c.get("cot")) if "cot" in by else None,
+                   depth_of(r) if "depth" in by else None)
+            groups[key].append(r)
+        for key in sorted(groups, key=lambda k: tuple((v is None, v or 0) for v in k)):
+            out.append(_cell(s.label, key, groups[key]))
+    return out
+
+
+def totals(series) -> list[Cell]:
+    """One Cell per series, pooled over the whole grid (tokens 0)."""
+    return [_cell(s.label, (0, None, None, None), rows) for s, rows in series]

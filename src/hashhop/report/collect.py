@@ -1,0 +1,56 @@
+"""Everything a report shows, computed once from the runs (no plotting, no writing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .aggregate import cells, series_of, totals
+from .anchors import load_anchors
+from .compare import compare
+from .diagnose import pick_failures
+from .effective import effective_lengths
+from .runs import load_runs
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    threshold: float = 0.9  # effective length: accuracy at or above this
+    anchors: bool = False  # plot and list the published figures
+    show_paths: bool = False  # keep absolute paths in model names and errors
+    diagrams: int = 6  # failed queries drawn as chain diagrams
+    title: str = "HashHop report"
+
+
+@dataclass(frozen=True)
+class ReportData:
+    runs: tuple
+    series: tuple  # (Series, records)
+    labels: tuple[str, ...]
+    cells: tuple  # by tokens x hops x mode
+    length_cells: tuple  # by tokens, hops and modes pooled
+    depth_cells: tuple  # by tokens x mode x depth
+    totals: tuple
+    effective: tuple
+    differences: tuple
+    diagrams: tuple
+    anchors: tuple
+    options: ReportOptions
+
+    @property
+    def partial_runs(self) -> list:
+        return [r for r in self.runs if r.partial]
+
+
+def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
+    runs = load_runs(run_paths)
+    series = series_of(runs, options.show_paths)
+    grid = cells(series)
+    labels = tuple(s.label for s, _ in series)
+    samples = {r.name: r.samples for r in runs}
+    return ReportData(
+        runs=tuple(runs), series=tuple(series), labels=labels, cells=tuple(grid),
+        length_cells=tuple(cells(series, by=("tokens",))),
+        depth_cells=tuple(cells(series, by=("tokens", "cot", "depth"))), totals=tuple(totals(series)),
+        effective=tuple(effective_lengths(grid, options.threshold)), differences=tuple(compare(grid, labels)),
+        diagrams=tuple(pick_failures(series, samples, options.diagrams)),
+        anchors=tuple(load_anchors()) if options.anchors else (), options=options)
