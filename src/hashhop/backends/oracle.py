@@ -1,0 +1,83 @@
+"""The `oracle` backend: answers every query exactly by indexing the context's lines.
+
+A reference point (100% by construction) and the backend most tests use. It reads only the
+context text it is sent, like a model would, plus the query's start and hop count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+
+from .base import BackendError, Completion, Request
+
+
+def index_context(context: str) -> dict[str, str]:
+    """`KEY = VALUE` lines into a dict (quotes around magic-format values stripped)."""
+    table = {}
+    for line in context.split("\n"):
+        key, sep, value = line.partition(" = ")
+        if sep:
+            table[key.strip()] = value.strip().strip("'")
+    return table
+
+
+class ContextCache:
+    """The last few indexed contexts: queries of one context are sent together, contexts interleave."""
+
+    def __init__(self, build, size: int = 16):
+        self.build, self.size, self._items = build, size, OrderedDict()
+
+    def get(self, request: Request):
+        key = request.sample_id
+        if key in self._items:
+            self._items.move_to_end(key)
+        else:
+            self._items[key] = self.build(request.context)
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return self._items[key]
+
+
+def walk(table: dict[str, str], start: str, hops: int) -> list[str]:
+    """The hashes reached from `start`, one per hop (shorter if the chain ends)."""
+    out, h = [], start
+    for _ in range(hops):
+        if h not in table:
+            break
+        h = table[h]
+        out.append(h)
+    return out
+
+
+class OracleBackend:
+    """Solves every query; `delay` (seconds) simulates a slow model for tests."""
+
+    context_window = None
+
+    def __init__(self, model: str = "", delay: float = 0.0):
+        self.name = "oracle" + (f":{model}" if model else "")
+        self.delay = float(delay)
+        self._tables = ContextCache(index_context)
+
+    async def generate(self, request: Request) -> Completion:
+        t0 = time.perf_counter()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        hashes = walk(self._tables.get(request), request.start, request.hops)
+        text = " = ".join(hashes) if request.cot else (hashes[-1] if hashes else "")
+        return Completion(text=text, latency_s=time.perf_counter() - t0, finish_reason="stop", model=self.name)
+
+    def count_tokens(self, text: str) -> int | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def create(model: str = "", **options) -> OracleBackend:
+    unknown = sorted(set(options) - {"delay"})
+    if unknown:
+        raise BackendError(f"unknown option(s) for oracle: {', '.join(unknown)}; it takes -M delay=SECONDS")
+    return OracleBackend(model, **options)

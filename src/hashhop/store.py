@@ -1,0 +1,333 @@
+"""The run store: `runs/<name>/` as described in docs/records.md.
+
+- `records.jsonl`: append-only, one JSON line per finished query, keyed by (sample_id,
+  query_index). Each line is written and flushed to the OS at once (a `kill -9` cannot lose it)
+  and fsync'd in groups (at most `fsync_interval` seconds apart, and on close), since one fsync
+  per record (~4 ms) would stall the event loop; a power cut loses at most that window, which a
+  resume simply asks again. A torn line is ignored on read, so nothing is counted twice.
+- `samples.jsonl`: each sample once, as a recipe (no prompt), with the cell it belongs to.
+- `results.json`: the lm-eval-like summary, replaced atomically (temp file + os.replace).
+- `.lock`: an flock held while a runner writes; the OS drops it when the process dies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .errors import HashhopError, OutputError, require
+from .prompt import cell_key
+from .sample import Sample
+from .score import summarize
+
+RECORDS, SAMPLES, RESULTS, LOCK = "records.jsonl", "samples.jsonl", "results.json", ".lock"
+
+
+class StoreError(HashhopError):
+    """A run folder that is locked, unreadable or holds a different run."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished query: exactly the fields of docs/records.md."""
+
+    sample_id: str
+    query_index: int
+    model: str
+    cell: dict
+    status: str  # ok, error, over_length
+    kind: str
+    correct: bool
+    credit: float
+    hops_correct: int
+    broke_at: int | None
+    answer: str | None
+    completion: str
+    error: str | None
+    start: str
+    target: str
+    path: list
+    query_depth: float
+    answer_position: int | None
+    n_tokens: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+    cost_usd: float
+    attempts: int
+    time: str
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.sample_id, self.query_index)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Record":
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{n: d.get(n) for n in names})
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    """Every complete JSON object line; a torn or garbled line (a crash mid-write) is skipped."""
+    if not os.path.exists(path):
+        return []
+    out = []
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break  # torn last line: the write never finished
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+    return out
+
+
+def read_records(run_dir: str) -> list[Record]:
+    """The records of a run, in write order, one per key (the first written wins)."""
+    seen, out = set(), []
+    for d in _read_jsonl(os.path.join(run_dir, RECORDS)):
+        record = Record.from_dict(d)
+        if record.key not in seen:
+            seen.add(record.key)
+            out.append(record)
+    return out
+
+
+def read_samples(run_dir: str) -> list[dict]:
+    """Entries of samples.jsonl: {"cell", "index", "n_tokens", "sample": recipe}."""
+    return _read_jsonl(os.path.join(run_dir, SAMPLES))
+
+
+def read_results(run_dir: str) -> dict:
+    path = os.path.join(run_dir, RESULTS)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise StoreError(f"no results.json in {run_dir}: run `hashhop eval ... -o {run_dir}` first") from None
+    except ValueError as exc:
+        raise StoreError(f"{path} is not valid JSON ({exc}): rerun `hashhop score {run_dir}`") from exc
+
+
+def load_run(run_dir: str):
+    """The records of a run as a pandas DataFrame (one row per query; cell fields as columns)."""
+    pd = require("pandas", "pandas")
+    rows = []
+    for r in read_records(run_dir):
+        d = r.to_dict()
+        d.update({f"cell_{k}": v for k, v in (r.cell or {}).items()})
+        rows.append(d)
+    return pd.DataFrame(rows)
+
+
+def write_json_atomic(path: str, obj) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=False, default=str)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(path) or ".")
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class RunStore:
+    """A run folder opened for writing: holds the lock, appends records and samples."""
+
+    def __init__(self, run_dir: str, fsync_interval: float = 0.2):
+        self.dir, self.fsync_interval = run_dir, fsync_interval
+        self._synced = time.monotonic()
+        try:
+            os.makedirs(run_dir, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create run folder {run_dir!r}: {exc.strerror}; choose another -o") from exc
+        self._lock = self._acquire_lock()
+        self.records = read_records(run_dir)
+        self.done = {r.key for r in self.records}
+        self.samples = {(s["cell_key"], s["index"]): s for s in read_samples(run_dir) if "cell_key" in s}
+        self._rec = self._open_append(RECORDS)
+        self._smp = self._open_append(SAMPLES)
+
+    def _acquire_lock(self):
+        f = open(os.path.join(self.dir, LOCK), "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            f.close()
+            raise StoreError(f"run folder {self.dir} is in use by another hashhop process (pid {holder}): "
+                             f"wait for it to finish or choose another -o") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        return f
+
+    def _open_append(self, name: str):
+        path = os.path.join(self.dir, name)
+        f = open(path, "ab")
+        # A crash can leave a torn line without a newline; start on a fresh line so the next
+        # record is not glued to it (the torn fragment stays, and is skipped on read).
+        if f.tell() > 0:
+            with open(path, "rb") as r:
+                r.seek(-1, os.SEEK_END)
+                if r.read(1) != b"\n":
+                    f.write(b"\n")
+        return f
+
+    def _append(self, f, obj: dict, sync: bool = True) -> None:
+        f.write(json.dumps(obj, separators=(",", ":"), default=str).encode() + b"\n")
+        f.flush()  # in the OS from here on: survives the process being killed
+        if sync:
+            os.fsync(f.fileno())
+
+    def sync(self) -> None:
+        """fsync the records written so far (done on a timer by add_record, and on close)."""
+        os.fsync(self._rec.fileno())
+        self._synced = time.monotonic()
+
+    def add_record(self, record: Record) -> bool:
+        """Append a record unless its key is already stored; True if written."""
+        if record.key in self.done:
+            return False
+        self._append(self._rec, record.to_dict(), sync=False)
+        if time.monotonic() - self._synced >= self.fsync_interval:
+            self.sync()
+        self.done.add(record.key)
+        self.records.append(record)
+        return True
+
+    def add_sample(self, cell: dict, index: int, sample: Sample, n_tokens: int,
+                   prompt_tokens: int | None = None) -> dict:
+        """Store a sample's recipe once per (cell, index); returns the stored entry."""
+        key = (cell_key(cell), index)
+        if key not in self.samples:
+            entry = {"cell_key": key[0], "cell": cell, "index": index, "sample_id": sample.id,
+                     "n_tokens": n_tokens, "prompt_tokens": prompt_tokens,
+                     "sample": sample.to_dict(with_prompt=False)}
+            self._append(self._smp, entry)
+            self.samples[key] = entry
+        return self.samples[key]
+
+    def write_results(self, results: dict) -> None:
+        write_json_atomic(os.path.join(self.dir, RESULTS), results)
+
+    def rewrite_records(self, records: list[Record]) -> None:
+        """Replace records.jsonl atomically (rescoring: same keys, same completions)."""
+        self._rec.close()
+        path = os.path.join(self.dir, RECORDS)
+        tmp = f"{path}.tmp.{os.getpid()}"
+        with open(tmp, "wb") as f:
+            for r in records:
+                f.write(json.dumps(r.to_dict(), separators=(",", ":"), default=str).encode() + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(self.dir)
+        self.records = list(records)
+        self._rec = self._open_append(RECORDS)
+
+    def close(self) -> None:
+        self.sync()
+        for f in (self._rec, self._smp):
+            f.close()
+        self._lock.close()  # closing the file releases the flock
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# -- results.json ---------------------------------------------------------------------------
+def git_hash() -> str | None:
+    """The commit of the hashhop source tree, when it is a git checkout."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def versions() -> dict:
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("hashhop", "numpy", "httpx", "tiktoken", "transformers", "llama_cpp_python"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def metrics(records: list[Record]) -> dict:
+    """Overall and per-cell summaries (accuracy, Wilson CI, credit, failure kinds, errors apart)."""
+    rows = [r.to_dict() for r in records]
+    cells: dict[str, list[dict]] = {}
+    for row in rows:
+        cells.setdefault(cell_key(row["cell"] or {}), []).append(row)
+    return {"overall": summarize(rows),
+            "cells": [{"cell": group[0]["cell"], **summarize(group)} for group in cells.values()]}
+
+
+def prefix_cache(records: list[Record]) -> dict:
+    """Latency of each context's first query (cold) against its later ones (prefix cached)."""
+    by_sample: dict[str, list[Record]] = {}
+    for r in records:
+        if r.status == "ok" and r.latency_s:
+            by_sample.setdefault(r.sample_id, []).append(r)
+    first, later = [], []
+    for group in by_sample.values():
+        if len(group) > 1:
+            group.sort(key=lambda r: r.query_index)
+            first.append(group[0].latency_s)
+            later.extend(r.latency_s for r in group[1:])
+    if not first:
+        return {"contexts": 0, "first_latency_s": None, "later_latency_s": None, "saving": None}
+    f, l = sum(first) / len(first), sum(later) / len(later)
+    return {"contexts": len(first), "first_latency_s": round(f, 6), "later_latency_s": round(l, 6),
+            "saving": round(1 - l / f, 4) if f > 0 else None}
+
+
+def token_check(records: list[Record], samples: dict) -> dict:
+    """Prompt tokens we measured before sending against what the backend reported reading."""
+    expected = {e["sample_id"]: e.get("prompt_tokens") for e in samples.values()}
+    diffs = [r.prompt_tokens - expected[r.sample_id] for r in records
+             if r.prompt_tokens is not None and expected.get(r.sample_id)]
+    if not diffs:
+        return {"compared": 0}
+    return {"compared": len(diffs), "mean_diff": round(sum(diffs) / len(diffs), 2),
+            "max_abs_diff": max(abs(d) for d in diffs)}
