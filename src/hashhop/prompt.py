@@ -217,7 +217,7 @@ class Planner:
     def spec(self, cell: dict) -> Spec:
         return Spec(size=cell["tokens"], hops=cell["hops"], queries=self.queries, hash_len=cell["hash_len"],
                     alphabet=cell["alphabet"], cot=cell["cot"], format=cell["format"], seed=cell["seed"],
-                    depth=cell["depth"])
+                    depth=cell["depth"], filler=cell.get("filler", True))
 
     def plan(self, cell: dict, index: int) -> Plan | None:
         """The sample `index` of `cell` with the queries still to run, or None when all are recorded."""

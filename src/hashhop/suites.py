@@ -39,6 +39,7 @@ class Grid:
     samples: int = 1  # contexts per cell
     queries: int = 1  # queries per context
     tokenizer: str | None = None  # forced tokenizer; None: the model's own if it counts, else FALLBACK
+    filler: bool = True  # False: whole chains only, as in Magic's reference layout
 
     def __post_init__(self):
         for name in ("lengths", "hops", "cot", "depths", "seeds", "hash_lens", "alphabets"):
@@ -65,6 +66,8 @@ class Grid:
                                 for alphabet in self.alphabets:
                                     cell = make_cell(tokens, hops, cot, depth, seed, tokenizer, hash_len,
                                                      alphabet, self.format)
+                                    if not self.filler:
+                                        cell["filler"] = False
                                     if suite:
                                         cell["suite"] = suite
                                     out.append(cell)
@@ -128,7 +131,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     # 16-char hashes, 5 queries per context), for comparison with published numbers.
     Suite("magic", 1, "Magic's reference layout: sizes in characters, 16-char hashes, 5 queries per context",
           Grid(_sizes("1K", "10K", "100K", "200K", "500K", "1M"), (1, 2, 4), format="magic", samples=2,
-               queries=5, tokenizer="chars")),
+               queries=5, tokenizer="chars", filler=False)),
     Suite("extreme", 1, "very long contexts, up to 100M tokens (hours, and memory for the prompt)",
           Grid(_sizes("128K", "1M", "10M", "100M"), (1, 2), cot=(False,), samples=1, queries=4)),
 )}
