@@ -31,7 +31,7 @@ class Progress:
         eta = elapsed / frac - elapsed if frac > 0 else float("inf")
         bar = "#" * int(frac * 24)
         eta_text = f"{eta:5.0f}s" if eta != float("inf") else "    ?"
-        line = f"\r{self.desc} [{bar:<24}] {frac * 100:5.1f}% eta {eta_text} {self.postfix}"
+        line = f"\r{self.desc} [{bar:<24}] {frac * 100:5.1f}% ETA {eta_text} {self.postfix}"
         self.stream.write(line[:160])
         self.stream.flush()
         self._last_draw = now

@@ -11,6 +11,7 @@ context is a warm cacheable prefix; the latency difference is reported as the pr
 from __future__ import annotations
 
 import asyncio
+import os
 import itertools
 import random
 import sys
@@ -23,6 +24,7 @@ from .cost import Prices
 from .errors import HashhopError
 from .prompt import DEFAULT_TEMPLATE, Plan, Planner, Template, make_cell, render_query
 from .sample import Query
+from .progress import Progress as Bar
 from .store import Record, RunStore, now_iso
 
 
@@ -93,12 +95,13 @@ class AdaptiveLimiter:
 
 
 class Progress:
-    """A one-line progress bar on stderr: done/total, ETA, running accuracy, errors."""
+    """The eval progress bar (hashhop.progress) with running accuracy, errors and over-length counts."""
 
     def __init__(self, total: int, enabled: bool, stream=None):
-        self.total, self.enabled, self.stream = total, enabled, stream or sys.stderr
+        self.total, self.enabled = total, enabled
         self.done = self.correct = self.scored = self.errors = self.over = 0
-        self.t0, self._last = time.monotonic(), 0.0
+        # --progress asked for it: draw from the first record, not after the usual second.
+        self.bar = Bar(total, "eval", stream=stream if enabled else open(os.devnull, "w"), delay=0.0)
 
     def update(self, record: Record):
         self.done += 1
@@ -106,23 +109,14 @@ class Progress:
         self.correct += bool(record.correct)
         self.errors += record.status == "error"
         self.over += record.status == "over_length"
-        if self.enabled and (time.monotonic() - self._last > 0.2 or self.done == self.total):
-            self._last = time.monotonic()
-            self.stream.write("\r" + self.line())
-            self.stream.flush()
+        self.bar.update(1, postfix=self.line())
 
     def line(self) -> str:
-        elapsed = time.monotonic() - self.t0
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate else 0.0
-        bar = "#" * int(20 * self.done / max(self.total, 1))
         acc = f"{self.correct / self.scored:.3f}" if self.scored else "-"
-        return (f"[{bar:<20}] {self.done}/{self.total} acc {acc} err {self.errors} over {self.over} "
-                f"{rate:.1f} q/s ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+        return f"{self.done}/{self.total} acc {acc} err {self.errors} over {self.over}"
 
     def close(self):
-        if self.enabled and self.done:
-            self.stream.write("\n")
+        self.bar.close()
 
 
 class Runner:
