@@ -54,3 +54,12 @@ def test_neighbours_are_not_correlated():
 def test_inputs_outside_the_domain_are_refused():
     with pytest.raises(ValueError, match="outside"):
         KeyedPermutation(10, derive_key(0)).forward(np.array([10], dtype=np.uint64))
+
+
+@pytest.mark.parametrize("n", [1, 7, 1000, 52**8, 2**64])
+def test_scalar_path_matches_the_vector_path(n):
+    perm = KeyedPermutation(n, derive_key("scalar", str(n)))
+    xs = [0, n - 1, n // 3, n // 7]
+    vec = perm.forward(np.array(xs, dtype=np.uint64)).tolist()
+    assert [perm.forward_int(x) for x in xs] == vec
+    assert [perm.inverse_int(y) for y in vec] == xs

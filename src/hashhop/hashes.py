@@ -15,7 +15,7 @@ import numpy as np
 
 from .alphabets import alphabet_chars
 from .errors import SpecError
-from .keyed import KeyedPermutation, as_u64, mix64, subkeys
+from .keyed import KeyedPermutation, as_u64, mix64, mix64_int, subkeys
 
 _MAX_DOMAIN = 2**64
 _FLOAT_EXACT = 2**52  # v * base below this: float64 division gives exact base-A digits
@@ -95,8 +95,17 @@ class HashSpace:
             v = v * self.base + int(d)
         if v >= self.capacity:
             return None
-        index = self._perm.inverse(np.array([v], dtype=np.uint64))
-        return int(index[0]) if np.array_equal(self.digits(index)[0], digits) else None
+        # Pure Python on one value: numpy's per-call overhead dominates a single lookup.
+        if [int(d) for d in digits[self.m:]] != self._fill_int(v):
+            return None  # its prefix decodes, but its tail is not the one that prefix gets
+        return self._perm.inverse_int(v)
+
+    def _fill_int(self, v: int) -> list[int]:
+        out = []
+        for fill_key in self._fill_keys:
+            z = mix64_int(v ^ int(fill_key))
+            out += [((z & 0xFFFFFFFF) * self.base) >> 32, ((z >> 32) * self.base) >> 32]
+        return out[: self.length - self.m]
 
 
 def _write_digits(v: np.ndarray, base: int, out: np.ndarray, stop: int):

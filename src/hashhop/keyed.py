@@ -46,6 +46,14 @@ def mix64(z: np.ndarray) -> np.ndarray:
     return z
 
 
+def mix64_int(z: int) -> int:
+    """mix64 for one Python int."""
+    mask = (1 << 64) - 1
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
 def as_u64(x) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(x, dtype=np.uint64))
 
@@ -109,6 +117,38 @@ class KeyedPermutation:
             out[bad] = fixed
             bad = bad[fixed > self._limit]
         return out
+
+    def forward_int(self, x: int) -> int:
+        """forward() for one Python int, without numpy (for lookups of single hashes)."""
+        return self._walk_int(x, self._encrypt_int)
+
+    def inverse_int(self, y: int) -> int:
+        return self._walk_int(y, self._decrypt_int)
+
+    def _walk_int(self, x: int, step) -> int:
+        if not 0 <= x < self.n:
+            raise ValueError(f"permutation input outside [0, {self.n})")
+        if self.n == 1:
+            return 0
+        x = step(x)
+        while x >= self.n:
+            x = step(x)
+        return x
+
+    def _encrypt_int(self, z: int) -> int:
+        mask, shift = int(self._mask), int(self._shift)
+        for k, m in zip(self._keys, self._mults):
+            z = ((z ^ int(k)) * int(m)) & mask
+            z ^= z >> shift
+        return z ^ int(self._final)
+
+    def _decrypt_int(self, z: int) -> int:
+        mask, shift = int(self._mask), int(self._shift)
+        z ^= int(self._final)
+        for k, m_inv in zip(reversed(self._keys), reversed(self._inv_mults)):
+            z ^= z >> shift
+            z = ((z * int(m_inv)) & mask) ^ int(k)
+        return z
 
     def forward(self, x) -> np.ndarray:
         """Image of each element of x (uint64 array, every element < n)."""

@@ -99,7 +99,7 @@ class Placement:
                 out[i] = pinned[line]
                 continue
             rank = line - int(np.searchsorted(self.pin_line_sorted, line, side="left"))
-            free_pos = int(self.perm.inverse(np.array([rank], dtype=np.uint64))[0])
+            free_pos = self.perm.inverse_int(rank)
             out[i] = free_pos + self._pins_before_free(free_pos)
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .spec import FORMAT_VERSION, Spec
 
@@ -91,9 +92,9 @@ class Sample:
     def targets(self) -> dict[str, str]:
         return {q.start: q.target for q in self.queries}
 
-    @property
+    @cached_property
     def id(self) -> str:
-        """Content hash: the same bytes always give the same id."""
+        """Content hash: the same bytes always give the same id (computed once per object)."""
         mode = "|cot" if self.spec.cot else ""  # at 1 hop the bytes of cot and skip coincide
         blob = f"{self.version}|{self.prompt_sha256}|{self.completion}{mode}".encode()
         return "hh-" + hashlib.sha256(blob).hexdigest()[:16]

@@ -67,7 +67,8 @@ class Record:
         return (self.sample_id, self.query_index)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        # Shallow: asdict deep-copies every field and cost a third of a millisecond per record.
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Record":
