@@ -14,5 +14,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "HashhopError", "MultiHopEval", "MultiHopSample", "Query", "Sample", "Spec", "SpecError",
-    "__version__", "build", "generate", "make_sample", "parse_size",
+    "__version__", "build", "generate", "load_run", "make_sample", "parse_size",
 ]
+
+
+def load_run(run_dir: str):
+    """The records of a run folder (`runs/NAME`) as a pandas DataFrame: one row per query, with the
+    record fields of docs/records.md and the cell's coordinates as `cell_*` columns."""
+    from .store import load_run as _load_run  # lazy: keeps `import hashhop` light
+
+    return _load_run(run_dir)

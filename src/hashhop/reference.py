@@ -26,6 +26,8 @@ class MultiHopSample:
 
 
 class MultiHopEval:
+    """Drop-in for Magic's reference `MultiHopEval`: `make_one(...)` gives a `MultiHopSample` in the reference layout."""
+
     @staticmethod
     def make_one(n_chars_problem: int, num_queries: int, hops: int, hash_pair_str_length: int,
                  chain_of_thought: bool, seed: int | None = None) -> MultiHopSample:

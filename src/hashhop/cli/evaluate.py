@@ -14,6 +14,8 @@ import sys
 import time
 
 from ..backends import get_backend, parse_options
+from .. import __version__
+from ..compat import lm_eval_results
 from ..cost import estimate, load_prices
 from ..errors import DatasetError, HashhopError
 from ..prompt import DEFAULT_TEMPLATE, Planner, Template, make_cell
@@ -121,6 +123,7 @@ def _config(args, backend, template: Template, tokenizer_name: str) -> dict:
             "dataset", "concurrency", "timeout", "retries", "max_tokens", "on_over_length", "max_cost",
             "price_in", "price_out", "pricing")
     return {"model": backend.name, "model_spec": args.model, "options": options, "tokenizer": tokenizer_name,
+            "model_args": ",".join(f"{k}={v}" for k, v in options.items()),
             **{k: getattr(args, k) for k in keep}}
 
 
@@ -213,7 +216,10 @@ def _write_results(store: RunStore, config: dict, template: Template, started: s
                  "prompt_tokens": sum(r.prompt_tokens or 0 for r in records),
                  "completion_tokens": sum(r.completion_tokens or 0 for r in records)},
         "token_check": token_check(records, store.samples),
-        "metrics": metrics(records), "partial": partial, "stopped": runner.stopped})
+        "metrics": metrics(records), "partial": partial, "stopped": runner.stopped,
+        # lm-evaluation-harness field names, where they overlap:
+        **lm_eval_results(records), "model_name": config["model"], "hashhop_version": __version__,
+        "total_evaluation_time_seconds": str(round(wall, 3))})
 
 
 def main(args) -> int:

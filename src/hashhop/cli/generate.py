@@ -48,6 +48,7 @@ def register(subparsers):
     p.add_argument("--workers", type=int, default=1, help="processes rendering/counting each prompt")
     p.add_argument("--recipe", action="store_true", help="store everything but the prompt (see materialize)")
     p.add_argument("-o", "--output", required=True, help="out.jsonl or out.parquet")
+    p.add_argument("--card", action="store_true", help="also write a dataset card (README.md) next to the output")
     p.set_defaults(func=run)
 
 
@@ -66,6 +67,14 @@ def run(args) -> int:
         samples = write_jsonl(spec, args.samples, args.output, recipe=args.recipe, workers=args.workers,
                               start=args.start)
     from ..alphabets import entropy_bits
+
+    if args.card:
+        import os
+
+        from ..card import write_card
+
+        fmt = "parquet" if args.output.endswith(".parquet") else "jsonl"
+        write_card(os.path.dirname(os.path.abspath(args.output)) or ".", samples, {fmt: os.path.basename(args.output)})
 
     sizes = ", ".join(str(s.n_tokens) for s in samples[:8]) + (" ..." if len(samples) > 8 else "")
     print(f"wrote {len(samples)} sample(s) of {format_size(spec.size)} {spec.tokenizer} "
