@@ -1,0 +1,162 @@
+"""The HopModel: character-composed segments, a local mixer, and a pointer retrieval read.
+
+One module, two architectures (`ModelConfig.attention`), the same parameters:
+- `sparse`: each mixer position attends to a window of `window` segments (itself and the ones
+  before it); at inference the global retrieval scores every key exactly, chunk by chunk, and
+  attends only to the top-k (see infer.py). Cost is linear in context length.
+- `dense`: the mixer is full causal `scaled_dot_product_attention` over every segment (the
+  window's learned relative biases inside it, one learned bias beyond), and retrieval is a full
+  softmax over every key. Cost is quadratic.
+
+A retrieval step scores a query vector against the keys of every context segment. Its answer is
+a pointer: the segment it points at is copied out character by character. For skip steps the
+same step is applied `hops` times: the read (attention-weighted segment embeddings) becomes the
+next query, so h hops are h retrieval steps inside the model and nothing is written in between.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+
+class MixerBlock(nn.Module):
+    """Pre-norm attention (relative biases by offset) + MLP over the segment sequence."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.heads, self.window = cfg.heads, cfg.window
+        self.norm1, self.norm2 = nn.LayerNorm(cfg.dim), nn.LayerNorm(cfg.dim)
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.out = nn.Linear(cfg.dim, cfg.dim)
+        self.mlp = nn.Sequential(nn.Linear(cfg.dim, cfg.mlp_ratio * cfg.dim), nn.GELU(),
+                                 nn.Linear(cfg.mlp_ratio * cfg.dim, cfg.dim))
+        # Head h starts out reading offset h % window, so the block begins as a set of shifts
+        # (a convolution) and learns content-based weights from there: it trains much faster.
+        bias = torch.full((cfg.heads, cfg.window), -2.0)
+        bias[torch.arange(cfg.heads), torch.arange(cfg.heads) % cfg.window] = 2.0
+        self.rel_bias = nn.Parameter(bias)
+        self.far_bias = nn.Parameter(torch.full((cfg.heads,), -4.0))  # dense mode only
+
+    def forward(self, x: torch.Tensor, dense: bool) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        mixed = self._dense(q, k, v) if dense else self._local(q, k, v)
+        x = x + self.out(mixed.transpose(1, 2).reshape(b, n, d))
+        return x + self.mlp(self.norm2(x))
+
+    def _local(self, q, k, v):
+        """Window attention: W shifted copies of k and v, so memory is O(n * W)."""
+        w, n = self.window, q.shape[2]
+        kp, vp = (F.pad(t, (0, 0, w - 1, 0)) for t in (k, v))
+        ks = torch.stack([kp[:, :, w - 1 - o: w - 1 - o + n] for o in range(w)], dim=3)
+        vs = torch.stack([vp[:, :, w - 1 - o: w - 1 - o + n] for o in range(w)], dim=3)
+        scores = torch.einsum("bhnd,bhnwd->bhnw", q, ks) / math.sqrt(q.shape[-1])
+        before_start = torch.arange(n, device=q.device)[:, None] < torch.arange(w, device=q.device)[None, :]
+        scores = (scores + self.rel_bias[None, :, None, :]).masked_fill(before_start, float("-inf"))
+        return torch.einsum("bhnw,bhnwd->bhnd", scores.softmax(-1), vs)
+
+    def _dense(self, q, k, v):
+        n = q.shape[2]
+        offset = torch.arange(n, device=q.device)[:, None] - torch.arange(n, device=q.device)[None, :]
+        near = self.rel_bias[:, offset.clamp(0, self.window - 1)]
+        bias = torch.where(offset < self.window, near, self.far_bias[:, None, None])
+        bias = bias.masked_fill(offset < 0, float("-inf"))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias[None])
+
+
+class HopModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        # One row per (character position, byte): a segment's embedding is the sum of its rows.
+        rows = cfg.max_seg_len * 256 + 1
+        self.char_embed = nn.Parameter(torch.randn(rows, cfg.dim) / math.sqrt(16))
+        self.blocks = nn.ModuleList(MixerBlock(cfg) for _ in range(cfg.layers))
+        if cfg.keys == "content":
+            # Keys are the content embedding (a second, wider character composition) of one
+            # window segment, picked by a learned selection over the window (plus "none").
+            self.content_embed = nn.Parameter(torch.randn(rows, cfg.key_dim) / math.sqrt(cfg.key_dim))
+            self.select = nn.Linear(cfg.dim, cfg.window + 1)
+            nn.init.zeros_(self.select.weight)
+            nn.init.zeros_(self.select.bias)
+            self.to_q = nn.Linear(cfg.key_dim, cfg.key_dim)
+            with torch.no_grad():
+                self.to_q.weight.copy_(torch.eye(cfg.key_dim))
+                self.to_q.bias.zero_()
+        else:  # "mixed": keys are a projection of the mixer state
+            self.norm_k, self.norm_q = nn.LayerNorm(cfg.dim), nn.LayerNorm(cfg.dim)
+            self.to_k = nn.Linear(cfg.dim, cfg.key_dim)
+            self.to_q = nn.Linear(cfg.dim, cfg.key_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(4.0)))
+
+    @property
+    def dense(self) -> bool:
+        return self.cfg.attention == "dense"
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """(..., max_seg_len) ids -> (..., dim): sum of per-position character embeddings."""
+        flat = ids.reshape(-1, ids.shape[-1])
+        out = F.embedding_bag(flat, self.char_embed, mode="sum", padding_idx=0)
+        return out.view(*ids.shape[:-1], -1)
+
+    def content(self, ids: torch.Tensor) -> torch.Tensor:
+        """What queries and reads are made of: the content embedding (or the segment embedding)."""
+        if self.cfg.keys != "content":
+            return self.embed(ids)
+        flat = ids.reshape(-1, ids.shape[-1])
+        out = F.embedding_bag(flat, self.content_embed, mode="sum", padding_idx=0)
+        return out.view(*ids.shape[:-1], -1)
+
+    def keys(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Segment embeddings x (B, n, dim) and contents c -> retrieval keys (B, n, key_dim)."""
+        h = x
+        for block in self.blocks:
+            h = block(h, self.dense)
+        if self.cfg.keys != "content":
+            return self.to_k(self.norm_k(h))
+        w, n = self.cfg.window, x.shape[1]
+        logits = self.select(h)  # (B, n, w + 1): window offsets 0..w-1, then "none"
+        before_start = torch.arange(n, device=x.device)[:, None] < torch.arange(w + 1, device=x.device)[None, :]
+        before_start[:, w] = False
+        a = logits.masked_fill(before_start, float("-inf")).softmax(-1)
+        cp = F.pad(c, (0, 0, w - 1, 0))
+        shifted = torch.stack([cp[:, w - 1 - o: w - 1 - o + n] for o in range(w)], dim=2)  # (B, n, w, k)
+        return torch.einsum("bnw,bnwk->bnk", a[..., :w], shifted)
+
+    def query(self, v: torch.Tensor) -> torch.Tensor:
+        return self.to_q(v) if self.cfg.keys == "content" else self.to_q(self.norm_q(v))
+
+    def logits(self, q: torch.Tensor, keys: torch.Tensor, pad: torch.Tensor | None) -> torch.Tensor:
+        """(B, m, key_dim) x (B, n, key_dim) -> (B, m, n) pointer logits; pads get -inf."""
+        s = torch.einsum("bmk,bnk->bmn", q, keys) * (self.logit_scale.exp() / math.sqrt(q.shape[-1]))
+        return s if pad is None else s.masked_fill(pad[:, None, :], float("-inf"))
+
+    def forward(self, ctx_ids, pad, q_ids, hops, skip):
+        """Training forward: pointer logits at each query's final hop.
+
+        ctx_ids (B, n, L), pad (B, n) bool, q_ids (B, m, L), hops (B, m), skip (B, m) bool.
+        Rows with skip=False are single hops with the true query hash (teacher forcing: the
+        chain-of-thought model reads its own previous answer, here the true one).
+        """
+        x, c = self.embed(ctx_ids), self.content(ctx_ids)
+        keys = self.keys(x, c)
+        q = self.query(self.content(q_ids))
+        steps = torch.where(skip, hops, torch.ones_like(hops))
+        final = None
+        for t in range(int(steps.max())):
+            logits = self.logits(q, keys, pad)
+            final = logits if final is None else torch.where((steps == t + 1)[..., None], logits, final)
+            if t + 1 < int(steps.max()):
+                read = torch.einsum("bmn,bnd->bmd", logits.softmax(-1), c)  # soft read of the pointed segment
+                q = self.query(read)
+        return final
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

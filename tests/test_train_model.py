@@ -1,0 +1,120 @@
+"""hashhop_train: shapes, config round trip, checkpoints, chunked inference, a few training steps."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+
+from hashhop_train import checkpoint  # noqa: E402
+from hashhop_train.config import ConfigError, ModelConfig, RunConfig, Stage, TrainConfig, load  # noqa: E402
+from hashhop_train.data import eval_batch, make_problem, sample_rows, stage_batch  # noqa: E402
+from hashhop_train.infer import KEY_CHUNK, Reader  # noqa: E402
+from hashhop_train.model import HopModel  # noqa: E402
+from hashhop_train.segments import segment_ids, segment_text  # noqa: E402
+
+TINY = ModelConfig(dim=16, heads=2, layers=1, window=3, key_dim=16, max_seg_len=16)
+
+
+def test_segments_cut_at_whitespace_and_round_trip_characters():
+    ids = segment_ids("abc = XYZ\nq = r", 16)
+    assert [segment_text(r) for r in ids] == ["abc", "=", "XYZ", "q", "=", "r"]
+
+
+def test_training_labels_point_at_the_answer_segment():
+    problem = make_problem(40, 3, 2, 4, cot=False, seed=5, index=0)
+    ctx, rows = sample_rows(problem, skip=True, max_len=16)
+    for q, (_, hops, skip, target) in zip(problem.queries, rows):
+        assert segment_text(ctx[target]) == q.answer and hops == 2 and skip
+
+
+def test_forward_gives_one_pointer_distribution_per_query_row():
+    model = HopModel(TINY)
+    stage = Stage("skip", 10, (2, 3), (20, 30), 0.5)
+    b = stage_batch(stage, 1.0, 3, 4, 16, np.random.default_rng(0), 1, 0)
+    logits = model(b.ctx_ids, b.pad, b.q_ids, b.hops, b.skip)
+    assert logits.shape == (3, b.q_ids.shape[1], b.ctx_ids.shape[1])
+    assert torch.isinf(logits[b.pad[:, None, :].expand_as(logits)]).all()
+
+
+def test_dense_and_sparse_share_parameters_and_agree_within_the_window():
+    sparse = HopModel(TINY)
+    dense = HopModel(ModelConfig(**{**TINY.__dict__, "attention": "dense"}))
+    dense.load_state_dict(sparse.state_dict())
+    with torch.no_grad():
+        for block in dense.blocks:
+            block.far_bias.fill_(-1e9)  # nothing beyond the window: dense == sparse
+        ids = torch.from_numpy(segment_ids("a b c d e f g h", 16))[None]
+        x, c = sparse.embed(ids), sparse.content(ids)
+        assert torch.allclose(sparse.keys(x, c), dense.keys(x, c), atol=1e-5)
+
+
+def test_chunked_keys_equal_whole_sequence_keys(monkeypatch):
+    import hashhop_train.infer as infer
+
+    model = HopModel(TINY).eval()
+    text = make_problem(60, 2, 1, 2, cot=True, seed=3, index=0).prompt()
+    whole = Reader(model, text).keys.float()
+    monkeypatch.setattr(infer, "KEY_CHUNK", 7)  # many chunk borders
+    chunked = Reader(model, text).keys.float()
+    assert torch.allclose(whole, chunked, atol=2e-3)
+
+
+def test_config_round_trips_through_json_and_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\ndim = 32\nheads = 2\n[train]\nbatch = 3\nstages = [{name = "pairs", steps = 5}]\n')
+    run = load(path, ["--train.lr=0.01", "--attention=dense"])
+    assert run.model.dim == 32 and run.model.attention == "dense" and run.train.lr == 0.01
+    assert run.train.stages[0].steps == 5
+    assert RunConfig.from_dict(json.loads(json.dumps(run.to_dict()))) == run
+    with pytest.raises(ConfigError, match="unknown override"):
+        load(path, ["--nope=1"])
+
+
+def test_checkpoint_loads_and_rejects_a_mismatched_config(tmp_path):
+    run = RunConfig(TINY, TrainConfig())
+    model = HopModel(TINY)
+    checkpoint.save(model, run, tmp_path)
+    loaded, _, _ = checkpoint.load(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["model"]["dim"] = 32
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(checkpoint.CheckpointError, match="does not match its config.json"):
+        checkpoint.load(tmp_path)
+
+
+def test_missing_checkpoint_says_how_to_make_one(tmp_path):
+    with pytest.raises(checkpoint.CheckpointError, match="hashhop train"):
+        checkpoint.load(tmp_path / "none")
+
+
+def test_a_few_training_steps_lower_the_loss_and_write_outputs(tmp_path):
+    from hashhop_train.train import train
+
+    stages = (Stage("pairs", 30, (1, 1), (16, 24)),)
+    run = RunConfig(TINY, TrainConfig(batch=4, queries=4, lr=1e-2, warmup=2, log_every=1, stages=stages))
+    summary = train(run, tmp_path, echo=lambda *_: None)
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert summary["steps_done"] == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert (tmp_path / "model.safetensors").exists() and "final" in log[-1]
+
+
+def test_evaluation_batches_are_fixed_and_disjoint_from_training():
+    stage = Stage("pairs", 1, (1, 1), (20, 20))
+    a, b = eval_batch(stage, 2, 2, 16), eval_batch(stage, 2, 2, 16)
+    assert torch.equal(a.ctx_ids, b.ctx_ids)
+    t = stage_batch(stage, 1.0, 2, 2, 16, np.random.default_rng(3), 3, 0)
+    assert not torch.equal(a.ctx_ids[0, :5], t.ctx_ids[0, :5])
+
+
+def test_decoys_never_grow_a_training_context_past_its_line_budget():
+    for asked, chain_hops in ((1, 2), (4, 4), (8, 8)):
+        problem = make_problem(160, chain_hops, asked, 10, cot=False, seed=5, index=asked, distractors=2)
+        ctx, rows = sample_rows(problem, skip=True, max_len=16)
+        assert problem.n_lines <= 160
+        assert all(segment_text(ctx[r[3]]) == q.answer for r, q in zip(rows, problem.queries))
+    assert make_problem(160, 2, 1, 10, cot=False, seed=5, index=0, distractors=2).n_decoys == 20
