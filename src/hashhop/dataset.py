@@ -170,9 +170,11 @@ def _to_sample(d, path: str, number: int) -> Sample:
                            "use a file written by `hashhop generate`")
     try:
         sample = Sample.from_dict(d)
+        sample_id = sample.id  # derived from the fields: a malformed field can fail here too
     except Exception as exc:  # any malformed field: report where, not a traceback
-        raise DatasetError(f"{path}:{number}: malformed hashhop sample ({type(exc).__name__}: {exc})") from None
-    if sample.id != d["id"]:
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever the input held
+        raise DatasetError(f"{path}:{number}: malformed hashhop sample ({detail[:300]})") from None
+    if sample_id != d["id"]:
         raise DatasetError(f"{path}:{number}: id {d['id']} does not match the sample's content: the file was edited")
     return sample
 

@@ -89,7 +89,8 @@ class Spec:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise SpecError(f"unknown spec field(s) {', '.join(unknown)}: known fields are {', '.join(sorted(known))}")
+            names = ", ".join(repr(name) for name in unknown)  # repr: a name may hold a newline
+            raise SpecError(f"unknown spec field(s) {names}: known fields are {', '.join(sorted(known))}")
         d = dict(d)
         if "hop_mix" in d:
             d["hop_mix"] = tuple(d["hop_mix"] or ())

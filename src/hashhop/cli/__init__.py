@@ -34,6 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+def _refuse_nul_bytes(args):
+    """No path or name can hold a NUL byte: say so once, instead of failing deep inside open()."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and "\0" in v for v in values):
+            raise HashhopError(f"--{name.replace('_', '-')} holds a NUL byte: pass a plain path or name")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -41,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _refuse_nul_bytes(args)
         return int(args.func(args) or 0)
     except HashhopError as exc:
         print(f"error: {exc}", file=sys.stderr)

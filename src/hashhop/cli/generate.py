@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import SpecError
 from ..spec import Spec, format_size, parse_size
 
 
@@ -31,7 +32,10 @@ def add_spec_arguments(p: argparse.ArgumentParser):
 
 def spec_from_args(args, size: str | None = None) -> Spec:
     tokenizer = "chars" if args.chars else args.tokenizer
-    hop_mix = tuple(int(h) for h in args.hop_mix.split(",") if h.strip()) if args.hop_mix else ()
+    try:
+        hop_mix = tuple(int(h) for h in args.hop_mix.split(",") if h.strip()) if args.hop_mix else ()
+    except ValueError:
+        raise SpecError(f"bad --hop-mix {args.hop_mix!r}: use hop counts separated by commas, e.g. 1,2,4") from None
     return Spec(size=parse_size(size or args.chars or args.tokens), hops=args.hops, queries=args.queries,
                 hash_len=args.hash_len, alphabet=args.alphabet, cot=args.cot, format=args.format,
                 tokenizer=tokenizer, seed=args.seed, hop_mix=hop_mix, query_hops=args.query_hops,
@@ -54,7 +58,6 @@ def register(subparsers):
 
 def run(args) -> int:
     from ..dataset import write_jsonl, write_parquet
-    from ..errors import SpecError
 
     spec = spec_from_args(args)
     if args.samples < 1:
