@@ -64,7 +64,11 @@ def load(path: str | Path, **model_overrides):
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {p} has a config this version cannot read ({exc})") from None
     model = HopModel(model_cfg)
-    tensors = st.load_file(str(p / WEIGHTS))
+    try:
+        tensors = st.load_file(str(p / WEIGHTS))
+    except Exception as exc:  # SafetensorError, OSError: not safetensors (a pickle is never unpickled)
+        raise CheckpointError(f"checkpoint {p / WEIGHTS} is not a safetensors file ({' '.join(str(exc).split())[:120]}): "
+                              f"re-save it with hashhop_train.checkpoint.save; pickled weights are never loaded") from None
     _check_shapes(model.state_dict(), tensors, p)
     model.load_state_dict(tensors)
     model.eval()
