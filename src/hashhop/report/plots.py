@@ -90,31 +90,27 @@ def _by_mode(cells):
 
 def heatmap_hops(label: str, cells) -> bytes:
     """Accuracy, hops (rows) x context length (columns), one panel per answer mode."""
-    plt, cmap = _mpl()
-    modes = _by_mode(cells)
-    fig, axes = plt.subplots(1, len(modes), figsize=(1.0 + 3.2 * len(modes) + 0.5 * len({c.tokens for c in cells}),
-                                                      0.9 + 0.55 * len({c.hops for c in cells})), squeeze=False)
-    for ax, (cot, group) in zip(axes[0], modes.items()):
-        rows, cols = sorted({c.hops for c in group}), sorted({c.tokens for c in group})
-        image = _heat(ax, cmap, {(c.hops, c.tokens): c for c in group}, rows, cols, lambda h: f"{h} hop{'s' * (h != 1)}")
-        ax.set_title(f"{label}: {_mode(cot)}")
-        ax.set_xlabel("context length (tokens)")
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02, label="accuracy")
-    return _png(fig)
+    return _heatmap(label, cells, lambda c: c.hops, lambda h: f"{h} hop{'s' * (h != 1)}", 0.55, None)
 
 
 def heatmap_depth(label: str, cells) -> bytes:
     """Accuracy, depth of the queried chain (rows, top of context first) x context length."""
+    return _heatmap(label, cells, lambda c: c.depth, lambda d: f"{d:.0%}", 0.5, "depth of the query chain")
+
+
+def _heatmap(label: str, cells, row_of, row_name, row_height: float, ylabel: str | None) -> bytes:
+    """Rows chosen by `row_of(cell)` x context length, one panel per answer mode."""
     plt, cmap = _mpl()
     modes = _by_mode(cells)
     fig, axes = plt.subplots(1, len(modes), figsize=(1.0 + 3.2 * len(modes) + 0.5 * len({c.tokens for c in cells}),
-                                                      0.9 + 0.5 * len({c.depth for c in cells})), squeeze=False)
+                                                      0.9 + row_height * len({row_of(c) for c in cells})), squeeze=False)
     for ax, (cot, group) in zip(axes[0], modes.items()):
-        rows, cols = sorted({c.depth for c in group}), sorted({c.tokens for c in group})
-        image = _heat(ax, cmap, {(c.depth, c.tokens): c for c in group}, rows, cols, lambda d: f"{d:.0%}")
+        rows, cols = sorted({row_of(c) for c in group}), sorted({c.tokens for c in group})
+        image = _heat(ax, cmap, {(row_of(c), c.tokens): c for c in group}, rows, cols, row_name)
         ax.set_title(f"{label}: {_mode(cot)}")
         ax.set_xlabel("context length (tokens)")
-    axes[0][0].set_ylabel("depth of the query chain")
+    if ylabel:
+        axes[0][0].set_ylabel(ylabel)
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02, label="accuracy")
     return _png(fig)
 
