@@ -70,6 +70,7 @@ def test_seeded_samples_repeat_and_unseeded_follow_python_random():
     assert b == MultiHopEval.make_one(1000, 2, 2, 8, False)
 
 
+@pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/reference beside the checkout (CI has it)")
 def test_the_published_reference_samples_pass_the_same_checks_and_match_our_layout():
     rows = [json.loads(line) for line in SHARED.read_text().splitlines() if line.strip()]
     assert len(rows) == 5
