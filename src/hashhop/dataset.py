@@ -8,6 +8,7 @@ or interrupted run never leaves a partial output file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -54,15 +55,16 @@ def atomic_output(path: str, mode: str = "wb"):
         raise
 
 
-def _write_row(f, pool: PartPool, problem, n_tokens: int, with_prompt: bool) -> Sample:
-    sha = None
-    if with_prompt:
+def _write_row(f, pool: PartPool, problem, n_tokens: int, with_prompt: bool, written=None) -> Sample:
+    """Write one JSONL row; `written` = (shape, sha) when the prompt of this problem is already
+    in the file (streamed while it was counted), so only the metadata is left to write."""
+    if written is not None and written[0] == problem.shape:
+        sha = written[1]
+    elif with_prompt:
         f.write(b'{"prompt":"')
-        sha = pool.write(problem, f, _escape)
+        sha, _ = pool.write(problem, f, _escape)
         f.write(b'",')
     else:
-        import hashlib
-
         digest = hashlib.sha256()
         for chunk in problem.chunks():
             digest.update(chunk.encode("ascii"))
@@ -74,6 +76,25 @@ def _write_row(f, pool: PartPool, problem, n_tokens: int, with_prompt: bool) -> 
     return sample
 
 
+def _counting_writer(f, pool: PartPool, tokenizer, written: dict):
+    """A token counter for the sizing step that writes the prompt while counting it: the row is
+    (re)written from its start each time, so the final prompt is rendered once more only when the
+    sizing corrected itself after the last count (rare for big prompts)."""
+    row_start = f.tell()
+
+    def count(problem) -> int:
+        f.seek(row_start)
+        f.truncate()
+        f.write(b'{"prompt":"')
+        sha, n_tokens = pool.write(problem, f, _escape, tokenizer)
+        f.write(b'",')
+        written["row"] = (problem.shape, sha)
+        written["start"] = row_start
+        return n_tokens
+
+    return count
+
+
 def _sample(problem, n_tokens: int, sha: str) -> Sample:
     shape = problem.shape
     return Sample(spec=problem.spec, index=problem.index, n_chains=shape.n_chains, n_fill=shape.n_fill,
@@ -81,25 +102,31 @@ def _sample(problem, n_tokens: int, sha: str) -> Sample:
                   n_chars=problem.n_chars, n_tokens=n_tokens, prompt_sha256=sha)
 
 
-def _plan_all(spec: Spec, n: int, start: int, pool: PartPool, progress: bool):
-    counter = None
+def _counter(spec: Spec, pool: PartPool):
     if spec.tokenizer != "chars" and pool.workers > 1:
         tokenizer = get_tokenizer(spec.tokenizer)
-        counter = lambda problem: pool.count(problem, tokenizer)  # noqa: E731
-    bar = Progress(n, "generate", stream=None if progress else open(os.devnull, "w"))
-    for index in range(start, start + n):
-        yield build(spec, index, counter)
-        bar.update(1)
-    bar.close()
+        return lambda problem: pool.count(problem, tokenizer)
+    return None
 
 
 def write_jsonl(spec: Spec, n: int, path: str, recipe: bool = False, workers: int = 1,
                 start: int = 0, progress: bool = True) -> list[Sample]:
     """Write samples start..start+n-1 of `spec` to a JSONL file (prompts streamed, never held)."""
     out = []
+    bar = Progress(n, "generate", stream=None if progress else open(os.devnull, "w"))
     with PartPool(workers) as pool, atomic_output(path) as f:
-        for problem, n_tokens in _plan_all(spec, n, start, pool, progress):
-            out.append(_write_row(f, pool, problem, n_tokens, with_prompt=not recipe))
+        for index in range(start, start + n):
+            written: dict = {}
+            counter = _counter(spec, pool)
+            if spec.tokenizer != "chars" and not recipe:
+                counter = _counting_writer(f, pool, get_tokenizer(spec.tokenizer), written)
+            problem, n_tokens = build(spec, index, counter)
+            if "row" in written and written["row"][0] != problem.shape:  # sizing moved on: drop that row
+                f.seek(written["start"])
+                f.truncate()
+            out.append(_write_row(f, pool, problem, n_tokens, not recipe, written.get("row")))
+            bar.update(1)
+    bar.close()
     return out
 
 
@@ -108,14 +135,15 @@ def write_parquet(spec: Spec, n: int, path: str, start: int = 0, progress: bool 
     pa = require("pyarrow", "parquet")
     pq = require("pyarrow.parquet", "parquet")
     rows, samples = [], []
-    with PartPool(1) as pool:
-        for problem, n_tokens in _plan_all(spec, n, start, pool, progress):
-            prompt = problem.prompt()
-            import hashlib
-
-            sample = _sample(problem, n_tokens, hashlib.sha256(prompt.encode()).hexdigest())
-            samples.append(sample)
-            rows.append(parquet_row(sample, prompt))
+    bar = Progress(n, "generate", stream=None if progress else open(os.devnull, "w"))
+    for index in range(start, start + n):
+        problem, n_tokens = build(spec, index)
+        prompt = problem.prompt()
+        sample = _sample(problem, n_tokens, hashlib.sha256(prompt.encode()).hexdigest())
+        samples.append(sample)
+        rows.append(parquet_row(sample, prompt))
+        bar.update(1)
+    bar.close()
     table = pa.Table.from_pylist(rows)
     with atomic_output(path) as f:
         pq.write_table(table, f)

@@ -74,22 +74,26 @@ class PartPool:
         parts = self.workers * 2 if self.workers > 1 else 1
         return sum(self._map(self._jobs(problem, [None] * parts, tokenizer.name)))
 
-    def write(self, problem: Problem, out, transform=None) -> str:
+    def write(self, problem: Problem, out, transform=None, tokenizer=None) -> tuple[str, int | None]:
         """Stream the prompt into the binary file `out` (through `transform`, e.g. JSON escaping);
-        returns the SHA-256 of the prompt itself."""
+        returns the SHA-256 of the prompt itself and, given a tokenizer, its token count (counted
+        in the same pass, by the workers that render each part)."""
         digest = hashlib.sha256()
         if self._pool is None:
+            n_tokens = 0
             for start in range(0, problem.n_lines, BATCH_LINES):
                 chunk = problem.render(start, min(start + BATCH_LINES, problem.n_lines))
                 digest.update(chunk)
+                if tokenizer is not None:
+                    n_tokens += tokenizer.count(chunk.decode("ascii"))
                 out.write(transform(chunk) if transform else chunk)
-            return digest.hexdigest()
+            return digest.hexdigest(), n_tokens if tokenizer is not None else None
         with tempfile.TemporaryDirectory(prefix="hashhop-parts-") as tmp:
             paths = [os.path.join(tmp, f"part{i:04d}") for i in range(self.workers * 2)]
-            self._map(self._jobs(problem, paths, None))
+            counts = self._map(self._jobs(problem, paths, tokenizer.name if tokenizer is not None else None))
             for path in paths:
                 with open(path, "rb") as part:
                     while block := part.read(_COPY_BLOCK):
                         digest.update(block)
                         out.write(transform(block) if transform else block)
-        return digest.hexdigest()
+        return digest.hexdigest(), sum(counts) if tokenizer is not None else None
