@@ -33,6 +33,8 @@ def _escape(block: bytes) -> bytes:
 @contextlib.contextmanager
 def atomic_output(path: str, mode: str = "wb"):
     """A file object for a temp file beside `path`, renamed over it only on success."""
+    if not path or os.path.isdir(path):
+        raise OutputError(f"cannot write {path!r}: it is not a file name (pick a file with -o, e.g. -o data.jsonl)")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise OutputError(f"cannot write {path}: directory {directory} does not exist (create it or pick another -o)")

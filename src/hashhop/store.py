@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -138,13 +139,23 @@ def load_run(run_dir: str):
 
 def write_json_atomic(path: str, obj) -> None:
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=False, default=str)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=False, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk: the old file stays whole, the temp file goes
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StoreError(_write_failed(path, exc)) from None
     _fsync_dir(os.path.dirname(path) or ".")
+
+
+def _write_failed(path: str, exc: OSError) -> str:
+    return (f"cannot write {path}: {exc.strerror or exc}: free space (or fix the folder) and run the same "
+            f"command again to resume; what was stored is intact")
 
 
 def _fsync_dir(path: str) -> None:
@@ -163,6 +174,7 @@ class RunStore:
 
     def __init__(self, run_dir: str, fsync_interval: float = 0.2):
         self.dir, self.fsync_interval = run_dir, fsync_interval
+        self._failed = False
         self._synced = time.monotonic()
         try:
             os.makedirs(run_dir, exist_ok=True)
@@ -193,7 +205,9 @@ class RunStore:
 
     def _open_append(self, name: str):
         path = os.path.join(self.dir, name)
-        f = open(path, "ab")
+        # Unbuffered: each record is one write() straight to the OS, so a failed write (a full
+        # disk) leaves nothing queued in a buffer to be retried, half-written, at close.
+        f = open(path, "ab", buffering=0)
         # A crash can leave a torn line without a newline; start on a fresh line so the next
         # record is not glued to it (the torn fragment stays, and is skipped on read).
         if f.tell() > 0:
@@ -204,10 +218,16 @@ class RunStore:
         return f
 
     def _append(self, f, obj: dict, sync: bool = True) -> None:
-        f.write(json.dumps(obj, separators=(",", ":"), default=str).encode() + b"\n")
-        f.flush()  # in the OS from here on: survives the process being killed
-        if sync:
-            os.fsync(f.fileno())
+        data = memoryview(json.dumps(obj, separators=(",", ":"), default=str).encode() + b"\n")
+        try:
+            while data:  # in the OS once written: survives the process being killed
+                data = data[f.write(data):]
+            if sync:
+                os.fsync(f.fileno())
+        except OSError as exc:
+            # A torn line may be left (no newline): it is skipped on read and never counted.
+            self._failed = True
+            raise StoreError(_write_failed(f.name, exc)) from None
 
     def sync(self) -> None:
         """fsync the records written so far (done on a timer by add_record, and on close)."""
@@ -256,7 +276,11 @@ class RunStore:
         self._rec = self._open_append(RECORDS)
 
     def close(self) -> None:
-        self.sync()
+        try:
+            self.sync()
+        except OSError:
+            if not self._failed:  # after a failed write, the error already raised is the one to show
+                raise
         for f in (self._rec, self._smp):
             f.close()
         self._lock.close()  # closing the file releases the flock

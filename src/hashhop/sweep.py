@@ -114,7 +114,8 @@ def _tomli(path: str):
 
 
 def _unknown(where: str, table: dict, known: tuple[str, ...]) -> None:
-    unknown = sorted(set(table) - set(known))
+    # YAML allows keys that are not strings (`1: x`, `null: x`): name them, never compare them.
+    unknown = sorted(k if isinstance(k, str) and k.isprintable() else repr(k) for k in set(table) - set(known))
     if "api_key" in unknown:
         raise SweepError(f"{where}: never put a key in a sweep file: export it and name the variable with "
                          f"api_key_env = \"NAME\"")
@@ -239,6 +240,9 @@ def model_entry(where: str, item) -> ModelEntry:
         if not isinstance(item["options"], dict):
             raise SweepError(f"{w}: options must be a table of backend options, e.g. options = {{ api = \"chat\" }}")
         kw["options"] = dict(item["options"])
+    if "name" in kw and (not re.fullmatch(r"[A-Za-z0-9._ -]+", kw["name"]) or kw["name"].strip(". ") == ""):
+        # The name is a folder under -o: one plain path component, never `..`, `/x` or `a/../b`.
+        raise SweepError(f"{w}: bad name {kw['name']!r}: use letters, digits, '.', '_' or '-' (it names a folder)")
     if kw.get("api_key_env") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", kw["api_key_env"]):
         raise SweepError(f"{w}: api_key_env must be the NAME of an environment variable (like OPENAI_API_KEY), "
                          f"not the key itself")

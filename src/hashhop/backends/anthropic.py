@@ -204,19 +204,26 @@ def _raise_for_status(response, base_url: str, model: str) -> None:
     raise BackendError(f"{base_url} rejected the request ({status}): {message}")
 
 
+def _count(value) -> int | None:
+    """A reported token count, or None when it is not a whole number >= 0 (a server's odd usage)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _completion(response, latency: float) -> Completion:
     try:
         data = response.json()
         text = "".join(b.get("text", "") for b in data["content"] if b.get("type") == "text")
         usage = data.get("usage") or {}
+        if not isinstance(usage, dict):
+            raise TypeError("usage is not an object")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TransientError("malformed Messages API response (no content list)") from exc
-    cache_write = usage.get("cache_creation_input_tokens") or 0
-    cache_read = usage.get("cache_read_input_tokens") or 0
-    fresh = usage.get("input_tokens")
+    cache_write = _count(usage.get("cache_creation_input_tokens")) or 0
+    cache_read = _count(usage.get("cache_read_input_tokens")) or 0
+    fresh = _count(usage.get("input_tokens"))
     # input_tokens excludes cached tokens: the prompt size is the sum of all three.
     prompt_tokens = None if fresh is None else fresh + cache_write + cache_read
-    return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=usage.get("output_tokens"),
+    return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=_count(usage.get("output_tokens")),
                       latency_s=latency, finish_reason=data.get("stop_reason"), model=data.get("model"),
                       extra={"cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read})
 

@@ -49,6 +49,21 @@ def _retry_after(headers) -> float | None:
         return max(0.0, when.timestamp() - time.time())
 
 
+def _text(content) -> str:
+    """The answer text: a string, null (nothing), or a list of parts `{"type": "text", "text": ...}`.
+    Anything else (a number, an object) is a malformed body: TypeError, retried like one."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content):
+        return "".join(p.get("text", "") for p in content)
+    raise TypeError(f"content of type {type(content).__name__}")
+
+
+def _count(value) -> int | None:
+    """A token count as reported, or None when it is not a whole number >= 0 (cost stays computable)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _message(body: bytes) -> str:
     """The server's error message, on one short line."""
     try:
@@ -196,13 +211,15 @@ class OpenAIBackend:
         try:
             data = json.loads(body)
             choice = data["choices"][0]
-            text = choice["message"]["content"] if self.api == "chat" else choice["text"]
+            text = _text(choice["message"]["content"] if self.api == "chat" else choice["text"])
             usage = data.get("usage") or {}
+            prompt_tokens, completion_tokens = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+            finish_reason, model = choice.get("finish_reason"), data.get("model")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise TransientError(f"malformed response from {self.base_url}: {body[:80]!r}") from None
-        return Completion(text=text or "", prompt_tokens=usage.get("prompt_tokens"),
-                          completion_tokens=usage.get("completion_tokens"), latency_s=latency,
-                          finish_reason=choice.get("finish_reason"), model=data.get("model"))
+        return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                          latency_s=latency, finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+                          model=model if isinstance(model, str) else None)
 
     # -- token counting -------------------------------------------------------------------
     def count_tokens(self, text: str) -> int | None:

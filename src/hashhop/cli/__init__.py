@@ -42,6 +42,13 @@ def _refuse_nul_bytes(args):
             raise HashhopError(f"--{name.replace('_', '-')} holds a NUL byte: pass a plain path or name")
 
 
+def _os_error(exc: OSError) -> str:
+    """One line for a file system refusal (full disk, permissions, a folder where a file should be)."""
+    path = exc.filename2 if exc.filename2 is not None else exc.filename
+    where = f"{path}: " if path is not None else ""
+    return f"{where}{exc.strerror or exc}: check the path, its permissions and the free space"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -50,10 +57,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         _refuse_nul_bytes(args)
+        if getattr(args, "output", None) == "":
+            raise HashhopError("-o is empty: give a file or folder name")
         return int(args.func(args) or 0)
     except HashhopError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # One line whatever the message echoes (a field name or value from a file can hold newlines).
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # never a traceback for what the OS refused
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130

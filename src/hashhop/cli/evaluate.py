@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -193,7 +194,9 @@ async def _evaluate(args, template: Template, store: RunStore) -> int:
         return 0
     except BaseException:
         if runner is not None:
-            _write_results(store, config, template, started, t0, runner, partial=True)
+            # Best effort: when the disk is full this fails too, and the first error is the one to show.
+            with contextlib.suppress(OSError, HashhopError):
+                _write_results(store, config, template, started, t0, runner, partial=True)
         raise
     finally:
         await backend.aclose()
