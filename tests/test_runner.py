@@ -10,7 +10,8 @@ from hashhop.backends.base import BackendError, Completion, OverLength, RateLimi
 from hashhop.cost import Prices
 from hashhop.prompt import DEFAULT_TEMPLATE, Planner, make_cell
 from hashhop.runner import AdaptiveLimiter, OverLengthStop, RunConfig, Runner
-from hashhop.store import RunStore, metrics, read_records
+from hashhop.store import RunStore, read_records
+from hashhop.summary import metrics
 from hashhop.tokenizers import get_tokenizer
 
 from stub_server import oracle_answer

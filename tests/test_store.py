@@ -13,8 +13,9 @@ from hashhop.errors import MissingExtraError
 from hashhop.generate import make_sample, problem_of
 from hashhop.sample import Sample
 from hashhop.spec import Spec
-from hashhop.store import (Record, RunStore, StoreError, load_run, metrics, prefix_cache, read_records, read_results,
-                           read_samples, write_json_atomic)
+from hashhop.store import (Record, RunStore, StoreError, load_run, read_records, read_results, read_samples,
+                           write_json_atomic)
+from hashhop.summary import metrics, prefix_cache
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "records.md"
 

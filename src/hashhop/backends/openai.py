@@ -19,8 +19,8 @@ import os
 import re
 import time
 
-from ..errors import require
 from .base import BackendError, Completion, OverLength, RateLimited, Request, TransientError
+from .http import make_transport
 
 OPENAI_URL = "https://api.openai.com/v1"
 MAX_RESPONSE_BYTES = 4 * 2**20
@@ -267,79 +267,6 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-# -- HTTP transports: (status, headers, body) or TransientError; body cut at the byte limit ------
-async def _read_limited(headers, chunks, limit: int) -> bytes:
-    length = headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise TransientError(f"response of {length} bytes exceeds the {limit}-byte limit")
-    buf = bytearray()
-    async for chunk in chunks:
-        buf += chunk
-        if len(buf) > limit:
-            raise TransientError(f"response exceeds the {limit}-byte limit")
-    return bytes(buf)
-
-
-class _Aiohttp:
-    name = "aiohttp"
-
-    def __init__(self, headers: dict, timeout: float, limit: int):
-        self.aiohttp, self.headers, self.timeout, self.limit = require("aiohttp", "openai"), headers, timeout, limit
-        self.session = None  # created inside the running event loop, on first use
-
-    async def request(self, method: str, url: str, body: dict | None = None):
-        aiohttp = self.aiohttp
-        if self.session is None:
-            self.session = aiohttp.ClientSession(headers=self.headers, timeout=aiohttp.ClientTimeout(total=self.timeout),
-                                                 connector=aiohttp.TCPConnector(limit=0))
-        data = None if body is None else json.dumps(body).encode()
-        try:
-            async with self.session.request(method, url, data=data,
-                                            headers={"Content-Type": "application/json"}) as resp:
-                return resp.status, resp.headers, await _read_limited(resp.headers, resp.content.iter_chunked(65536),
-                                                                      self.limit)
-        except asyncio.TimeoutError:
-            raise TransientError(f"timeout from {url}") from None
-        except aiohttp.ClientError as exc:
-            raise TransientError(f"connection error ({type(exc).__name__}: {exc})"[:200]) from None
-
-    async def aclose(self):
-        if self.session is not None:
-            await self.session.close()
-
-
-class _Httpx:
-    name = "httpx"
-
-    def __init__(self, headers: dict, timeout: float, limit: int):
-        self.httpx, self.limit = require("httpx", "openai"), limit
-        self.client = self.httpx.AsyncClient(headers=headers, timeout=timeout, limits=self.httpx.Limits(
-            max_connections=None, max_keepalive_connections=256))
-
-    async def request(self, method: str, url: str, body: dict | None = None):
-        try:
-            async with self.client.stream(method, url, json=body) as resp:
-                return resp.status_code, resp.headers, await _read_limited(resp.headers, resp.aiter_bytes(), self.limit)
-        except self.httpx.TimeoutException:
-            raise TransientError(f"timeout from {url}") from None
-        except self.httpx.HTTPError as exc:
-            raise TransientError(f"connection error ({type(exc).__name__}: {exc})"[:200]) from None
-
-    async def aclose(self):
-        await self.client.aclose()
-
-
-def make_transport(kind: str, headers: dict, timeout: float, limit: int):
-    """`auto`: aiohttp when installed (far faster under concurrency), else httpx."""
-    if kind == "auto":
-        import importlib.util
-
-        kind = "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
-    if kind not in ("aiohttp", "httpx"):
-        raise BackendError(f"unknown http client {kind!r}: use -M http=aiohttp or -M http=httpx")
-    return (_Aiohttp if kind == "aiohttp" else _Httpx)(headers, timeout, limit)
 
 
 def create(model: str, **options) -> OpenAIBackend:

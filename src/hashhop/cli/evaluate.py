@@ -23,8 +23,8 @@ from ..prompt import DEFAULT_TEMPLATE, Planner, Template, make_cell
 from ..runner import RunConfig, Runner, max_tokens_for
 from ..sample import Query, Sample
 from ..spec import parse_size
-from ..store import (RunStore, StoreError, metrics, now_iso, prefix_cache, read_results, token_check, versions,
-                     git_hash)
+from ..store import RunStore, StoreError, now_iso, read_results
+from ..summary import git_hash, metrics, prefix_cache, token_check, versions
 from ..tokenizers import get_tokenizer
 from .score import print_summary
 

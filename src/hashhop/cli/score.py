@@ -15,7 +15,8 @@ from ..generate import problem_of
 from ..prompt import Template
 from ..sample import Sample
 from ..score import score_query
-from ..store import Record, RunStore, StoreError, metrics, now_iso, read_records, read_results, read_samples
+from ..store import Record, RunStore, StoreError, now_iso, read_records, read_results, read_samples
+from ..summary import metrics
 
 
 def register(subparsers) -> None:

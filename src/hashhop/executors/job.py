@@ -15,8 +15,8 @@ from ..backends import get_backend
 from ..cost import Prices, load_prices
 from ..prompt import DEFAULT_TEMPLATE, Template
 from ..runner import RunConfig
-from ..store import (RunStore, StoreError, metrics, now_iso, prefix_cache, read_results, token_check, versions,
-                     git_hash)
+from ..store import RunStore, StoreError, now_iso, read_results
+from ..summary import git_hash, metrics, prefix_cache, token_check, versions
 from ..suites import FALLBACK_TOKENIZER, Grid
 from ..sweep import ModelEntry
 from ..tokenizers import get_tokenizer
