@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from hashhop.backends.base import BackendError, Completion, Request
+from hashhop.backends.base import BackendError, Completion, Request, check_options
 from hashhop.errors import HashhopError, require
 
 
@@ -75,8 +75,5 @@ class LtmBackend:
 
 def create(model: str = "", **options) -> LtmBackend:
     known = {"top_k", "attention", "length_scale", "threads"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise BackendError(f"unknown option(s) for ltm: {', '.join(unknown)}; it takes -M "
-                           f"{', -M '.join(sorted(known))}")
+    check_options("ltm", options, known)
     return LtmBackend(model, **options)

@@ -12,7 +12,7 @@ import os
 import time
 
 from ..errors import require
-from .base import BackendError, Completion, OverLength, RateLimited, Request, TransientError
+from .base import BackendError, Completion, OverLength, RateLimited, Request, TransientError, check_options
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -231,7 +231,5 @@ def _completion(response, latency: float) -> Completion:
 def create(model: str, **options) -> AnthropicBackend:
     """Entry point used by `hashhop.backends.get_backend("anthropic:MODEL", **options)`."""
     known = {"base_url", "api_key_env", "context_window", "timeout", "cache_prompt", "anthropic_version", "preflight"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise BackendError(f"unknown anthropic option(s) {', '.join(unknown)}: known are {', '.join(sorted(known))}")
+    check_options("anthropic", options, known)
     return AnthropicBackend(model, **{k: v for k, v in options.items() if v is not None})

@@ -63,6 +63,14 @@ class OverLength(Exception):
     """The prompt does not fit the model's context window: recorded as over_length, not wrong."""
 
 
+def check_options(backend: str, options: dict, known) -> None:
+    """Refuse `-M` options a backend does not take, naming the ones it does."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise BackendError(f"unknown option(s) for {backend}: {', '.join(unknown)}; known are "
+                           f"{', '.join(sorted(known))}")
+
+
 @runtime_checkable
 class Backend(Protocol):
     """Implemented by every backend module (`hashhop.backends.NAME.create(model, **options)`)."""

@@ -14,7 +14,7 @@ import threading
 import time
 
 from ..errors import require
-from .base import BackendError, Completion, OverLength, Request
+from .base import BackendError, Completion, OverLength, Request, check_options
 
 _WINDOW_FIELDS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
 
@@ -140,7 +140,5 @@ def create(model: str, **options) -> HFBackend:
     if not model:
         raise BackendError("no model given: use --model hf:PATH_OR_NAME")
     known = {"device", "dtype", "chat", "context_window", "threads", "trust_remote_code", "local_files_only"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise BackendError(f"unknown hf option(s) {', '.join(unknown)}: known are {', '.join(sorted(known))}")
+    check_options("hf", options, known)
     return HFBackend(model, **{k: v for k, v in options.items() if v is not None})

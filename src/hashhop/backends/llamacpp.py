@@ -15,7 +15,7 @@ import threading
 import time
 
 from ..errors import require
-from .base import BackendError, Completion, OverLength, Request, TransientError
+from .base import BackendError, Completion, OverLength, Request, TransientError, check_options
 
 
 def _parse_bool(value) -> bool:
@@ -115,7 +115,5 @@ def _completion(result: dict, latency: float, chat: bool, name: str) -> Completi
 def create(model: str, **options) -> LlamaCppBackend:
     """Entry point used by `hashhop.backends.get_backend("llamacpp:FILE.gguf", **options)`."""
     known = {"n_ctx", "chat", "n_threads", "n_gpu_layers", "seed", "chat_format", "n_batch"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise BackendError(f"unknown llamacpp option(s) {', '.join(unknown)}: known are {', '.join(sorted(known))}")
+    check_options("llamacpp", options, known)
     return LlamaCppBackend(model, **{k: v for k, v in options.items() if v is not None})

@@ -19,7 +19,7 @@ import os
 import re
 import time
 
-from .base import BackendError, Completion, OverLength, RateLimited, Request, TransientError
+from .base import BackendError, Completion, OverLength, RateLimited, Request, TransientError, check_options
 from .http import make_transport
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -270,7 +270,5 @@ class OpenAIBackend:
 
 
 def create(model: str, **options) -> OpenAIBackend:
-    unknown = sorted(set(options) - OPTIONS)
-    if unknown:
-        raise BackendError(f"unknown option(s) for openai: {', '.join(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+    check_options("openai", options, OPTIONS)
     return OpenAIBackend(model, **options)

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import OrderedDict
 
-from .base import BackendError, Completion, Request
+from .base import Completion, Request, check_options
 
 
 def index_context(context: str) -> dict[str, str]:
@@ -77,7 +77,5 @@ class OracleBackend:
 
 
 def create(model: str = "", **options) -> OracleBackend:
-    unknown = sorted(set(options) - {"delay"})
-    if unknown:
-        raise BackendError(f"unknown option(s) for oracle: {', '.join(unknown)}; it takes -M delay=SECONDS")
+    check_options("oracle", options, {"delay"})
     return OracleBackend(model, **options)

@@ -6,7 +6,7 @@ import hashlib
 import random as _random
 import time
 
-from .base import BackendError, Completion, Request
+from .base import Completion, Request, check_options
 from .oracle import ContextCache, index_context
 
 
@@ -42,7 +42,5 @@ class RandomBackend:
 
 
 def create(model: str = "", **options) -> RandomBackend:
-    unknown = sorted(set(options) - {"seed"})
-    if unknown:
-        raise BackendError(f"unknown option(s) for random: {', '.join(unknown)}; it takes -M seed=N")
+    check_options("random", options, {"seed"})
     return RandomBackend(model, **options)
