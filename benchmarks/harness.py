@@ -314,7 +314,9 @@ def markdown(rows: list[dict], n: int) -> str:
 def _versions() -> str:
     from importlib import metadata
 
-    mine = ", ".join(f"{p} {metadata.version(p)}" for p in ("hashhop", TRANSPORT.get("openai backend", "httpx")))
+    transport = TRANSPORT.get("openai backend", "httpx")
+    package = {"native": "httptools"}.get(transport, transport)  # the native client parses with httptools
+    mine = f"hashhop {metadata.version('hashhop')} (`{transport}` HTTP client, {package} {metadata.version(package)})"
     return f"{mine}; {LMEVAL_PACKAGES[0].replace('[api]==', ' ')} `local-chat-completions` (aiohttp)"
 
 

@@ -36,10 +36,10 @@ def server():
         yield s
 
 
-@pytest.fixture(params=["aiohttp", "httpx"])
+@pytest.fixture(params=["native", "aiohttp", "httpx"])
 def http(request):
-    """Both HTTP clients the backend can use must map every failure the same way."""
-    pytest.importorskip(request.param)
+    """Every HTTP client the backend can use must map every failure the same way."""
+    pytest.importorskip({"native": "httptools"}.get(request.param, request.param))
     return request.param
 
 

@@ -260,7 +260,8 @@ def _kill_at_random_moment(cmd, records, rng, odd: bool) -> bool:
 @pytest.mark.slow
 def test_kill_9_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_path):
     rng = random.Random(1234)
-    with StubServer(delay=0.1) as s:
+    # Slow enough answers (24 queries, 3 at a time: about 2.4 s) that random kills land mid-run.
+    with StubServer(delay=0.3) as s:
         def args(out):
             return ["eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "--tokens", "1K,2K",
                     "--hops", "1,2", "--samples", "2", "--queries", "3", "--concurrency", "3", "-o", str(out)]

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # extra -> (module to import, the top-level packages that extra provides)
 EXTRAS = {
-    "openai": ("hashhop.backends.openai", ["httpx", "aiohttp"]),
+    "openai": ("hashhop.backends.openai", ["httpx", "aiohttp", "httptools"]),
     "anthropic": ("hashhop.backends.anthropic", ["httpx", "aiohttp"]),
     "hf": ("hashhop.backends.hf", ["transformers", "torch"]),
     "llamacpp": ("hashhop.backends.llamacpp", ["llama_cpp"]),
@@ -156,9 +156,9 @@ def test_wheel_installs_in_a_clean_venv_and_runs_generate_and_oracle_eval(built)
     venv, wheels = built / "venv", built / "wheels"
     _sh([sys.executable, "-m", "venv", str(venv)], cwd=built, timeout=180)  # clean: no system site-packages
     pip, py = str(venv / "bin" / "pip"), str(venv / "bin" / "python")
-    # The one core dependency, fetched from PyPI (or pip's cache) as a wheel; then install offline.
-    _sh([pip, "download", f"numpy=={metadata.version('numpy')}", "--only-binary=:all:", "-d", str(wheels),
-         "-q"], cwd=built, timeout=300)
+    # The core dependencies, fetched from PyPI (or pip's cache) as wheels; then install offline.
+    _sh([pip, "download", f"numpy=={metadata.version('numpy')}", f"orjson=={metadata.version('orjson')}",
+         "--only-binary=:all:", "-d", str(wheels), "-q"], cwd=built, timeout=300)
     _sh([pip, "install", "-q", "--no-index", "--find-links", str(wheels), "--find-links", str(built / "dist"),
          "hashhop"], cwd=built, timeout=300)
     hashhop = str(venv / "bin" / "hashhop")
@@ -169,7 +169,7 @@ def test_wheel_installs_in_a_clean_venv_and_runs_generate_and_oracle_eval(built)
         cwd=built, timeout=300)
     assert (built / "run" / "results.json").is_file()
     frozen = _sh([pip, "freeze"], cwd=built).stdout.lower()
-    assert "numpy" in frozen and "torch" not in frozen and "httpx" not in frozen
+    assert "numpy" in frozen and "orjson" in frozen and "torch" not in frozen and "httpx" not in frozen
     # A missing extra is a one-line hint, not a traceback.
     proc = subprocess.run([hashhop, "generate", "--tokens", "1K", "--tokenizer", "tiktoken:cl100k_base",
                            "-o", "y.jsonl"], cwd=built, capture_output=True, text=True, timeout=120)

@@ -160,3 +160,19 @@ def test_a_record_survives_kill_9_right_after_it_is_added(tmp_path):
         proc.kill()
         proc.wait()
     assert [r.query_index for r in read_records(str(tmp_path))] == [7]
+
+
+def test_samples_are_fsynced_before_the_records_that_need_them(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    sample = make_sample(Spec(size=800, hops=1), 0)
+    with RunStore(str(tmp_path / "run"), fsync_interval=0.0) as store:
+        store.add_sample({"tokens": 800}, 0, sample, sample.n_tokens)
+        assert synced == []  # written at once, not fsync'd on its own
+        store.add_record(rec(sample_id=sample.id))
+        assert synced[:2] == [store._smp.fileno(), store._rec.fileno()]
+        synced.clear()
+        store.add_record(rec(sample_id=sample.id, q=1))
+        assert synced == [store._rec.fileno()]  # nothing new among the samples
+    assert [s["sample_id"] for s in read_samples(str(tmp_path / "run"))] == [sample.id]

@@ -66,7 +66,7 @@ def test_hostile_completions_messages_and_names_stay_text_in_the_html_report(tmp
         s.script({"status": 500, "message": HOSTILE}, {"status": 500, "message": HOSTILE})
         r = _hashhop("eval", "--model", f"openai:{name}", "--base-url", s.url + "/v1", "-M", "chat_overhead=11",
                      "--tokens", "600", "--hops", "1,2", "--samples", "2", "--queries", "2", "--retries", "1",
-                     "--backoff", "0.01", "-o", str(run))
+                     "--backoff", "0.01", "--concurrency", "1", "-o", str(run))  # 1: the retry meets the 2nd 500
         assert r.returncode == 0, r.stderr
     records = [json.loads(x) for x in (run / "records.jsonl").read_text().splitlines()]
     assert any(d["status"] == "error" and "<script>" in d["error"] for d in records)

@@ -135,7 +135,6 @@ def write_card(directory: str, samples: list[Sample], files: dict, license: str 
                source: str | None = None) -> str:
     """Write README.md (the card) into `directory`, atomically; returns its path. An existing
     README.md is replaced only if it is a hashhop card."""
-    import os
 
     from .dataset import atomic_output
 

@@ -9,7 +9,7 @@ tested for membership without storing the hashes.
 
 from __future__ import annotations
 
-import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,8 +19,18 @@ from .keyed import KeyedPermutation, as_u64, mix64, mix64_int, subkeys
 
 _MAX_DOMAIN = 2**64
 _FLOAT_EXACT = 2**52  # v * base below this: float64 division gives exact base-A digits
+SMALL = 16  # up to this many hashes, pure Python beats numpy's per-call overhead
 
 
+@lru_cache(maxsize=64)
+def _symbols(alphabet: str) -> tuple[str, np.ndarray, dict[str, int], frozenset[str]]:
+    """(symbols, byte table, symbol -> number, symbol set): shared by every HashSpace of an alphabet."""
+    symbols = alphabet_chars(alphabet)
+    table = np.frombuffer(symbols.encode(), dtype=np.uint8)  # read-only: safe to share
+    return symbols, table, {c: i for i, c in enumerate(symbols)}, frozenset(symbols)
+
+
+@lru_cache(maxsize=256)
 def _prefix_symbols(base: int, length: int) -> int:
     """How many symbols carry the permuted index: all of them when A**L fits in 64 bits, else the
     m (holding at least 2**40 hashes, and small enough for exact float64 digit extraction) whose
@@ -41,16 +51,15 @@ class HashSpace:
     """The hashes of one problem: `digits(indices)` and its inverse `index_of`."""
 
     def __init__(self, alphabet: str, length: int, key: bytes):
-        self.symbols = alphabet_chars(alphabet)
-        self.table = np.frombuffer(self.symbols.encode(), dtype=np.uint8)
+        self.symbols, self.table, self._lookup, self._symbol_set = _symbols(alphabet)
         self.base = len(self.symbols)
         self.length = length
         self.m = _prefix_symbols(self.base, length)
         self.capacity = self.base**self.m
         self._perm = KeyedPermutation(self.capacity, key, "hash")
-        self._fill_keys = [np.uint64(k) for k in subkeys(key, "fill", (length - self.m + 1) // 2)]
+        self._fill_ints = subkeys(key, "fill", (length - self.m + 1) // 2)
+        self._fill_keys = [np.uint64(k) for k in self._fill_ints]
         self._float_digits = self.base ** (self.m + 1) <= _FLOAT_EXACT
-        self._lookup = {c: i for i, c in enumerate(self.symbols)}
 
     def check_room(self, needed: int):
         if needed > self.capacity:
@@ -82,29 +91,55 @@ class HashSpace:
 
     def strings(self, indices) -> list[str]:
         """The hashes with these indices, as Python strings."""
+        indices = as_u64(indices)
+        if indices.ndim == 1 and len(indices) <= SMALL:
+            return self._strings_int(indices.tolist())
         rows = self.table[self.digits(indices)]
         return [row.tobytes().decode() for row in rows]
+
+    def _strings_int(self, indices: list[int]) -> list[str]:
+        # The same symbols as digits(), one Python int at a time (exact integer arithmetic).
+        symbols, base, out = self.symbols, self.base, []
+        for v in self._perm.forward_ints(indices):
+            head, x = [], v
+            for _ in range(self.m):
+                x, d = divmod(x, base)
+                head.append(symbols[d])
+            out.append("".join(reversed(head)) + "".join([symbols[d] for d in self._fill_int(v)]))
+        return out
+
+    def is_hash_shaped(self, s: str) -> bool:
+        """True when s has the hash length and only the alphabet's symbols."""
+        return len(s) == self.length and self._symbol_set.issuperset(s)
 
     def encode(self, s: str) -> np.ndarray:
         return np.array([self._lookup[c] for c in s], dtype=np.uint8)
 
-    def index_of(self, digits: np.ndarray) -> int | None:
+    def index_of(self, digits) -> int | None:
         """The index whose hash has these symbol numbers, or None if no index maps there."""
-        v = 0
+        return self._index_of_ints(np.asarray(digits, dtype=np.int64).tolist())
+
+    def index_of_str(self, s: str) -> int | None:
+        """index_of for a hash-shaped string (see is_hash_shaped)."""
+        lookup = self._lookup
+        return self._index_of_ints([lookup[c] for c in s])
+
+    def _index_of_ints(self, digits: list[int]) -> int | None:
+        # Pure Python on one value: numpy's per-call overhead dominates a single lookup.
+        v, base = 0, self.base
         for d in digits[: self.m]:
-            v = v * self.base + int(d)
+            v = v * base + d
         if v >= self.capacity:
             return None
-        # Pure Python on one value: numpy's per-call overhead dominates a single lookup.
-        if [int(d) for d in digits[self.m:]] != self._fill_int(v):
+        if digits[self.m:] != self._fill_int(v):
             return None  # its prefix decodes, but its tail is not the one that prefix gets
         return self._perm.inverse_int(v)
 
     def _fill_int(self, v: int) -> list[int]:
-        out = []
-        for fill_key in self._fill_keys:
-            z = mix64_int(v ^ int(fill_key))
-            out += [((z & 0xFFFFFFFF) * self.base) >> 32, ((z >> 32) * self.base) >> 32]
+        out, base = [], self.base
+        for fill_key in self._fill_ints:
+            z = mix64_int(v ^ fill_key)
+            out += [((z & 0xFFFFFFFF) * base) >> 32, ((z >> 32) * base) >> 32]
         return out[: self.length - self.m]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 
 import numpy as np
 
@@ -54,6 +55,15 @@ def mix64_int(z: int) -> int:
     return z ^ (z >> 31)
 
 
+def _inverse_mod_pow2(m: int, bits: int) -> int:
+    """The inverse of odd m modulo 2**bits (bits <= 64), twice as fast as pow(m, -1, 2**bits):
+    m * m == 1 mod 8, and each Newton step x <- x * (2 - m * x) doubles the correct low bits."""
+    mask, x = (1 << bits) - 1, m
+    for _ in range(5):  # 3 -> 96 correct bits
+        x = (x * (2 - m * x)) & mask
+    return x
+
+
 def as_u64(x) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(x, dtype=np.uint64))
 
@@ -74,48 +84,61 @@ class KeyedPermutation:
         self.n = n
         bits = max(2, (n - 1).bit_length())
         self._bits = bits
-        self._mask = _U64((1 << bits) - 1)
-        self._shift = _U64((bits + 1) // 2)
         words = subkeys(key, label, 2 * ROUNDS + 1)
         mod = 1 << bits
-        self._keys = [_U64(w % mod) for w in words[:ROUNDS]]
-        self._mults = [(w | 1) % mod for w in words[ROUNDS:2 * ROUNDS]]
-        self._inv_mults = [_U64(pow(m, -1, mod)) for m in self._mults]
-        self._mults = [_U64(m) for m in self._mults]
-        self._final = _U64(words[-1] % mod)
-        self._limit = _U64(n - 1)
+        # Constants are Python ints: the scalar path (one lookup) would spend more converting numpy
+        # scalars than computing. The vectorised path and the inverse build theirs on first use,
+        # since a problem rebuilt for scoring often needs neither.
+        self._int_rounds = [(w % mod, (m | 1) % mod) for w, m in zip(words[:ROUNDS], words[ROUNDS:2 * ROUNDS])]
+        self._int_final, self._int_mask, self._int_shift = words[-1] % mod, mod - 1, (bits + 1) // 2
+
+    @cached_property
+    def _int_inv_rounds(self) -> list[tuple[int, int]]:
+        """(key, inverse multiplier) of each round, last round first."""
+        return [(k, _inverse_mod_pow2(m, self._bits)) for k, m in reversed(self._int_rounds)]
+
+    @cached_property
+    def _u64(self) -> tuple:
+        """(forward rounds, inverse rounds, mask, shift, final, limit) as numpy uint64 scalars."""
+        rounds = [(_U64(k), _U64(m)) for k, m in self._int_rounds]
+        inverse = [(_U64(k), _U64(m)) for k, m in self._int_inv_rounds]
+        return (rounds, inverse, _U64(self._int_mask), _U64(self._int_shift), _U64(self._int_final),
+                _U64(self.n - 1))
 
     def _encrypt(self, x: np.ndarray) -> np.ndarray:
+        rounds, _, mask, shift, final, _ = self._u64
         z = x.copy()
-        for k, m in zip(self._keys, self._mults):
+        for k, m in rounds:
             z ^= k
             z *= m
-            z &= self._mask
-            z ^= z >> self._shift
-        z ^= self._final
+            z &= mask
+            z ^= z >> shift
+        z ^= final
         return z
 
     def _decrypt(self, y: np.ndarray) -> np.ndarray:
-        z = y ^ self._final
-        for k, m_inv in zip(reversed(self._keys), reversed(self._inv_mults)):
-            z ^= z >> self._shift
+        _, inverse, mask, shift, final, _ = self._u64
+        z = y ^ final
+        for k, m_inv in inverse:
+            z ^= z >> shift
             z *= m_inv
-            z &= self._mask
+            z &= mask
             z ^= k
         return z
 
     def _walk(self, step, x) -> np.ndarray:
         x = as_u64(x)
-        if x.size and int(x.max()) > int(self._limit):
+        if x.size and int(x.max()) > self.n - 1:
             raise ValueError(f"permutation input outside [0, {self.n})")  # would cycle-walk forever
         if self.n == 1:
             return np.zeros_like(x)
+        limit = self._u64[-1]
         out = step(x)
-        bad = np.flatnonzero(out > self._limit)
+        bad = np.flatnonzero(out > limit)
         while bad.size:  # cycle walking: re-encrypt until the value falls inside [0, n)
             fixed = step(out[bad])
             out[bad] = fixed
-            bad = bad[fixed > self._limit]
+            bad = bad[fixed > limit]
         return out
 
     def forward_int(self, x: int) -> int:
@@ -136,19 +159,34 @@ class KeyedPermutation:
         return x
 
     def _encrypt_int(self, z: int) -> int:
-        mask, shift = int(self._mask), int(self._shift)
-        for k, m in zip(self._keys, self._mults):
-            z = ((z ^ int(k)) * int(m)) & mask
+        mask, shift = self._int_mask, self._int_shift
+        for k, m in self._int_rounds:
+            z = ((z ^ k) * m) & mask
             z ^= z >> shift
-        return z ^ int(self._final)
+        return z ^ self._int_final
 
     def _decrypt_int(self, z: int) -> int:
-        mask, shift = int(self._mask), int(self._shift)
-        z ^= int(self._final)
-        for k, m_inv in zip(reversed(self._keys), reversed(self._inv_mults)):
+        mask, shift = self._int_mask, self._int_shift
+        z ^= self._int_final
+        for k, m_inv in self._int_inv_rounds:
             z ^= z >> shift
-            z = ((z * int(m_inv)) & mask) ^ int(k)
+            z = ((z * m_inv) & mask) ^ k
         return z
+
+    def forward_ints(self, xs) -> list[int]:
+        """forward_int of each element: for a handful of values, cheaper than one numpy call."""
+        step, n = self._encrypt_int, self.n
+        if any(not 0 <= x < n for x in xs):
+            raise ValueError(f"permutation input outside [0, {n})")
+        if n == 1:
+            return [0] * len(xs)
+        out = []
+        for x in xs:
+            x = step(x)
+            while x >= n:
+                x = step(x)
+            out.append(x)
+        return out
 
     def forward(self, x) -> np.ndarray:
         """Image of each element of x (uint64 array, every element < n)."""

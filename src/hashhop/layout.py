@@ -9,7 +9,9 @@ around the requested depth and all other lines are permuted over the remaining p
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,6 +28,12 @@ class Shape:
     fill_variant: int = 0
 
 
+@lru_cache(maxsize=64)
+def chain_index(hops: tuple[int, ...]) -> "ChainIndex":
+    """The ChainIndex of these hop counts, shared: it is immutable and every problem needs one."""
+    return ChainIndex(hops)
+
+
 class ChainIndex:
     """O(1) arithmetic between chains, line indices and hash indices for cycling hop counts."""
 
@@ -36,14 +44,30 @@ class ChainIndex:
         self.block_hashes = int((self.hops + 1).sum())
         self.line_prefix = np.concatenate([[0], np.cumsum(self.hops)[:-1]])
         self.hash_prefix = np.concatenate([[0], np.cumsum(self.hops + 1)[:-1]])
+        for a in (self.hops, self.line_prefix, self.hash_prefix):
+            a.flags.writeable = False  # shared between problems by chain_index()
+        # Python lists for the scalar methods: numpy's per-call overhead dominates one lookup.
+        self.hops_list = [int(h) for h in hops]
+        self.line_prefix_list = self.line_prefix.tolist()
+        self.hash_prefix_list = self.hash_prefix.tolist()
 
     def lines_before(self, chain: int) -> int:
-        block, r = divmod(chain, self.period)
-        return block * self.block_lines + int(self.hops[:r].sum())
+        block, r = divmod(int(chain), self.period)
+        return block * self.block_lines + self.line_prefix_list[r]
 
     def hashes_before(self, chain: int) -> int:
-        block, r = divmod(chain, self.period)
-        return block * self.block_hashes + int((self.hops[:r] + 1).sum())
+        block, r = divmod(int(chain), self.period)
+        return block * self.block_hashes + self.hash_prefix_list[r]
+
+    def hops_of(self, chain: int) -> int:
+        """chain_hops for one chain, as a Python int."""
+        return self.hops_list[int(chain) % self.period]
+
+    def locate_hash_index(self, index: int) -> tuple[int, int]:
+        """(chain, link within the chain) of chain hash number `index`."""
+        block, rem = divmod(index, self.block_hashes)
+        r = bisect_right(self.hash_prefix_list, rem) - 1
+        return block * self.period + r, rem - self.hash_prefix_list[r]
 
     def chain_hops(self, chain) -> np.ndarray:
         return self.hops[np.asarray(chain) % self.period]
@@ -58,18 +82,31 @@ class ChainIndex:
         return chain, link, key, link == self.hops[r] - 1
 
 
+_NO_PINS = np.zeros(0, dtype=np.int64)
+_NO_PINS.flags.writeable = False
+
+
 class Placement:
     """The bijection between prompt positions and line indices, with optional pinned lines."""
 
     def __init__(self, n_lines: int, key: bytes, pinned_lines=(), pinned_positions=()):
         self.n_lines = n_lines
-        order = np.argsort(np.asarray(pinned_positions, dtype=np.int64), kind="stable")
-        self.pin_pos = np.asarray(pinned_positions, dtype=np.int64)[order]
-        self.pin_line = np.asarray(pinned_lines, dtype=np.int64)[order]
-        self.pin_line_sorted = np.sort(self.pin_line)
+        if len(pinned_positions):
+            order = np.argsort(np.asarray(pinned_positions, dtype=np.int64), kind="stable")
+            self.pin_pos = np.asarray(pinned_positions, dtype=np.int64)[order]
+            self.pin_line = np.asarray(pinned_lines, dtype=np.int64)[order]
+            self.pin_line_sorted = np.sort(self.pin_line)
+        else:  # the common case, built for every problem that is scored: skip the numpy calls
+            self.pin_pos = self.pin_line = self.pin_line_sorted = _NO_PINS
         n_free = n_lines - len(self.pin_pos)
         self.perm = KeyedPermutation(max(n_free, 1), key, f"lines:{n_lines}")
         self.n_free = n_free
+        # Python tables for position_of, which is called one line at a time.
+        self._pinned = {int(l): int(p) for l, p in zip(self.pin_line, self.pin_pos)}
+        self._pin_line_list = self.pin_line_sorted.tolist()
+        # Free position f sits at prompt position f + k, k = pinned positions before it: the k
+        # with pin_pos[k] - k <= f, a prefix of the pins since pin_pos[k] - k never decreases.
+        self._pin_shift = [p - k for k, p in enumerate(self.pin_pos.tolist())]
 
     def lines_at(self, positions: np.ndarray) -> np.ndarray:
         """Line index shown at each prompt position."""
@@ -92,23 +129,14 @@ class Placement:
     def positions_of(self, lines: np.ndarray) -> np.ndarray:
         """Prompt position of each line index (the inverse of lines_at)."""
         lines = np.asarray(lines, dtype=np.int64)
-        out = np.empty(len(lines), dtype=np.int64)
-        pinned = {int(l): int(p) for l, p in zip(self.pin_line, self.pin_pos)}
-        for i, line in enumerate(lines.tolist()):
-            if line in pinned:
-                out[i] = pinned[line]
-                continue
-            rank = line - int(np.searchsorted(self.pin_line_sorted, line, side="left"))
-            free_pos = self.perm.inverse_int(rank)
-            out[i] = free_pos + self._pins_before_free(free_pos)
-        return out
+        return np.array([self.position_of(line) for line in lines.tolist()], dtype=np.int64)
 
-    def _pins_before_free(self, free_pos: int) -> int:
-        # Free position f sits at prompt position f + k, k = pinned positions before it.
-        k = 0
-        while k < len(self.pin_pos) and self.pin_pos[k] <= free_pos + k:
-            k += 1
-        return k
+    def position_of(self, line: int) -> int:
+        """Prompt position of one line index, in pure Python (one lookup: numpy would cost more)."""
+        if line in self._pinned:
+            return self._pinned[line]
+        free_pos = self.perm.inverse_int(line - bisect_left(self._pin_line_list, line))
+        return free_pos + bisect_right(self._pin_shift, free_pos)
 
 
 def depth_positions(spec: Spec, n_lines: int, n_pinned: int, key: bytes) -> np.ndarray:

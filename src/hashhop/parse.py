@@ -15,6 +15,10 @@ after), so the parser works on *candidates* rather than on a fixed layout:
 4. The chain is the group's hashes after the start (an echo of the query is dropped), with
    repeated links (`A = B, B = C`) collapsed; the answer is its last hash.
 
+Most completions are just `HASH` or `START = H1 = H2`: `extract_answer` reads those directly
+and gives every other text to the full parser (`extract_answer_full`), with the same result
+(tests/test_parse_fast.py checks the two differentially).
+
 Pure, never raises on any text: scoring reruns it on stored completions.
 """
 
@@ -27,6 +31,7 @@ from functools import lru_cache
 from typing import Callable
 
 from .alphabets import alphabet_chars
+from .errors import SpecError
 
 # Text allowed between two hashes of one written chain. Words are checked against _LINK_WORDS.
 _LINK_PUNCT = re.compile(r"""[\s=:,;.!?'"`*_~()\[\]{}<>|/\\+#\-–—→⇒⟶➔➜↦]+""")
@@ -110,18 +115,15 @@ def _groups(text: str, hashes: list[_Run]) -> list[list[_Run]]:
     return groups
 
 
-def _after_start(group: list[_Run], start: str) -> list[_Run]:
-    """The group's runs after its last start hash that has something after it (drops the echo)."""
-    starts = [i for i, r in enumerate(group[:-1]) if r.text == start]
-    return group[starts[-1] + 1:] if starts else [r for r in group if r.text != start]
-
-
-def _collapse(runs: list[_Run]) -> tuple[str, ...]:
-    """Hashes in order with immediate repeats removed: `A = B, B = C` is the chain A, B, C."""
+def _chain(group: list[str], start: str) -> tuple[str, ...]:
+    """The hashes of a group after its last start hash that has something after it (drops the
+    echo), with immediate repeats removed: `A = B, B = C` is the chain A, B, C."""
+    starts = [i for i, h in enumerate(group[:-1]) if h == start]
+    after = group[starts[-1] + 1:] if starts else [h for h in group if h != start]
     out: list[str] = []
-    for r in runs:
-        if not out or out[-1] != r.text:
-            out.append(r.text)
+    for h in after:
+        if not out or out[-1] != h:
+            out.append(h)
     return tuple(out)
 
 
@@ -190,6 +192,13 @@ def extract_answer(text: str, start: str, hops: int, cot: bool, hash_len: int, a
     whether `s` is a hash of the context: with short letter hashes, English words of the hash's
     length ("probably") are then not taken for hashes unless the context holds them.
     """
+    fast = _plain_answer(text, start, hash_len, alphabet, known)
+    return fast if fast is not None else extract_answer_full(text, start, hops, cot, hash_len, alphabet, known=known)
+
+
+def extract_answer_full(text: str, start: str, hops: int, cot: bool, hash_len: int, alphabet: str,
+                        *, known: Callable[[str], bool] | None = None) -> Parsed:
+    """extract_answer by the candidate rules of the module docstring alone, for any text."""
     raw = text if isinstance(text, str) else ""
     runs = _runs(raw, alphabet)
     hashes = [r for r in runs if len(r.text) == hash_len and not _mere_word(r.text, alphabet, known)]
@@ -201,12 +210,54 @@ def extract_answer(text: str, start: str, hops: int, cot: bool, hash_len: int, a
         if not found:
             continue
         group, via = found
-        chain = _collapse(_after_start(group, start))
+        chain = _chain([r.text for r in group], start)
         after = _partial_after(raw, runs, group[-1].end, hash_len)
         if chain:  # a group that is only an echo of the start answers nothing: try the next rule
             return Parsed(chain[-1], chain, raw, after, via)
         partial = partial or after
     return Parsed(None, (), raw, partial or _partial_without_hash(raw, runs, start, hash_len))
+
+
+# A marker can only begin where a symbol run begins (it needs a word boundary): a plain answer
+# with a hash that starts like one goes to the full parser.
+_MARKER_HEADS = ("answer", "result", "output", "final", "target", "last")
+
+
+@lru_cache(maxsize=32)
+def _plain_symbols(alphabet: str) -> frozenset[str] | None:
+    """The alphabet's symbols if they are all ASCII letters and digits (no symbol can then be link
+    text or part of a marker's punctuation), else None: such alphabets take the full parser."""
+    try:
+        chars = alphabet_chars(alphabet)
+    except SpecError:
+        return None  # the full parser raises it
+    return frozenset(chars) if chars.isascii() and chars.isalnum() else None
+
+
+def _plain_answer(text, start: str, hash_len: int, alphabet: str, known) -> Parsed | None:
+    """What extract_answer_full gives when the stripped text is hashes joined by " = " (one hash,
+    `START = H1 = H2`, a walk `H1 = H2`), or None for any other text.
+
+    Such a text is one group that opens the text with nothing after it, holds no marker and no
+    partial hash: the lead rule picks it under either order, so the answer is its chain."""
+    symbols = _plain_symbols(alphabet)
+    if symbols is None or not isinstance(text, str) or hash_len < 1:
+        return None
+    group = text.strip().split(" = ")
+    for h in group:
+        if len(h) != hash_len or not symbols.issuperset(h) or h[:6].lower().startswith(_MARKER_HEADS):
+            return None
+    # (_mere_word's first two tests hoisted out of the loop.)
+    if known is not None and alphabet == "letters" and any(_mere_word(h, alphabet, known) for h in group):
+        # A lone word is no hash, and no partial one either: nothing answered. A word inside a
+        # longer text changes the groups: the full parser decides.
+        return Parsed(None, (), text) if len(group) == 1 else None
+    if len(group) == 1:  # the most common answer of all: skip _chain's list building
+        chain = () if group[0] == start else (group[0],)
+    else:
+        chain = _chain(group, start)
+    # Empty only for a lone echo of the start: nothing answered, as the full parser finds.
+    return Parsed(chain[-1], chain, text, None, "lead") if chain else Parsed(None, (), text)
 
 
 def _partial_without_hash(text: str, runs: list[_Run], start: str, hash_len: int) -> str | None:

@@ -11,9 +11,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .hashes import HashSpace
-from .keyed import KeyedPermutation, derive_key, mix64, subkeys
-from .layout import ChainIndex, Placement, Shape, depth_positions
+from .hashes import SMALL, HashSpace
+from .keyed import KeyedPermutation, derive_key, mix64_int, subkeys
+from .layout import Placement, Shape, chain_index, depth_positions
 from .sample import Query
 from dataclasses import dataclass
 
@@ -32,6 +32,8 @@ from .errors import SpecError
 
 BATCH_LINES = 16384
 FILL_CHOICES = 8  # each filler pair can be any of 8 hash pairs: the sizing step picks by token count
+LOCATE_MEMO = 4096  # strings whose location a problem remembers: scoring asks about the same few often
+_UNSEEN = object()
 
 
 class Problem:
@@ -39,40 +41,59 @@ class Problem:
         self.spec, self.index, self.shape = spec, index, shape
         self.key = derive_key("hashhop", FORMAT_VERSION, spec.seed, index)
         self.hashes = HashSpace(spec.alphabet, spec.hash_len, derive_key(self.key.hex(), "hashes"))
-        self.chains = ChainIndex(spec.chain_hops)
+        self.chains = chain_index(spec.chain_hops)
         if shape.n_chains < spec.queries:
             raise SpecError(f"{spec.queries} queries need at least {spec.queries} chains but the budget holds "
                             f"{shape.n_chains}: raise the size or lower --queries")
         self.n_chain_lines = self.chains.lines_before(shape.n_chains)
         self.decoy_base = self.chains.hashes_before(shape.n_chains)
         self.hashes.check_room(self.decoy_base + 2 * shape.n_fill * FILL_CHOICES)  # before any hash is drawn
-        self.n_decoys = spec.distractors * sum(q.hops for q in self._bare_queries)
+        # Only the queries' hop counts are needed here: their hashes are drawn on first use, so
+        # rebuilding a problem to score it (generate.problem_of) draws none.
+        self.n_decoys = spec.distractors * sum(self._query_hops) if spec.distractors else 0
         self.fill_base = self.decoy_base + self.n_decoys
         self.n_hashes_used = self.fill_base + 2 * shape.n_fill * FILL_CHOICES
         self.hashes.check_room(self.n_hashes_used)
         self.n_lines = self.n_chain_lines + self.n_decoys + shape.n_fill
+        self._located: dict[str, HashLocation | None] = {}
 
     # -- queries -------------------------------------------------------------------------
     @cached_property
     def _query_chains(self) -> np.ndarray:
         perm = KeyedPermutation(self.shape.n_chains, derive_key(self.key.hex(), "queries", self.shape.n_chains))
-        return perm.forward(np.arange(self.spec.queries, dtype=np.uint64)).astype(np.int64)
+        n = self.spec.queries
+        chains = perm.forward_ints(range(n)) if n <= SMALL else perm.forward(np.arange(n, dtype=np.uint64))
+        return np.asarray(chains, dtype=np.uint64).astype(np.int64)
+
+    @property
+    def _query_hops(self) -> list[int]:
+        """Hops asked by each query."""
+        return [self.spec.asked_hops(self.chains.hops_of(c)) for c in self._query_chains.tolist()]
 
     @cached_property
     def _bare_queries(self) -> list[Query]:
-        spec, out = self.spec, []
-        (offset_key,) = subkeys(self.key, "offset", 1)
-        for i, chain in enumerate(self._query_chains.tolist()):
-            hops = int(self.chains.chain_hops(chain))
-            asked = spec.asked_hops(hops)
-            offset = 0
-            if spec.mid_chain:
-                z = mix64(np.array([chain], dtype=np.uint64) ^ np.uint64(offset_key))
-                offset = int(z[0] % np.uint64(hops - asked + 1))
-            first = self.chains.hashes_before(chain)
-            chain_hashes = tuple(self.hashes.strings(np.arange(first, first + hops + 1)))
-            out.append(Query(index=i, chain=chain_hashes, offset=offset, hops=asked, cot=spec.cot))
+        spec, chains = self.spec, self._query_chains.tolist()
+        hops = [self.chains.hops_of(c) for c in chains]
+        firsts = [self.chains.hashes_before(c) for c in chains]
+        # One HashSpace call for every queried chain: per-call overhead, not hash count, dominates here.
+        strings = self.hashes.strings([i for f, h in zip(firsts, hops) for i in range(f, f + h + 1)])
+        out, at = [], 0
+        for i, (chain, h) in enumerate(zip(chains, hops)):
+            asked = spec.asked_hops(h)
+            out.append(Query(index=i, chain=tuple(strings[at:at + h + 1]), offset=self._offset(chain, h, asked),
+                             hops=asked, cot=spec.cot))
+            at += h + 1
         return out
+
+    def _offset(self, chain: int, hops: int, asked: int) -> int:
+        """Where a query on `chain` starts: 0, or a keyed random link with mid_chain."""
+        if not self.spec.mid_chain:
+            return 0
+        return mix64_int(chain ^ self._offset_key) % (hops - asked + 1)
+
+    @cached_property
+    def _offset_key(self) -> int:
+        return subkeys(self.key, "offset", 1)[0]
 
     @cached_property
     def queries(self) -> tuple[Query, ...]:
@@ -80,9 +101,9 @@ class Problem:
         out = []
         for q, chain in zip(self._bare_queries, self._query_chains.tolist()):
             first_line = self.chains.lines_before(chain) + q.offset
-            positions = self.placement.positions_of(np.arange(first_line, first_line + q.hops))
+            positions = tuple(self._pos(line) for line in range(first_line, first_line + q.hops))
             out.append(Query(index=q.index, chain=q.chain, offset=q.offset, hops=q.hops, cot=q.cot,
-                             positions=tuple(int(p) for p in positions), n_lines=self.n_lines))
+                             positions=positions, n_lines=self.n_lines))
         return tuple(out)
 
     # -- placement -----------------------------------------------------------------------
@@ -106,6 +127,14 @@ class Problem:
         targets = [h for q in self._bare_queries for h in q.path[:-1]]
         return make_decoys(self, targets, self.spec.distractors)
 
+    @cached_property
+    def _decoy_rows(self) -> dict[str, int]:
+        """Decoy string -> its row in decoy_digits: one dict lookup instead of a scan per string."""
+        rows: dict[str, int] = {}
+        for i, row in enumerate(self.hashes.table[self.decoy_digits]):
+            rows.setdefault(row.tobytes().decode(), i)
+        return rows
+
     def fill_choice(self, fill: np.ndarray) -> np.ndarray:
         """Which of its FILL_CHOICES hash pairs each filler line uses: digit f of fill_variant."""
         fill = np.asarray(fill, dtype=np.int64)
@@ -116,6 +145,15 @@ class Problem:
             out[fill == f] = digit
             f += 1
         return out
+
+    def _fill_choice_of(self, f: int) -> int:
+        """fill_choice of one filler line, in pure Python."""
+        variant = self.shape.fill_variant
+        for _ in range(f):
+            if not variant:  # past the variant's last digit: the loop ends after a few steps
+                return 0
+            variant //= FILL_CHOICES
+        return variant % FILL_CHOICES
 
     def fill_pair(self, fill: np.ndarray) -> np.ndarray:
         """Hash index of the key of each filler line (its value is the next index)."""
@@ -128,23 +166,33 @@ class Problem:
         if not self.fill_base <= index < self.n_hashes_used:
             return False
         f, choice = divmod((index - self.fill_base) // 2, FILL_CHOICES)
-        return int(self.fill_choice([f])[0]) == choice
+        return self._fill_choice_of(f) == choice
 
     # -- lookups -------------------------------------------------------------------------
     def locate_hash(self, s: str) -> HashLocation | None:
         """Where hash `s` appears in the prompt, or None if it is not one of the problem's hashes.
 
-        Uses the inverse of the hash injection: O(1) memory even for a 100M-token prompt.
+        Uses the inverse of the hash injection: O(1) memory even for a 100M-token prompt. Answers
+        are remembered (up to LOCATE_MEMO strings): scoring asks about the same strings, such as
+        a model's favourite made-up hash, once per query.
         """
-        if len(s) != self.hashes.length or any(c not in self.hashes._lookup for c in s):
+        found = self._located.get(s, _UNSEEN)
+        if found is not _UNSEEN:
+            return found
+        found = self._locate(s)
+        if len(self._located) < LOCATE_MEMO:  # bounded: a run of distinct strings cannot grow it
+            self._located[s] = found  # HashLocation is frozen: sharing it is safe
+        return found
+
+    def _locate(self, s: str) -> HashLocation | None:
+        hashes = self.hashes
+        if not hashes.is_hash_shaped(s):
             return None
-        digits = self.hashes.encode(s)
         if self.n_decoys:
-            hit = np.flatnonzero((self.decoy_digits == digits).all(axis=1))
-            if hit.size:
-                line = self.n_chain_lines + int(hit[0])
-                return HashLocation("decoy_key", None, 0, self._pos(line), None)
-        index = self.hashes.index_of(digits)
+            row = self._decoy_rows.get(s)
+            if row is not None:
+                return HashLocation("decoy_key", None, 0, self._pos(self.n_chain_lines + row), None)
+        index = hashes.index_of_str(s)
         if index is None or not self.is_used_hash(index):
             return None
         if index < self.decoy_base:
@@ -158,18 +206,15 @@ class Problem:
                             self._pos(line) if is_value else None)
 
     def _locate_chain_hash(self, index: int) -> HashLocation:
-        chains = self.chains
-        block, rem = divmod(index, chains.block_hashes)
-        r = int(np.searchsorted(chains.hash_prefix, rem, side="right") - 1)
-        chain, link = block * chains.period + r, rem - int(chains.hash_prefix[r])
-        hops = int(chains.hops[r])
-        first_line = chains.lines_before(chain)
+        chain, link = self.chains.locate_hash_index(index)
+        hops = self.chains.hops_of(chain)
+        first_line = self.chains.lines_before(chain)
         key_line = self._pos(first_line + link) if link < hops else None
         value_line = self._pos(first_line + link - 1) if link > 0 else None
         return HashLocation("chain", chain, link, key_line, value_line)
 
     def _pos(self, line: int) -> int:
-        return int(self.placement.positions_of(np.array([line]))[0])
+        return self.placement.position_of(line)
 
     def chain_number(self, query_index: int) -> int:
         """The chain a query walks."""

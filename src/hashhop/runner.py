@@ -15,13 +15,13 @@ import os
 import itertools
 import random
 import sys
-import time
 from dataclasses import dataclass, field
 
 from . import score as scoring
 from .backends.base import Completion, OverLength, RateLimited, Request, TransientError
 from .cost import Prices
 from .errors import HashhopError
+from .limiter import AdaptiveLimiter
 from .prompt import DEFAULT_TEMPLATE, Plan, Planner, Template, make_cell, render_query
 from .sample import Query
 from .progress import Progress as Bar
@@ -62,38 +62,6 @@ def max_tokens_for(query: Query, hash_len: int, configured: int | None) -> int:
     return 32 + 2 * (hash_len + 3) * (query.hops if query.cot else 1)
 
 
-class AdaptiveLimiter:
-    """A concurrency limit that drops x0.8 on a 429 and grows back by one per success after a cooldown."""
-
-    def __init__(self, limit: int, cooldown: float):
-        self.max, self.limit, self.cooldown = limit, float(limit), cooldown
-        self.active, self.min_seen, self.cuts = 0, limit, 0
-        self._cond = asyncio.Condition()
-        self._last_cut = -1e9
-
-    async def acquire(self):
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.active < max(1, int(self.limit)))
-            self.active += 1
-
-    async def release(self):
-        async with self._cond:
-            self.active -= 1
-            self._cond.notify_all()
-
-    def rate_limited(self):
-        now = time.monotonic()
-        if now - self._last_cut > 0.5:  # one burst of 429s is one signal, not one cut per request
-            self.limit = max(1.0, self.limit * 0.8)
-            self.min_seen = min(self.min_seen, int(self.limit))
-            self.cuts += 1
-        self._last_cut = now
-
-    def succeeded(self):
-        if self.limit < self.max and time.monotonic() - self._last_cut > self.cooldown:
-            self.limit = min(float(self.max), self.limit + 1)
-
-
 class Progress:
     """The eval progress bar (hashhop.progress) with running accuracy, errors and over-length counts."""
 
@@ -109,7 +77,8 @@ class Progress:
         self.correct += bool(record.correct)
         self.errors += record.status == "error"
         self.over += record.status == "over_length"
-        self.bar.update(1, postfix=self.line())
+        if self.enabled:
+            self.bar.update(1, postfix=self.line())
 
     def line(self) -> str:
         acc = f"{self.correct / self.scored:.3f}" if self.scored else "-"
@@ -130,6 +99,7 @@ class Runner:
         self.limiter: AdaptiveLimiter | None = None
         self.progress: Progress | None = None
         self.requests = 0
+        self._backend_times_out = False
 
     # -- one query ------------------------------------------------------------------------
     def _request(self, plan: Plan, query: Query) -> Request:
@@ -188,9 +158,11 @@ class Runner:
         await self.limiter.acquire()
         try:
             self.requests += 1
-            return await asyncio.wait_for(self.backend.generate(request), self.config.timeout)
+            if self._backend_times_out:
+                return await self.backend.generate(request)
+            return await _timed(self.backend.generate(request), self.config.timeout)
         finally:
-            await self.limiter.release()
+            self.limiter.release()
 
     def _retry(self, exc: Exception, tries: dict) -> tuple[float, bool]:
         """(seconds to wait, give up?) after a failed attempt; `tries` counts 429s and other failures."""
@@ -244,15 +216,18 @@ class Runner:
         if record is not None and self.store.add_record(record):
             self.progress.update(record)
 
+    async def _run_and_store(self, plan: Plan, query: Query):
+        self._store(await self.run_query(plan, query))
+
     async def run_plan(self, plan: Plan):
-        """The first query alone (it warms the prefix cache), then the others of the context together."""
+        """The first query alone (it warms the prefix cache), then the others of the context together,
+        each stored as soon as it is answered."""
         if not plan.queries:
             return
-        self._store(await self.run_query(plan, plan.queries[0]))
-        rest = [asyncio.ensure_future(self.run_query(plan, q)) for q in plan.queries[1:]]
+        await self._run_and_store(plan, plan.queries[0])
+        rest = [asyncio.ensure_future(self._run_and_store(plan, q)) for q in plan.queries[1:]]
         try:
-            for done in asyncio.as_completed(rest):
-                self._store(await done)
+            await asyncio.gather(*rest)
         finally:
             for task in rest:
                 task.cancel()
@@ -262,12 +237,17 @@ class Runner:
         `check`: call the backend's preflight `check()` first (the CLI has already done it)."""
         self.limiter = AdaptiveLimiter(self.config.concurrency, self.config.cooldown)
         self.progress = Progress(total, self.config.progress)
+        cap = getattr(self.backend, "cap_timeout", None)  # a backend that times requests out itself
+        self._backend_times_out = bool(cap and cap(self.config.timeout))
         if check and getattr(self.backend, "check", None) is not None:
             await self.backend.check()
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.config.concurrency)
         workers = [asyncio.ensure_future(self._worker(queue)) for _ in range(self.config.concurrency)]
+        ended = asyncio.get_running_loop().create_future()  # set when the first worker ends
+        for w in workers:
+            w.add_done_callback(lambda _, f=ended: f.done() or f.set_result(None))
         try:
-            await self._feed(plans, queue, workers)
+            await self._feed(plans, queue, workers, ended)
             await asyncio.gather(*workers)
         finally:
             for w in workers:
@@ -275,11 +255,12 @@ class Runner:
             await asyncio.gather(*workers, return_exceptions=True)
             self.progress.close()
 
-    async def _feed(self, plans, queue: asyncio.Queue, workers):
+    async def _feed(self, plans, queue: asyncio.Queue, workers, ended: asyncio.Future):
+        # Workers only end on the sentinel, which comes last: one ending before is one that died.
         async for plan in _aiter(plans):
-            if self.stopped or any(w.done() for w in workers):
-                break  # a worker died (fatal error): gather() below re-raises it
-            await _put(queue, plan, workers)
+            if self.stopped or ended.done():
+                break  # a worker died (fatal error): gather() in run() re-raises it
+            await _put(queue, plan, ended)
         for _ in workers:
             await _put(queue, None, workers)
 
@@ -292,11 +273,24 @@ class Runner:
                 await self.run_plan(plan)
 
 
-async def _put(queue: asyncio.Queue, item, workers):
-    """Put, unless a worker dies first (a fatal error): waiting on a full queue would block forever."""
+if sys.version_info >= (3, 11):
+    async def _timed(coroutine, seconds: float):
+        async with asyncio.timeout(seconds):  # no extra task per request, unlike wait_for
+            return await coroutine
+else:
+    _timed = asyncio.wait_for
+
+
+async def _put(queue: asyncio.Queue, item, until):
+    """Put, unless `until` ends first: a future (set when a worker dies), or the workers (the
+    sentinels at the end; those done already took theirs). Waiting on a full queue alone could
+    block forever after a fatal error."""
+    if not queue.full():
+        queue.put_nowait(item)
+        return
     put = asyncio.ensure_future(queue.put(item))
-    alive = [w for w in workers if not w.done()]  # those done already took their sentinel
-    await asyncio.wait([put, *alive], return_when=asyncio.FIRST_COMPLETED)
+    others = [until] if isinstance(until, asyncio.Future) else [w for w in until if not w.done()]
+    await asyncio.wait([put, *others], return_when=asyncio.FIRST_COMPLETED)
     if not put.done():
         put.cancel()
 

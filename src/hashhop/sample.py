@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import cached_property
-
 from .spec import FORMAT_VERSION, Spec
+
+
+class cached_property:  # noqa: N801 (a drop-in for functools.cached_property)
+    """functools.cached_property without its per-access lock (Python 3.11 takes one on every first
+    read, a measurable cost when each query's fields are read once): values here are pure functions
+    of frozen fields, so a race computes the same value twice at worst."""
+
+    def __init__(self, func):
+        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 
 
 @dataclass(frozen=True)
@@ -21,26 +37,27 @@ class Query:
     positions: tuple[int, ...] = ()  # prompt line (0-based) of each asked link
     n_lines: int = 0  # lines in the prompt, for depth
 
-    @property
+    # Derived values are cached: scoring and recording read them many times per query.
+    @cached_property
     def path(self) -> tuple[str, ...]:
         """The hashes visited: start, then one per hop."""
         return self.chain[self.offset: self.offset + self.hops + 1]
 
-    @property
+    @cached_property
     def start(self) -> str:
         return self.path[0]
 
-    @property
+    @cached_property
     def answer(self) -> str:
         """The final hash, `hops` links from the start."""
         return self.path[-1]
 
-    @property
+    @cached_property
     def target(self) -> str:
         """What the query asks for: every hash on the way (cot) or the final one."""
         return " = ".join(self.path[1:]) if self.cot else self.answer
 
-    @property
+    @cached_property
     def depth(self) -> float:
         """Mean position of the asked links as a fraction of the context (0 = top)."""
         if not self.positions or self.n_lines <= 1:
@@ -84,7 +101,7 @@ class Sample:
     prompt: str | None = field(default=None, repr=False)
     version: int = FORMAT_VERSION
 
-    @property
+    @cached_property
     def completion(self) -> str:
         return render_completion(self.spec.format, self.queries, self.spec.hops, self.spec.cot)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterable
 
 from .generate import problem_of
@@ -36,8 +36,9 @@ class Score:
     answer_position: int | None
 
     def to_dict(self) -> dict:
-        """The record fields of docs/records.md that scoring fills."""
-        return asdict(self)
+        """The record fields of docs/records.md that scoring fills (all scalars: a shallow copy,
+        where asdict's deep copy cost a tenth of a query's time)."""
+        return dict(self.__dict__)
 
 
 def _resembles(given: str, expected: str) -> bool:
@@ -58,7 +59,8 @@ def _common_prefix(a: str, b: str) -> int:
 
 class _Where:
     """Where given hashes live. Hashes of the queried chain are answered from the query itself
-    (the common case, and free); anything else asks `problem.locate_hash` once (about 0.5 ms)."""
+    (the common case, and free); anything else asks `problem.locate_hash` once (about 10 us, and
+    remembered by the problem across its queries)."""
 
     def __init__(self, problem: Problem, query: Query):
         self.problem, self.query, self._memo = problem, query, {}

@@ -6,8 +6,9 @@ A spec plus a sample index determines a sample byte for byte (FORMAT_VERSION pin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .alphabets import alphabet_chars
 from .errors import SpecError
@@ -80,7 +81,8 @@ class Spec:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        # Shallow (every field is a scalar but hop_mix): asdict's deep copy is costly per stored sample.
+        d = {name: getattr(self, name) for name in _field_names(type(self))}
         d["hop_mix"] = list(self.hop_mix)
         return d
 
@@ -123,3 +125,8 @@ def _validate(s: Spec):
     alphabet_chars(s.alphabet)
     if s.distractors:
         _check(s.hash_len >= 4, "distractors need hashes of at least 4 symbols to share a long prefix or suffix")
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))

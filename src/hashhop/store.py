@@ -5,7 +5,8 @@
   and fsync'd in groups (at most `fsync_interval` seconds apart, and on close), since one fsync
   per record (~4 ms) would stall the event loop; a power cut loses at most that window, which a
   resume simply asks again. A torn line is ignored on read, so nothing is counted twice.
-- `samples.jsonl`: each sample once, as a recipe (no prompt), with the cell it belongs to.
+- `samples.jsonl`: each sample once, as a recipe (no prompt), with the cell it belongs to; written
+  at once like a record, and fsync'd just before each group of records.
 - `results.json`: the lm-eval-like summary, replaced atomically (temp file + os.replace).
 - `.lock`: an flock held while a runner writes; the OS drops it when the process dies.
 """
@@ -19,8 +20,8 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
+from . import fastjson
 from .errors import HashhopError, OutputError, require
 from .prompt import cell_key
 from .sample import Sample
@@ -68,7 +69,7 @@ class Record:
 
     def to_dict(self) -> dict:
         # Shallow: asdict deep-copies every field and cost a third of a millisecond per record.
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in _RECORD_FIELDS}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Record":
@@ -76,8 +77,20 @@ class Record:
         return cls(**{n: d.get(n) for n in names})
 
 
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(Record))
+
+
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, reused within that second
+
+
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC now as 2026-01-31T12:34:56.789Z (what datetime.isoformat gives, at a fifth of its cost)."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
 
 
 def _read_jsonl(path: str) -> list[dict]:
@@ -174,6 +187,7 @@ class RunStore:
     def __init__(self, run_dir: str, fsync_interval: float = 0.2):
         self.dir, self.fsync_interval = run_dir, fsync_interval
         self._failed = False
+        self._samples_dirty = False
         self._synced = time.monotonic()
         try:
             os.makedirs(run_dir, exist_ok=True)
@@ -217,7 +231,7 @@ class RunStore:
         return f
 
     def _append(self, f, obj: dict, sync: bool = True) -> None:
-        data = memoryview(json.dumps(obj, separators=(",", ":"), default=str).encode() + b"\n")
+        data = memoryview(fastjson.dumps(obj) + b"\n")
         try:
             while data:  # in the OS once written: survives the process being killed
                 data = data[f.write(data):]
@@ -229,7 +243,11 @@ class RunStore:
             raise StoreError(_write_failed(f.name, exc)) from None
 
     def sync(self) -> None:
-        """fsync the records written so far (done on a timer by add_record, and on close)."""
+        """fsync what was written so far (on a timer by add_record, and on close): samples first, so a
+        record that survives a power cut always has its sample."""
+        if self._samples_dirty:
+            os.fsync(self._smp.fileno())
+            self._samples_dirty = False
         os.fsync(self._rec.fileno())
         self._synced = time.monotonic()
 
@@ -252,7 +270,8 @@ class RunStore:
             entry = {"cell_key": key[0], "cell": cell, "index": index, "sample_id": sample.id,
                      "n_tokens": n_tokens, "prompt_tokens": prompt_tokens,
                      "sample": sample.to_dict(with_prompt=False)}
-            self._append(self._smp, entry)
+            self._append(self._smp, entry, sync=False)  # fsync'd with the next group of records
+            self._samples_dirty = True
             self.samples[key] = entry
         return self.samples[key]
 

@@ -1,8 +1,9 @@
 """HTTP transports for API backends: `request(method, url, body) -> (status, headers, bytes)`.
 
-aiohttp when installed (far faster under concurrency), else httpx; both raise TransientError for
-timeouts and connection errors, and cut a response body at a byte limit (a stream that never ends
-cannot exhaust memory).
+`native` (backends/wire.py: asyncio + httptools, the fastest) for plain http:// URLs that no proxy
+covers, else aiohttp when installed (far faster than httpx under concurrency), else httpx. All raise
+TransientError for timeouts and connection errors, and cut a response body at a byte limit (a stream
+that never ends cannot exhaust memory).
 """
 
 from __future__ import annotations
@@ -75,12 +76,31 @@ class _Httpx:
         await self.client.aclose()
 
 
-def make_transport(kind: str, headers: dict, timeout: float, limit: int):
-    """`auto`: aiohttp when installed (far faster under concurrency), else httpx."""
-    if kind == "auto":
-        import importlib.util
+KINDS = ("auto", "native", "aiohttp", "httpx")
 
-        kind = "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
-    if kind not in ("aiohttp", "httpx"):
-        raise BackendError(f"unknown http client {kind!r}: use -M http=aiohttp or -M http=httpx")
+
+def _auto(url: str) -> str:
+    """native for a plain http:// URL no proxy variable covers (it speaks no proxy protocol), else
+    aiohttp, else httpx: whichever is installed first."""
+    import importlib.util
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    proxied = "http" in urllib.request.getproxies() and not urllib.request.proxy_bypass(parts.hostname or "")
+    if parts.scheme == "http" and not proxied and importlib.util.find_spec("httptools"):
+        return "native"
+    return "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
+
+
+def make_transport(kind: str, headers: dict, timeout: float, limit: int, url: str = ""):
+    """The HTTP client named by `kind` (`auto`: see _auto) for requests to `url`."""
+    if kind not in KINDS:
+        raise BackendError(f"unknown http client {kind!r}: use -M http=native, http=aiohttp, http=httpx "
+                           f"or http=auto")
+    kind = _auto(url) if kind == "auto" else kind
+    if kind == "native":
+        from .wire import Wire
+
+        return Wire(headers, timeout, limit)
     return (_Aiohttp if kind == "aiohttp" else _Httpx)(headers, timeout, limit)

@@ -2,9 +2,9 @@
 
 Options (`-M key=value`): base_url, api=chat|completions, api_key_env (the NAME of the variable
 holding the key; the key itself is only ever put in a request header), timeout, context_window,
-max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead, http=auto|aiohttp|httpx.
-The HTTP client is aiohttp when installed (about 10x the throughput of httpx at concurrency 64
-against a local server, see docs/evaluation.md), else httpx; both behave the same here.
+max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead, http=auto|native|aiohttp|httpx.
+The HTTP client (backends/http.py) is hashhop's own lean one for local http:// servers, else
+aiohttp, else httpx (docs/evaluation.md); all behave the same here.
 Errors map onto the runner's contract: 401/403/404/other 4xx -> BackendError (never retried),
 429 -> RateLimited, 5xx/timeouts/connection errors/malformed bodies -> TransientError,
 context-length errors -> OverLength.
@@ -19,6 +19,7 @@ import os
 import re
 import time
 
+from .. import fastjson
 from .base import BackendError, Completion, OverLength, RateLimited, Request, TransientError, check_options
 from .http import make_transport
 
@@ -97,7 +98,7 @@ class OpenAIBackend:
         self.chat_overhead = (12 if api == "chat" else 0) if chat_overhead is None else int(chat_overhead)
         self._window = int(context_window) if context_window else None
         self._headers, self._timeout = self._auth(api_key_env), float(timeout)
-        self._http = make_transport(http, self._headers, self._timeout, self.max_bytes)
+        self._http = make_transport(http, self._headers, self._timeout, self.max_bytes, self.base_url)
         self._counter = None  # resolved on first count_tokens
         self._checked = False
 
@@ -119,6 +120,14 @@ class OpenAIBackend:
         """What is recorded in results.json (never the key)."""
         return {"base_url": self.base_url, "api": self.api, "cache_prompt": self.cache_prompt,
                 "context_window": self._window, "chat_overhead": self.chat_overhead, "http": self._http.name}
+
+    def cap_timeout(self, seconds: float) -> bool:
+        """Enforce the runner's per-request timeout in the transport, if it can (the native one):
+        True means the runner need not wrap each request in a timer of its own."""
+        if not hasattr(self._http, "cap_timeout"):
+            return False
+        self._http.cap_timeout(seconds)
+        return True
 
     # -- preflight ------------------------------------------------------------------------
     async def check(self) -> None:
@@ -209,7 +218,7 @@ class OpenAIBackend:
 
     def _completion(self, body: bytes, latency: float) -> Completion:
         try:
-            data = json.loads(body)
+            data = fastjson.loads(body)
             choice = data["choices"][0]
             text = _text(choice["message"]["content"] if self.api == "chat" else choice["text"])
             usage = data.get("usage") or {}

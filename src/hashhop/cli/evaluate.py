@@ -155,36 +155,53 @@ def _is_chat(backend) -> bool:
     return getattr(backend, "api", None) == "chat" or getattr(backend, "chat", None) is True
 
 
-async def _evaluate(args, template: Template, store: RunStore) -> int:
+def _open_backend(args):
     options = parse_options(args.model_args)
     if args.base_url:
         options["base_url"] = args.base_url
-    backend = get_backend(args.model, **options)
+    return get_backend(args.model, **options)
+
+
+async def _prepare(args, backend) -> tuple:
+    """Preflight (a one-line error before anything is sized or written), then how prompts are sized:
+    (tokenizer name, tokenizer, model counter, chat overhead)."""
+    check = getattr(backend, "check", None)
+    if check is not None:
+        await check()
+    return await asyncio.to_thread(_counter, args, backend)
+
+
+def _build_run(args, template: Template, store, backend, sizing: tuple):
+    """(runner, plans, queries in the grid or dataset)."""
+    name, tokenizer, count, overhead = sizing
+    prices = load_prices(args.model, args.price_in, args.price_out, args.pricing)
+    run_config = RunConfig(concurrency=max(1, args.concurrency), timeout=args.timeout, retries=args.retries,
+                           backoff=args.backoff, max_tokens=args.max_tokens, on_over_length=args.on_over_length,
+                           max_cost=args.max_cost, prices=prices, template=template,
+                           progress=sys.stderr.isatty() if args.progress is None else args.progress,
+                           seed=args.seed)
+    runner = Runner(backend, store, run_config, model_counted=count is not None)
+    planner = Planner(store, template, args.queries, tokenizer, count, overhead, _is_chat(backend))
+    if args.dataset:
+        samples = read_dataset(args.dataset)
+        plans = (p for i, s in enumerate(samples) if (p := planner.plan_sample(s, i)) is not None)
+        total = sum(len(s.queries) for s in samples)
+    else:
+        cells = _cells(args, name)
+        plans = planner.plans(cells, args.samples)
+        total = len(cells) * args.samples * args.queries
+    return runner, plans, total
+
+
+async def _evaluate(args, template: Template, store: RunStore) -> int:
+    backend = _open_backend(args)
     started, t0 = now_iso(), time.monotonic()
     runner = None
     try:
-        check = getattr(backend, "check", None)
-        if check is not None:
-            await check()  # a one-line error before anything is sized or written
-        name, tokenizer, count, overhead = await asyncio.to_thread(_counter, args, backend)
-        _check_same_run(store.dir, backend.name, name)
-        config = _config(args, backend, template, name)
-        prices = load_prices(args.model, args.price_in, args.price_out, args.pricing)
-        run_config = RunConfig(concurrency=max(1, args.concurrency), timeout=args.timeout, retries=args.retries,
-                               backoff=args.backoff, max_tokens=args.max_tokens, on_over_length=args.on_over_length,
-                               max_cost=args.max_cost, prices=prices, template=template,
-                               progress=sys.stderr.isatty() if args.progress is None else args.progress,
-                               seed=args.seed)
-        runner = Runner(backend, store, run_config, model_counted=count is not None)
-        planner = Planner(store, template, args.queries, tokenizer, count, overhead, _is_chat(backend))
-        if args.dataset:
-            samples = read_dataset(args.dataset)
-            plans = (p for i, s in enumerate(samples) if (p := planner.plan_sample(s, i)) is not None)
-            total = sum(len(s.queries) for s in samples)
-        else:
-            cells = _cells(args, name)
-            plans = planner.plans(cells, args.samples)
-            total = len(cells) * args.samples * args.queries
+        sizing = await _prepare(args, backend)
+        _check_same_run(store.dir, backend.name, sizing[0])
+        config = _config(args, backend, template, sizing[0])
+        runner, plans, total = _build_run(args, template, store, backend, sizing)
         _write_results(store, config, template, started, t0, runner, partial=True)
         await runner.run(plans, max(0, total - len(store.done)), check=False)
         # Every plan ran to the end unless the run stopped (budget): then some queries were not sent.
