@@ -7,7 +7,10 @@ socket server that answers each connection with scripted bytes.
 
 import asyncio
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 
 import pytest
@@ -21,12 +24,13 @@ from hashhop.backends.wire import Wire  # noqa: E402
 
 class RawServer:
     """127.0.0.1 server: for each request, sends the next scripted reply (bytes), then closes the
-    connection if the reply says so (`close`); records each request head it read."""
+    connection if the reply says so (`close`); records each request head it read. With `tls` (a
+    server SSLContext) it speaks https."""
 
-    def __init__(self, replies):
-        self.replies, self.heads, self.connections = list(replies), [], 0
+    def __init__(self, replies, tls: ssl.SSLContext | None = None):
+        self.replies, self.heads, self.connections, self.tls = list(replies), [], 0, tls
         self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.sock.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
@@ -39,6 +43,11 @@ class RawServer:
             threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
 
     def _connection(self, conn):
+        if self.tls:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                return  # the client refused our certificate
         with conn:
             buf = b""
             while self.replies:
@@ -159,3 +168,35 @@ def test_one_client_serves_successive_event_loops():
     first = asyncio.run(wire.request("POST", server.url + "/", {}))
     second = asyncio.run(wire.request("POST", server.url + "/", {}))
     assert (first[2], second[2]) == (b"1", b"2")
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (openssl CLI), as (cert file, key file)."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def _tls_server(certificate, replies):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    return RawServer(replies, tls=context)
+
+
+def test_https_works_against_a_certificate_the_system_trusts(certificate, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # what create_default_context trusts
+    server = _tls_server(certificate, [(ok(b"1"), False), (ok(b"2"), False)])
+    assert [r[2] for r in run(server, {}, {})] == [b"1", b"2"]
+    assert server.connections == 1  # kept alive over TLS too
+
+
+def test_https_refuses_a_certificate_nobody_trusts(certificate, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    server = _tls_server(certificate, [(ok(b"1"), False)])
+    with pytest.raises(TransientError, match="connection error.*CERTIFICATE_VERIFY_FAILED"):
+        run(server, {})
