@@ -3,10 +3,8 @@
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -17,6 +15,7 @@ from hashhop.generate import make_sample
 from hashhop.spec import Spec
 from hashhop.store import RunStore, read_records, read_results, read_samples
 
+from killing import kill_after
 from stub_server import StubServer
 
 VOLATILE = ("time", "latency_s", "attempts", "cost_usd")
@@ -237,24 +236,12 @@ def test_score_rescores_stored_completions(tmp_path, capsys):
     assert main(["score", str(tmp_path / "missing")]) == 2
 
 
-def _lines(path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
-
-
 def _kill_at_random_moment(cmd, records, rng, odd: bool) -> bool:
-    """Start `cmd` and SIGKILL it: after a random delay (startup, sizing or querying), or once
-    1-4 more records are written (mid-run). True if it was killed before finishing."""
-    before = _lines(records)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + (30.0 if odd else rng.uniform(0.2, 1.2))
-    wanted = before + rng.randint(1, 4)
-    while proc.poll() is None and time.monotonic() < deadline and not (odd and _lines(records) >= wanted):
-        time.sleep(0.01)
-    killed = proc.poll() is None
-    if killed:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    return killed
+    """Kill `cmd` after a random delay (startup, sizing or querying), or, on odd turns, once 1-4 more
+    records are written (mid-run). True if it was killed before finishing."""
+    seconds = 30.0 if odd else rng.uniform(0.2, 1.2)
+    more = rng.randint(1, 4)
+    return kill_after(cmd, records, seconds, more if odd else None)
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ import pytest
 
 from hashhop.store import read_records, read_results
 
+from killing import kill_after, lines
 from stub_server import StubServer
 
 VOLATILE = ("time", "latency_s", "attempts", "cost_usd")
@@ -43,25 +44,13 @@ def _stable(records) -> list:
                   for r in records)
 
 
-def _lines(path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
-
-
 def _kill_once(cmd, records, rng) -> bool:
-    """Start the run and SIGKILL it at a seeded moment: after 0.1-0.9 s (often during start-up
-    or sizing), or once 1-2 more records are on disk (mid-write). False if it finished first."""
-    before = _lines(records)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Kill the run at a seeded moment: after 0.1-0.9 s (often during start-up or sizing), or once
+    1-2 more records are on disk (mid-write). False if it finished first."""
     by_time = rng.random() < 0.4
-    deadline = time.monotonic() + (rng.uniform(0.1, 0.9) if by_time else 60.0)
-    wanted = before + rng.randint(1, 2)
-    while proc.poll() is None and time.monotonic() < deadline and (by_time or _lines(records) < wanted):
-        time.sleep(0.005)
-    alive = proc.poll() is None
-    if alive:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    return alive
+    seconds = rng.uniform(0.1, 0.9) if by_time else 60.0
+    more = rng.randint(1, 2)
+    return kill_after(cmd, records, seconds, None if by_time else more)
 
 
 def _raw_keys(run) -> list:
@@ -123,7 +112,7 @@ def test_a_second_runner_on_a_folder_in_use_is_refused_and_writes_nothing(tmp_pa
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
-            while _lines(run / "records.jsonl") < 1 and time.monotonic() < deadline:
+            while lines(run / "records.jsonl") < 1 and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert first.poll() is None, "the first runner ended before the second could start"
             second = _hashhop(_args(s.url, run))

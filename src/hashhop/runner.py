@@ -260,9 +260,9 @@ class Runner:
         async for plan in _aiter(plans):
             if self.stopped or ended.done():
                 break  # a worker died (fatal error): gather() in run() re-raises it
-            await _put(queue, plan, ended)
-        for _ in workers:
-            await _put(queue, None, workers)
+            await _put(queue, plan, [ended])
+        for _ in workers:  # those done already took their sentinel: wait on the others only
+            await _put(queue, None, [w for w in workers if not w.done()])
 
     async def _worker(self, queue: asyncio.Queue):
         while True:
@@ -281,16 +281,14 @@ else:
     _timed = asyncio.wait_for
 
 
-async def _put(queue: asyncio.Queue, item, until):
-    """Put, unless `until` ends first: a future (set when a worker dies), or the workers (the
-    sentinels at the end; those done already took theirs). Waiting on a full queue alone could
-    block forever after a fatal error."""
+async def _put(queue: asyncio.Queue, item, watch: list):
+    """Put, unless one of `watch` ends first (a worker that died of a fatal error): waiting on a
+    full queue alone could block forever."""
     if not queue.full():
         queue.put_nowait(item)
         return
     put = asyncio.ensure_future(queue.put(item))
-    others = [until] if isinstance(until, asyncio.Future) else [w for w in until if not w.done()]
-    await asyncio.wait([put, *others], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([put, *watch], return_when=asyncio.FIRST_COMPLETED)
     if not put.done():
         put.cancel()
 

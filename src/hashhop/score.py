@@ -18,6 +18,7 @@ from .generate import problem_of
 from .parse import Parsed, extract_answer
 from .problem import HashLocation, Problem
 from .sample import Query, Sample
+from .spec import shallow_dict
 
 KINDS = ("correct", "stopped_early", "went_too_far", "other_chain", "hallucinated", "partial_hash",
          "no_answer", "over_length", "error")
@@ -36,9 +37,8 @@ class Score:
     answer_position: int | None
 
     def to_dict(self) -> dict:
-        """The record fields of docs/records.md that scoring fills (all scalars: a shallow copy,
-        where asdict's deep copy cost a tenth of a query's time)."""
-        return dict(self.__dict__)
+        """The record fields of docs/records.md that scoring fills."""
+        return shallow_dict(self)
 
 
 def _resembles(given: str, expected: str) -> bool:

@@ -81,8 +81,7 @@ class Spec:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        # Shallow (every field is a scalar but hop_mix): asdict's deep copy is costly per stored sample.
-        d = {name: getattr(self, name) for name in _field_names(type(self))}
+        d = shallow_dict(self)
         d["hop_mix"] = list(self.hop_mix)
         return d
 
@@ -125,6 +124,12 @@ def _validate(s: Spec):
     alphabet_chars(s.alphabet)
     if s.distractors:
         _check(s.hash_len >= 4, "distractors need hashes of at least 4 symbols to share a long prefix or suffix")
+
+
+def shallow_dict(obj) -> dict:
+    """A dataclass's fields as a dict, values as they are: dataclasses.asdict deep-copies every value,
+    a real cost on the eval hot path (records, scores, stored samples)."""
+    return {name: getattr(obj, name) for name in _field_names(type(obj))}
 
 
 @functools.lru_cache(maxsize=None)

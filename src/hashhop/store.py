@@ -25,6 +25,7 @@ from . import fastjson
 from .errors import HashhopError, OutputError, require
 from .prompt import cell_key
 from .sample import Sample
+from .spec import shallow_dict
 
 RECORDS, SAMPLES, RESULTS, LOCK = "records.jsonl", "samples.jsonl", "results.json", ".lock"
 
@@ -68,8 +69,7 @@ class Record:
         return (self.sample_id, self.query_index)
 
     def to_dict(self) -> dict:
-        # Shallow: asdict deep-copies every field and cost a third of a millisecond per record.
-        return {name: getattr(self, name) for name in _RECORD_FIELDS}
+        return shallow_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Record":
@@ -77,10 +77,12 @@ class Record:
         return cls(**{n: d.get(n) for n in names})
 
 
-_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(Record))
-
-
 _second: tuple[int, str] = (-1, "")  # the last whole second formatted, reused within that second
+
+
+def _line(obj: dict) -> bytes:
+    """One line of records.jsonl or samples.jsonl."""
+    return fastjson.dumps(obj) + b"\n"
 
 
 def now_iso() -> str:
@@ -230,13 +232,12 @@ class RunStore:
                     f.write(b"\n")
         return f
 
-    def _append(self, f, obj: dict, sync: bool = True) -> None:
-        data = memoryview(fastjson.dumps(obj) + b"\n")
+    def _append(self, f, obj: dict) -> None:
+        """Write one line straight to the OS (fsync'd later, by sync())."""
+        data = memoryview(_line(obj))
         try:
             while data:  # in the OS once written: survives the process being killed
                 data = data[f.write(data):]
-            if sync:
-                os.fsync(f.fileno())
         except OSError as exc:
             # A torn line may be left (no newline): it is skipped on read and never counted.
             self._failed = True
@@ -255,7 +256,7 @@ class RunStore:
         """Append a record unless its key is already stored; True if written."""
         if record.key in self.done:
             return False
-        self._append(self._rec, record.to_dict(), sync=False)
+        self._append(self._rec, record.to_dict())
         if time.monotonic() - self._synced >= self.fsync_interval:
             self.sync()
         self.done.add(record.key)
@@ -270,7 +271,7 @@ class RunStore:
             entry = {"cell_key": key[0], "cell": cell, "index": index, "sample_id": sample.id,
                      "n_tokens": n_tokens, "prompt_tokens": prompt_tokens,
                      "sample": sample.to_dict(with_prompt=False)}
-            self._append(self._smp, entry, sync=False)  # fsync'd with the next group of records
+            self._append(self._smp, entry)  # fsync'd with the next group of records
             self._samples_dirty = True
             self.samples[key] = entry
         return self.samples[key]
@@ -285,7 +286,7 @@ class RunStore:
         tmp = f"{path}.tmp.{os.getpid()}"
         with open(tmp, "wb") as f:
             for r in records:
-                f.write(json.dumps(r.to_dict(), separators=(",", ":"), default=str).encode() + b"\n")
+                f.write(_line(r.to_dict()))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -35,11 +35,11 @@ class _Exchange(asyncio.Protocol):
         self.transport = None
         self.waiter: asyncio.Future | None = None
         self.closed = False
-        self.received = False  # any byte of the current response came
         self.stale = False  # the server closed the connection before answering at all
         self._reset()
 
     def _reset(self):
+        self.received = False  # any byte of the current response came
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.size, self.framed, self.headers_done = 0, False, False
@@ -119,7 +119,6 @@ class _Exchange(asyncio.Protocol):
 
     def send(self, data: bytes) -> asyncio.Future:
         self._reset()
-        self.received = False
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return self.waiter
@@ -176,14 +175,17 @@ class Wire:
         self._idle: dict[tuple, list[_Exchange]] = {}
         self._ssl: _ssl.SSLContext | None = None
         self._inflight: dict[_Exchange, tuple[float, str]] = {}  # -> (deadline in loop time, host)
-        self._tick = min(1.0, max(0.01, timeout / 10))  # how late a timeout may fire
         self._sweeper: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def cap_timeout(self, seconds: float) -> None:
         """Lower the per-request timeout to `seconds` (the runner's --timeout, enforced here for free)."""
         self.timeout = min(self.timeout, seconds)
-        self._tick = min(1.0, max(0.01, self.timeout / 10))
+
+    @property
+    def _tick(self) -> float:
+        """How late a timeout may fire: the sweep's period."""
+        return min(1.0, max(0.01, self.timeout / 10))
 
     def _target(self, url: str) -> tuple[_Origin, str]:
         found = self._origins.get(url)
