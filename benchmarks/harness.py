@@ -1,9 +1,12 @@
 """Harness benchmark: hashhop's runner vs lm-eval's `local-chat-completions`, same stub, same run.
 
-An instant-answer OpenAI-compatible stub runs in its own process and timestamps every completion
-request it receives. Each harness sends the same chat prompts at concurrency 1, 16 and 64:
-- throughput: requests per second as the stub saw them arrive (first to last request), so startup
-  and task loading are excluded for both harnesses (end-to-end wall time is shown beside it);
+An instant-answer OpenAI-compatible stub (harness_stub.py) runs in its own process and timestamps
+every completion request it receives. Each harness sends the same chat prompts at concurrency 1, 16
+and 64, measured two ways:
+- send rate: requests per second as the stub saw them arrive (first to last request), so all a
+  harness does before its first request and after its last is left out;
+- end to end: each tool run as users run it, in its own process; the wall time of a full run less
+  that of a small run, per request, so fixed startup is left out and every per-request cost is kept;
 - per-request overhead: at concurrency 1, the time between requests minus that of a bare raw-socket
   client driving the same stub in the same run (the floor: network + stub).
 lm-eval lives in its own venv (created and filled on first use; torch pinned to the local CPU build).
@@ -25,89 +28,14 @@ import time
 import urllib.request
 from datetime import datetime, timezone
 
+from harness_stub import raw_client, start_stub, stub_get  # benchmarks/ is on sys.path when run as a script
+
 LMEVAL_VENV = "/tmp/lmeval-venv"
 LMEVAL_PACKAGES = ["lm-eval[api]==0.4.13", "torch==2.13.0+cpu"]  # never a CUDA torch
 QUERIES_PER_CONTEXT = 10
 CONTEXT_CHARS = 2000
 MACHINE = "2-core CPU, 24 GB RAM, Python 3.11, no GPU"
 TRANSPORT: dict = {}  # the HTTP client hashhop's openai backend picked, for the report
-
-
-# -- the instant-answer stub (its own process: `harness.py --serve PORT`) ----------------------
-ANSWER = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "stub",
-                     "choices": [{"index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": "abcdefghijklmnop"}}],
-                     "usage": {"prompt_tokens": 600, "completion_tokens": 5, "total_tokens": 605}}).encode()
-
-
-class _Stub(asyncio.Protocol):
-    """Minimal HTTP/1.1 keep-alive server: parses just enough to answer at once."""
-
-    stats = {"n": 0, "first": 0.0, "last": 0.0}
-
-    def connection_made(self, transport):
-        self.transport, self.buf = transport, b""
-
-    def data_received(self, data):
-        self.buf += data
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buf[:end].lower()
-            length = int(head.split(b"content-length:")[1].split(b"\r\n")[0]) if b"content-length:" in head else 0
-            if len(self.buf) < end + 4 + length:
-                return
-            self.buf = self.buf[end + 4 + length:]
-            self._answer(head.split(b" ")[1])
-
-    def _answer(self, path: bytes):
-        if path.endswith(b"/completions"):
-            s, now = _Stub.stats, time.time()
-            s["first"] = s["first"] if s["n"] else now
-            s["n"], s["last"] = s["n"] + 1, now
-            body = ANSWER
-        elif path == b"/reset":
-            _Stub.stats = {"n": 0, "first": 0.0, "last": 0.0}
-            body = b"{}"
-        elif path == b"/stats":
-            body = json.dumps(_Stub.stats).encode()
-        else:  # /v1/models and anything else
-            body = b'{"object": "list", "data": [{"id": "stub", "object": "model"}]}'
-        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(body)).encode() + b"\r\n\r\n" + body)
-
-
-def serve(port: int) -> int:
-    async def main():
-        server = await asyncio.get_running_loop().create_server(_Stub, "127.0.0.1", port, backlog=1024)
-        await server.serve_forever()
-
-    asyncio.run(main())
-    return 0
-
-
-def start_stub():
-    """The stub in a subprocess at a free port, once it answers."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", str(port)])
-    for _ in range(200):
-        try:
-            stub_get(f"http://127.0.0.1:{port}", "/v1/models")
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the stub did not start")
-
-
-def stub_get(base_url: str, path: str) -> dict:
-    with urllib.request.urlopen(f"{base_url}{path}", timeout=5) as response:
-        return json.loads(response.read())
 
 
 # -- the prompts both harnesses send ----------------------------------------------------------
@@ -129,25 +57,6 @@ def prompts(samples: list, n: int) -> list[dict]:
             p = render_query(DEFAULT_TEMPLATE, sample.prompt, q)
             out.append({"system": p.messages[0]["content"], "user": p.messages[1]["content"], "target": q.target})
     return out[:n]
-
-
-# -- the floor: a bare keep-alive client over raw sockets ----------------------------------------
-async def raw_client(port: int, body: bytes, n: int, concurrency: int) -> None:
-    request = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-    remaining = [n]
-
-    async def connection():
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while remaining[0] > 0:
-            remaining[0] -= 1
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
-        writer.close()
-
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
 
 
 # -- hashhop ------------------------------------------------------------------------------------
@@ -236,6 +145,26 @@ def run_lmeval(python: str, base_url: str, n: int, concurrency: int, task_dir: s
         raise RuntimeError(f"lm-eval failed:\n{done.stderr[-3000:]}")
 
 
+# -- hashhop as users run it: `hashhop eval --dataset FILE` in its own process -------------------
+def write_dataset(n: int, path: str) -> str:
+    """The same samples as dataset(n), as a hashhop JSONL file (what `hashhop generate` writes)."""
+    from hashhop import Spec
+    from hashhop.dataset import write_jsonl
+
+    write_jsonl(Spec(size=CONTEXT_CHARS, hops=1, queries=QUERIES_PER_CONTEXT), -(-n // QUERIES_PER_CONTEXT), path,
+                progress=False)
+    return path
+
+
+def run_cli(base_url: str, data: str, concurrency: int, out: str) -> None:
+    cmd = [sys.executable, "-m", "hashhop", "eval", "--model", "openai:stub", "--base-url", f"{base_url}/v1",
+           "-M", "api=chat", "-M", "tokenize=none", "--dataset", data, "--concurrency", str(concurrency),
+           "--retries", "0", "--no-progress", "-o", out]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"hashhop eval failed:\n{done.stderr[-3000:]}")
+
+
 # -- measuring ----------------------------------------------------------------------------------
 def measure(base_url: str, n: int, run) -> dict:
     """Run `run()`, then read from the stub how many requests came and over how long."""
@@ -244,14 +173,26 @@ def measure(base_url: str, n: int, run) -> dict:
     run()
     wall = time.perf_counter() - t0
     stats = stub_get(base_url, "/stats")
+    if stats["n"] != n:
+        raise RuntimeError(f"the stub saw {stats['n']} requests, expected {n}")
     span = stats["last"] - stats["first"]
     rate = (stats["n"] - 1) / span if span > 0 else float("nan")
     return {"requests": stats["n"], "req_per_s": rate, "interval_ms": 1000 / rate, "wall_s": wall}
 
 
+def end_to_end(base_url: str, n: int, small: int, run) -> dict:
+    """Wall time of `run(n)`, less that of `run(small)` (the best of two): the per-request cost of the
+    whole tool (reading the task, building requests, sending, scoring, writing results) with its
+    fixed startup (interpreter, imports, task setup) taken out."""
+    big = measure(base_url, n, lambda: run(n))
+    startup = min(measure(base_url, small, lambda: run(small))["wall_s"] for _ in range(2))
+    return {**big, "startup_s": startup, "e2e_req_per_s": (n - small) / (big["wall_s"] - startup)}
+
+
 def bench(n: int, levels: list[int], lmeval: bool, venv: str) -> list[dict]:
     samples = dataset(n)
     items = prompts(samples, n)
+    small = 10 * QUERIES_PER_CONTEXT
     body = json.dumps({"model": "stub", "messages": [{"role": "system", "content": items[0]["system"]},
                                                      {"role": "user", "content": items[0]["user"]}],
                        "max_tokens": 64, "temperature": 0.0}).encode()
@@ -261,17 +202,20 @@ def bench(n: int, levels: list[int], lmeval: bool, venv: str) -> list[dict]:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            task_dir = lmeval_task(items, tmp) if lmeval else None
+            data = {k: write_dataset(k, os.path.join(tmp, f"data-{k}.jsonl")) for k in (n, small)}
+            tasks = {k: lmeval_task(items[:k], _folder(tmp, f"task-{k}")) for k in (n, small)} if lmeval else {}
+            runs = iter(range(10 ** 6))  # a fresh output folder per run: an existing one would resume
             for c in levels:
                 row = {"concurrency": c, "raw": measure(base_url, n, lambda: asyncio.run(raw_client(port, body, n, c)))}
-                run_dir = os.path.join(tmp, f"run-{c}")
-                row["hashhop"] = measure(base_url, n, lambda: asyncio.run(run_hashhop(base_url, n, c, run_dir,
-                                                                                      samples)))
-                row["hashhop_grid"] = measure(base_url, n, lambda: asyncio.run(run_hashhop(base_url, n, c,
-                                                                                           run_dir + "-grid")))
+                row["hashhop"] = measure(base_url, n, lambda: asyncio.run(run_hashhop(
+                    base_url, n, c, os.path.join(tmp, f"run-{next(runs)}"), samples)))
+                row["hashhop_grid"] = measure(base_url, n, lambda: asyncio.run(run_hashhop(
+                    base_url, n, c, os.path.join(tmp, f"run-{next(runs)}"))))
+                row["cli"] = end_to_end(base_url, n, small, lambda k: run_cli(
+                    base_url, data[k], c, os.path.join(tmp, f"run-{next(runs)}")))
                 if lmeval:
-                    row["lmeval"] = measure(base_url, n, lambda: run_lmeval(python, base_url, n, c, task_dir,
-                                                                             items[0]["system"]))
+                    row["lmeval"] = end_to_end(base_url, n, small, lambda k: run_lmeval(
+                        python, base_url, k, c, tasks[k], items[0]["system"]))
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
     finally:
@@ -280,13 +224,18 @@ def bench(n: int, levels: list[int], lmeval: bool, venv: str) -> list[dict]:
     return rows
 
 
+def _folder(parent: str, name: str) -> str:
+    os.makedirs(os.path.join(parent, name))
+    return os.path.join(parent, name)
+
+
 # -- reporting ----------------------------------------------------------------------------------
-def _rate(row: dict, name: str) -> str:
-    return f"{row[name]['req_per_s']:.0f}" if name in row else "-"
+def _cell(row: dict, name: str, key: str, fmt: str = "{:.0f}") -> str:
+    return fmt.format(row[name][key]) if name in row else "-"
 
 
-def _wall(row: dict, name: str) -> str:
-    return f"{row[name]['wall_s']:.1f}" if name in row else "-"
+def _ratio(row: dict, key: str, mine: str = "hashhop") -> str:
+    return f"{row[mine][key] / row['lmeval'][key]:.2f}x" if "lmeval" in row else "-"
 
 
 def markdown(rows: list[dict], n: int) -> str:
@@ -295,18 +244,31 @@ def markdown(rows: list[dict], n: int) -> str:
              f"`python benchmarks/harness.py --requests {n}`, {date}, {MACHINE}; the cores were shared with "
              f"other work, so figures vary from run to run. One instant-answer OpenAI-compatible stub in its own "
              f"process; every harness sends the same {n} chat prompts ({QUERIES_PER_CONTEXT} queries on each "
-             f"{CONTEXT_CHARS}-character context). req/s is counted at the stub from the first request to the "
-             f"last (startup excluded); wall is end to end. hashhop (dataset) reads prebuilt samples, as lm-eval "
-             f"reads its task file; hashhop (grid) also generates and sizes each context on the fly. "
-             f"Versions: {_versions()}.", "",
-             "| concurrency | raw client req/s | hashhop (dataset) req/s | hashhop (grid) req/s | lm-eval req/s | "
-             "dataset / lm-eval | hashhop wall s (dataset, grid) | lm-eval wall s |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"{CONTEXT_CHARS}-character context). Versions: {_versions()}.", "",
+             "**Send rate**: requests/s counted at the stub from the first request to the last, so everything "
+             "a harness does before its first request or after its last is left out. hashhop (dataset) reads "
+             "prebuilt samples, as lm-eval reads its task file; hashhop (grid) also generates and sizes each "
+             "context on the fly; both run in this process and score and store every answer as it comes. "
+             "lm-eval builds all its requests before sending the first and scores after the last.", "",
+             "| concurrency | raw client | hashhop (dataset) | hashhop (grid) | lm-eval | dataset / lm-eval |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
-        ratio = f"{r['hashhop']['req_per_s'] / r['lmeval']['req_per_s']:.2f}x" if "lmeval" in r else "-"
-        lines.append(f"| {r['concurrency']} | {_rate(r, 'raw')} | {_rate(r, 'hashhop')} | {_rate(r, 'hashhop_grid')} | "
-                     f"{_rate(r, 'lmeval')} | {ratio} | {_wall(r, 'hashhop')}, {_wall(r, 'hashhop_grid')} | "
-                     f"{_wall(r, 'lmeval')} |")
+        lines.append(f"| {r['concurrency']} | {_cell(r, 'raw', 'req_per_s')} | {_cell(r, 'hashhop', 'req_per_s')} | "
+                     f"{_cell(r, 'hashhop_grid', 'req_per_s')} | {_cell(r, 'lmeval', 'req_per_s')} | "
+                     f"{_ratio(r, 'req_per_s')} |")
+    lines += ["", "**End to end**, each tool as a user runs it in its own process (`hashhop eval --dataset FILE` "
+              "and lm-eval's `simple_evaluate` on a task file): requests/s = (requests - "
+              f"{10 * QUERIES_PER_CONTEXT}) / (wall time of the full run - wall time of a "
+              f"{10 * QUERIES_PER_CONTEXT}-request run), so the fixed startup (interpreter, imports, task setup; "
+              "the best of two small runs, shown) is taken out and every per-request cost is kept: reading the "
+              "task, building requests, sending, scoring and writing results.", "",
+              "| concurrency | hashhop eval req/s | lm-eval req/s | hashhop / lm-eval | startup s (hashhop, lm-eval) | "
+              "wall s (hashhop, lm-eval) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['concurrency']} | {_cell(r, 'cli', 'e2e_req_per_s')} | {_cell(r, 'lmeval', 'e2e_req_per_s')} | "
+                     f"{_ratio(r, 'e2e_req_per_s', 'cli')} | {_cell(r, 'cli', 'startup_s', '{:.1f}')}, "
+                     f"{_cell(r, 'lmeval', 'startup_s', '{:.1f}')} | {_cell(r, 'cli', 'wall_s', '{:.1f}')}, "
+                     f"{_cell(r, 'lmeval', 'wall_s', '{:.1f}')} |")
     lines += ["", *_verdicts(rows)]
     return "\n".join(lines) + "\n"
 
@@ -321,7 +283,7 @@ def _versions() -> str:
 
 
 def _verdicts(rows: list[dict]) -> list[str]:
-    """Per-request overhead at concurrency 1, and the two targets, from the figures above."""
+    """Per-request overhead at concurrency 1, and the throughput target on both measures."""
     out = []
     one = next((r for r in rows if r["concurrency"] == 1), None)
     if one:
@@ -330,14 +292,19 @@ def _verdicts(rows: list[dict]) -> list[str]:
                  (("hashhop (dataset)", "hashhop"), ("hashhop (grid)", "hashhop_grid"), ("lm-eval", "lmeval"))
                  if key in one]
         overhead = one["hashhop"]["interval_ms"] - floor
-        out.append(f"Per-request overhead at concurrency 1 (time between requests minus the raw client's "
-                   f"{floor:.3f} ms): {', '.join(parts)}. Target under 1 ms: "
+        out.append(f"Per-request overhead at concurrency 1 (time between requests at the stub minus the raw "
+                   f"client's {floor:.3f} ms): {', '.join(parts)}. Target under 1 ms: "
                    f"{'met' if overhead < 1 else 'not met'}.")
+        if "lmeval" in one:
+            out.append(f"End to end at concurrency 1, each request costs hashhop "
+                       f"{1000 / one['cli']['e2e_req_per_s']:.2f} ms and lm-eval "
+                       f"{1000 / one['lmeval']['e2e_req_per_s']:.2f} ms of wall time.")
     top = next((r for r in rows if r["concurrency"] == 64 and "lmeval" in r), None)
     if top:
-        ratio = top["hashhop"]["req_per_s"] / top["lmeval"]["req_per_s"]
-        out.append(f"Throughput at concurrency 64: hashhop {ratio:.2f}x lm-eval. Target at least 5x: "
-                   f"{'met' if ratio >= 5 else 'not met'}.")
+        send = top["hashhop"]["req_per_s"] / top["lmeval"]["req_per_s"]
+        e2e = top["cli"]["e2e_req_per_s"] / top["lmeval"]["e2e_req_per_s"]
+        out.append(f"Throughput at concurrency 64, target at least 5x lm-eval: send rate {send:.2f}x "
+                   f"({'met' if send >= 5 else 'not met'}); end to end {e2e:.2f}x ({'met' if e2e >= 5 else 'not met'}).")
     return out
 
 
@@ -347,7 +314,7 @@ def write_section(path: str, section: str) -> None:
     start = text.find("## Harness\n")
     if start >= 0:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -363,10 +330,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-lmeval", action="store_true", help="hashhop and the raw client only")
     parser.add_argument("--lmeval-venv", default=LMEVAL_VENV)
     parser.add_argument("--write", metavar="FILE", help="put the table under '## Harness' in FILE")
-    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the stub process
     args = parser.parse_args(argv)
-    if args.serve is not None:
-        return serve(args.serve)
     rows = bench(args.requests, [int(c) for c in args.concurrency.split(",")], not args.no_lmeval, args.lmeval_venv)
     section = markdown(rows, args.requests)
     print(section)

@@ -111,6 +111,33 @@ price_in = 1.0
     assert "oracle" in report and "openai:stub" in report
 
 
+def test_max_cost_caps_each_model_and_a_larger_budget_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    with StubServer() as server:
+        args = ["bench", "--model", "openai:stub", "--base-url", server.url + "/v1", "--price-in", "1000",
+                "--concurrency", "1", "--sweep", sweep_file(tmp_path), "--no-figures", "-o", str(out)]
+        assert main([*args, "--max-cost", "5"]) == 0
+        first = read_records(str(out / "openai-stub"))
+        assert 0 < len(first) < 16 and sum(r.cost_usd for r in first) <= 5
+        assert "openai:stub stopped: max_cost" in capsys.readouterr().err
+        assert read_results(str(out / "openai-stub"))["partial"] is True
+        assert main([*args, "--max-cost", "5"]) == 0  # the same budget: spent already, nothing more is sent
+        assert len(read_records(str(out / "openai-stub"))) == len(first)
+        assert main([*args, "--max-cost", "1000"]) == 0
+    assert len(read_records(str(out / "openai-stub"))) == 16
+    assert read_results(str(out / "openai-stub"))["partial"] is False
+
+
+def test_dry_run_says_when_the_estimate_is_over_the_budget(tmp_path, capsys):
+    args = ["bench", "--model", "oracle", "--price-in", "1000", "--sweep", sweep_file(tmp_path), "--dry-run"]
+    assert main([*args, "--max-cost", "1"]) == 0
+    assert "over its max_cost $1.0000: the run would stop early" in capsys.readouterr().out
+    assert main([*args, "--max-cost", "1000000"]) == 0
+    assert "over its max_cost" not in capsys.readouterr().out
+    assert main([*args, "--max-cost", "-1"]) == 2
+    assert "--max-cost must be 0 or more" in capsys.readouterr().err
+
+
 def test_a_killed_bench_loses_nothing_and_the_rerun_matches_an_uninterrupted_run(tmp_path):
     sweep = sweep_file(tmp_path)
     common = ["--model", "oracle", "-M", "delay=0.1", "--concurrency", "1", "--sweep", sweep, "--no-figures"]

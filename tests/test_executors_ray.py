@@ -82,6 +82,20 @@ def test_ray_resumes_a_run_and_asks_only_what_is_missing(cluster, tmp_path):
     assert read_results(str(resumed))["timing"]["requests"] == len(stable(full)) // 2
 
 
+def test_ray_sends_no_unit_that_could_cross_max_cost_and_a_larger_budget_finishes(cluster, tmp_path, capsys):
+    full = bench(tmp_path, tmp_path / "full")
+    out = tmp_path / "budget"
+    # $1000 per million prompt tokens: a unit (2 queries of 1K or 2K tokens) is estimated at $2-4.
+    capped = bench(tmp_path, out, "--executor", "ray", "--price-in", "1000", "--max-cost", "20")
+    records = read_records(str(capped))
+    results = read_results(str(capped))
+    assert 0 < len(records) < len(stable(full)) and results["partial"] is True
+    assert results["stopped"].startswith("max_cost") and "oracle stopped: max_cost" in capsys.readouterr().err
+    assert sum(r.n_tokens for r in records) * 1000 / 1e6 <= 20  # what was sent fits the budget
+    finished = bench(tmp_path, out, "--executor", "ray", "--price-in", "1000", "--max-cost", "1000")
+    assert stable(finished) == stable(full) and read_results(str(finished))["partial"] is False
+
+
 def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):

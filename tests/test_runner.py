@@ -161,6 +161,17 @@ def test_max_cost_stops_before_the_budget_is_crossed(tmp_path):
     assert sum(r.cost_usd for r in records) <= 2.0
 
 
+def test_max_cost_counts_what_earlier_runs_of_the_folder_spent(tmp_path):
+    prices = Prices(input=1000.0, output=0.0)  # ~0.8 per query
+    first, records = run(tmp_path, Scripted(prompt_tokens=800), samples=5, concurrency=1, prices=prices, max_cost=2.0)
+    assert len(records) == 2
+    again, records = run(tmp_path, Scripted(prompt_tokens=800), samples=5, concurrency=1, prices=prices, max_cost=2.0)
+    assert len(records) == 2 and again.requests == 0  # the same budget, already spent: nothing more is sent
+    assert again.stopped.startswith("max_cost") and "spent in this run folder" in again.stopped
+    more, records = run(tmp_path, Scripted(prompt_tokens=800), samples=5, concurrency=1, prices=prices, max_cost=3.5)
+    assert len(records) == 4 and more.requests == 2 and sum(r.cost_usd for r in records) <= 3.5
+
+
 def test_adaptive_limiter_cuts_on_429_and_recovers_after_the_cooldown():
     limiter = AdaptiveLimiter(10, cooldown=0.05)
     limiter.rate_limited()

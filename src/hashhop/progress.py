@@ -1,7 +1,9 @@
-"""A dependency-free progress bar on stderr that appears only for work longer than a second."""
+"""A dependency-free progress bar on stderr that appears only for work longer than a second, and the
+eval runner's bar with running accuracy."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -48,3 +50,31 @@ class Progress:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class EvalProgress:
+    """The eval runner's bar: records done, with running accuracy, errors and over-length counts.
+
+    Reads only `status` and `correct` of each record (duck-typed: this module imports nothing)."""
+
+    def __init__(self, total: int, enabled: bool, stream=None):
+        self.total, self.enabled = total, enabled
+        self.done = self.correct = self.scored = self.errors = self.over = 0
+        # --progress asked for it: draw from the first record, not after the usual second.
+        self.bar = Progress(total, "eval", stream=stream if enabled else open(os.devnull, "w"), delay=0.0)
+
+    def update(self, record) -> None:  # a store.Record
+        self.done += 1
+        self.scored += record.status == "ok"
+        self.correct += bool(record.correct)
+        self.errors += record.status == "error"
+        self.over += record.status == "over_length"
+        if self.enabled:
+            self.bar.update(1, postfix=self.line())
+
+    def line(self) -> str:
+        acc = f"{self.correct / self.scored:.3f}" if self.scored else "-"
+        return f"{self.done}/{self.total} acc {acc} err {self.errors} over {self.over}"
+
+    def close(self):
+        self.bar.close()

@@ -11,7 +11,6 @@ context is a warm cacheable prefix; the latency difference is reported as the pr
 from __future__ import annotations
 
 import asyncio
-import os
 import itertools
 import random
 import sys
@@ -24,7 +23,7 @@ from .errors import HashhopError
 from .limiter import AdaptiveLimiter
 from .prompt import DEFAULT_TEMPLATE, Plan, Planner, Template, make_cell, render_query
 from .sample import Query
-from .progress import Progress as Bar
+from .progress import EvalProgress as Progress
 from .store import Record, RunStore, now_iso
 
 
@@ -60,32 +59,6 @@ def max_tokens_for(query: Query, hash_len: int, configured: int | None) -> int:
     if configured:
         return configured
     return 32 + 2 * (hash_len + 3) * (query.hops if query.cot else 1)
-
-
-class Progress:
-    """The eval progress bar (hashhop.progress) with running accuracy, errors and over-length counts."""
-
-    def __init__(self, total: int, enabled: bool, stream=None):
-        self.total, self.enabled = total, enabled
-        self.done = self.correct = self.scored = self.errors = self.over = 0
-        # --progress asked for it: draw from the first record, not after the usual second.
-        self.bar = Bar(total, "eval", stream=stream if enabled else open(os.devnull, "w"), delay=0.0)
-
-    def update(self, record: Record):
-        self.done += 1
-        self.scored += record.status == "ok"
-        self.correct += bool(record.correct)
-        self.errors += record.status == "error"
-        self.over += record.status == "over_length"
-        if self.enabled:
-            self.bar.update(1, postfix=self.line())
-
-    def line(self) -> str:
-        acc = f"{self.correct / self.scored:.3f}" if self.scored else "-"
-        return f"{self.done}/{self.total} acc {acc} err {self.errors} over {self.over}"
-
-    def close(self):
-        self.bar.close()
 
 
 class Runner:
@@ -149,7 +122,8 @@ class Runner:
         prompt_tokens = plan.prompt_tokens or plan.n_tokens
         estimate = self.config.prices.cost(prompt_tokens, request.max_tokens)
         if self.config.max_cost is not None and self.spent + self._reserved + estimate > self.config.max_cost:
-            self.stopped = f"max_cost: the next query could cross ${self.config.max_cost:.4f}"
+            self.stopped = (f"max_cost: the next query could cross ${self.config.max_cost:.4f} "
+                            f"(${self.spent:.4f} spent in this run folder)")
             return None
         self._reserved += estimate
         return estimate
@@ -237,6 +211,8 @@ class Runner:
         `check`: call the backend's preflight `check()` first (the CLI has already done it)."""
         self.limiter = AdaptiveLimiter(self.config.concurrency, self.config.cooldown)
         self.progress = Progress(total, self.config.progress)
+        # --max-cost bounds the run folder's total: what earlier (resumed) runs spent counts too.
+        self.spent = sum(r.cost_usd or 0.0 for r in getattr(self.store, "records", ()))
         cap = getattr(self.backend, "cap_timeout", None)  # a backend that times requests out itself
         self._backend_times_out = bool(cap and cap(self.config.timeout))
         if check and getattr(self.backend, "check", None) is not None:

@@ -20,8 +20,8 @@ from .suites import Grid, get_suite
 TOP_KEYS = ("name", "suite", "grid", "models")
 GRID_KEYS = ("lengths", "hops", "cot", "depth", "seeds", "hash_len", "alphabet", "format", "samples", "queries",
              "tokenizer")
-MODEL_KEYS = ("model", "name", "base_url", "api_key_env", "concurrency", "price_in", "price_out", "timeout",
-              "retries", "max_tokens", "options")
+MODEL_KEYS = ("model", "name", "base_url", "api_key_env", "concurrency", "price_in", "price_out", "max_cost",
+              "timeout", "retries", "max_tokens", "options")
 
 
 class SweepError(HashhopError):
@@ -40,6 +40,7 @@ class ModelEntry:
     concurrency: int = 8
     price_in: float | None = None  # USD per million prompt tokens
     price_out: float | None = None
+    max_cost: float | None = None  # USD: no request is sent that could take the run folder's spend past it
     timeout: float = 300.0
     retries: int = 4
     max_tokens: int | None = None
@@ -232,7 +233,7 @@ def model_entry(where: str, item) -> ModelEntry:
         if key in item:
             kw[key] = _strings(w, key, item[key])[0]
     numbers = {"concurrency": (int, 1), "retries": (int, 0), "max_tokens": (int, 1), "timeout": (float, 0.001),
-               "price_in": (float, 0), "price_out": (float, 0)}
+               "price_in": (float, 0), "price_out": (float, 0), "max_cost": (float, 0)}
     for key, (kind, minimum) in numbers.items():
         if key in item:
             kw[key] = _number(w, key, item[key], kind, minimum)

@@ -8,6 +8,7 @@ its own run folder under -o (`runs/NAME/<model>/`), the report goes to `runs/NAM
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -15,11 +16,10 @@ from ..backends import parse_options
 from ..cost import estimate, load_prices
 from ..errors import HashhopError
 from ..executors import EXECUTORS, Job, run
+from ..executors.job import max_completion
 from ..prompt import DEFAULT_TEMPLATE, Template
-from ..runner import max_tokens_for
-from ..sample import Query
 from ..spec import format_size
-from ..store import StoreError, now_iso, write_json_atomic
+from ..store import StoreError, now_iso, read_results, write_json_atomic
 from ..suites import FALLBACK_TOKENIZER, get_suite, list_suites
 from ..sweep import ModelEntry, Sweep, load_sweep
 
@@ -40,6 +40,9 @@ def register(subparsers) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight for --model (default 8)")
     p.add_argument("--price-in", type=float, help="USD per million prompt tokens for --model")
     p.add_argument("--price-out", type=float, help="USD per million completion tokens for --model")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="per model: send nothing that could take its run folder's spend past this (resumed runs "
+                        "count); replaces max_cost in a sweep file")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--suite", help="shipped suite: quick (default), standard, magic, extreme")
     grid.add_argument("--sweep", metavar="FILE", help="sweep file (TOML, or YAML with PyYAML): see docs/bench.md")
@@ -78,6 +81,11 @@ def resolve(args) -> Sweep:
         sweep = Sweep(name=suite.name, tag=suite.tag, grid=suite.grid, models=())
     if args.model or not sweep.models:
         sweep = Sweep(sweep.name, sweep.tag, sweep.grid, (_cli_model(args),), sweep.path)
+    if args.max_cost is not None:
+        if args.max_cost < 0:
+            raise HashhopError("--max-cost must be 0 or more (USD)")
+        models = tuple(dataclasses.replace(m, max_cost=args.max_cost) for m in sweep.models)
+        sweep = Sweep(sweep.name, sweep.tag, sweep.grid, models, sweep.path)
     return sweep
 
 
@@ -89,11 +97,6 @@ def jobs_of(sweep: Sweep, out: str, args) -> list[Job]:
 
 
 # -- dry run ---------------------------------------------------------------------------------
-def _max_completion(cell: dict, entry: ModelEntry) -> int:
-    q = Query(0, ("a",) * (cell["hops"] + 1), 0, cell["hops"], cell["cot"])
-    return max_tokens_for(q, cell["hash_len"], entry.max_tokens)
-
-
 def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
     """Print every cell with its token counts, and the cost estimate per model. Calls nothing."""
     file = file or sys.stdout
@@ -113,9 +116,11 @@ def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
     total = 0.0
     for m in sweep.models:
         prices = load_prices(m.model, m.price_in, m.price_out)
-        est = estimate([(c["tokens"], per_cell, _max_completion(c, m)) for c in cells], prices)
+        est = estimate([(c["tokens"], per_cell, max_completion(c, m)) for c in cells], prices)
         total += est.cost_usd
         note = f" (key variable {m.missing_key()} is not set)" if m.missing_key() else ""
+        if m.max_cost is not None and est.cost_usd > m.max_cost:
+            note += f"; over its max_cost ${m.max_cost:.4f}: the run would stop early"
         print(f"{m.model}: {est.line()}{note}", file=file)
     if len(sweep.models) > 1:
         print(f"total estimated cost ${total:.4f}", file=file)
@@ -200,6 +205,11 @@ def main(args) -> int:
     _manifest(args.output, sweep, jobs, args.executor)
     print(f"bench {sweep.tag}: {sweep.grid.describe()}; {len(jobs)} model(s) -> {args.output}", file=sys.stderr)
     run(jobs, args.executor, args.address, args.workers)
+    for job in jobs:
+        stopped = os.path.exists(os.path.join(job.run_dir, "results.json")) and read_results(job.run_dir).get("stopped")
+        if stopped:
+            print(f"{job.entry.model} stopped: {stopped}; raise the limit and run the same command to resume",
+                  file=sys.stderr)
     path, text = report(jobs, args.output, args.threshold, not args.no_figures, f"HashHop bench: {sweep.tag}")
     print(text)
     print(f"report: {path}")

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from ..backends import get_backend
 from ..cost import Prices, load_prices
 from ..prompt import DEFAULT_TEMPLATE, Template
-from ..runner import RunConfig
+from ..runner import RunConfig, max_tokens_for
+from ..sample import Query
 from ..store import RunStore, StoreError, now_iso, read_results
 from ..summary import git_hash, metrics, prefix_cache, token_check, versions
 from ..suites import FALLBACK_TOKENIZER, Grid
@@ -49,7 +50,42 @@ class Job:
     def run_config(self) -> RunConfig:
         e = self.entry
         return RunConfig(concurrency=e.concurrency, timeout=e.timeout, retries=e.retries, max_tokens=e.max_tokens,
-                         prices=self.prices, template=self.template, progress=self.progress)
+                         max_cost=e.max_cost, prices=self.prices, template=self.template, progress=self.progress)
+
+
+def max_completion(cell: dict, entry: ModelEntry) -> int:
+    """The completion budget of one query of `cell` (what the runner asks for)."""
+    q = Query(0, ("a",) * (cell["hops"] + 1), 0, cell["hops"], cell["cot"])
+    return max_tokens_for(q, cell["hash_len"], entry.max_tokens)
+
+
+@dataclass
+class Budget:
+    """--max-cost for an executor that sends whole units (a context and its queries): a unit goes out
+    only when the spend recorded so far, the estimates of the units in flight and its own estimate
+    (every query at its full prompt and completion budget) stay within the limit."""
+
+    limit: float | None
+    spent: float = 0.0
+    reserved: float = 0.0
+
+    def take(self, estimate: float) -> bool:
+        if self.limit is not None and self.spent + self.reserved + estimate > self.limit:
+            return False
+        self.reserved += estimate
+        return True
+
+    def settle(self, estimate: float, cost: float) -> None:
+        self.reserved -= estimate
+        self.spent += cost
+
+    def stop_reason(self) -> str:
+        return f"max_cost: the next unit could cross ${self.limit:.4f} (${self.spent:.4f} spent in this run folder)"
+
+
+def unit_estimate(job: Job, cell: dict) -> float:
+    """Upper estimate of one unit's cost: every query at the cell's size and its completion budget."""
+    return job.grid.queries * job.prices.cost(cell["tokens"], max_completion(cell, job.entry))
 
 
 def open_backend(entry: ModelEntry):
@@ -116,7 +152,7 @@ def write_results(store: RunStore, job: Job, model_name: str, tokenizer: str, pr
     config = {"model": model_name, "model_spec": e.model, "options": _redact(e.backend_options()),
               "tokenizer": tokenizer, "suite": job.tag, "grid": job.grid.to_dict(), "executor": executor,
               "concurrency": e.concurrency, "timeout": e.timeout, "retries": e.retries, "max_tokens": e.max_tokens,
-              "price_in": e.price_in, "price_out": e.price_out}
+              "price_in": e.price_in, "price_out": e.price_out, "max_cost": e.max_cost}
     store.write_results({
         "config": config, "suite": job.tag, "versions": versions(), "git_hash": git_hash(), "tokenizer": tokenizer,
         "template": job.template.to_dict(),

@@ -11,6 +11,7 @@ Records equal the local executor's except for timing fields (time, latency_s).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import sys
@@ -22,7 +23,7 @@ from ..runner import AdaptiveLimiter, Runner
 from ..runner import Progress as _Bar
 from ..sample import Sample
 from ..store import Record, RunStore
-from .job import Job, Progress, check_same_run, is_chat, open_backend, sizing, write_results
+from .job import Budget, Job, Progress, check_same_run, is_chat, open_backend, sizing, unit_estimate, write_results
 
 NAME = "ray"
 RESTARTS = 3  # a lost worker is restarted, and its unit retried, this many times
@@ -74,7 +75,8 @@ class UnitWorker:
         planner = Planner(store, self.job.template, self.job.grid.queries, self.tok, self.count, self.overhead,
                           is_chat(self.backend))
         plan = await asyncio.to_thread(planner.plan, cell, index)
-        runner = Runner(self.backend, store, self.job.run_config(), model_counted=self.count is not None)
+        config = dataclasses.replace(self.job.run_config(), max_cost=None)  # the driver holds the budget
+        runner = Runner(self.backend, store, config, model_counted=self.count is not None)
         runner.limiter, runner.progress = self.limiter, _Bar(0, False)
         if plan is not None:
             await runner.run_plan(plan)
@@ -137,22 +139,38 @@ def _last_error(exc) -> str:
     return found[-1].split(": ", 1)[1] if found else (lines[-1] if lines else type(exc).__name__)
 
 
-def _dispatch(ray, actors: list, units: deque, store: RunStore, window: int, progress: Progress) -> None:
-    """Keep `window` units in flight per actor; append each unit's results as it returns."""
-    in_flight: dict = {}
+def _dispatch(ray, actors: list, units: deque, store: RunStore, window: int, progress: Progress,
+              budget: Budget, estimate) -> None:
+    """Keep `window` units in flight per actor while the budget allows; append each unit's results
+    as it returns. `estimate(cell)`: a unit's cost estimate."""
+    in_flight: dict = {}  # ref -> (actor index, reserved estimate)
     load = [0] * len(actors)
     while units or in_flight:
         while units and min(load) < window and not progress.stopped:
+            cost = estimate(units[0][0])
+            if not budget.take(cost):
+                progress.stopped = budget.stop_reason()
+                break
             a = load.index(min(load))
             cell, index, entry, done = units.popleft()
-            in_flight[actors[a].run_unit.remote(cell, index, entry, done)] = a
+            in_flight[actors[a].run_unit.remote(cell, index, entry, done)] = (a, cost)
             load[a] += 1
         if not in_flight:
             break
         ready, _ = ray.wait(list(in_flight), num_returns=1)
         for ref in ready:
-            load[in_flight.pop(ref)] -= 1
-            _append(store, _get(ray, ref), progress)
+            a, cost = in_flight.pop(ref)
+            load[a] -= 1
+            out = _get(ray, ref)
+            budget.settle(cost, _charged(out["records"], cost))
+            _append(store, out, progress)
+
+
+def _charged(records: list[dict], estimate: float) -> float:
+    """What a unit spent: the recorded costs; a record whose backend reported no tokens (oracle,
+    random, ltm) is charged its share of the unit's estimate, as the local runner charges it."""
+    share = estimate / max(1, len(records))
+    return sum(r["cost_usd"] if r.get("prompt_tokens") is not None else share for r in records)
 
 
 def run_job(ray, job: Job, workers: int) -> None:
@@ -170,7 +188,8 @@ def run_job(ray, job: Job, workers: int) -> None:
                         units.append((cell, index, entry, done))
             write_results(store, job, info["model"], info["tokenizer"], progress, True, NAME)
             window = 2 if job.local else max(2, job.entry.concurrency)
-            _dispatch(ray, actors, units, store, window, progress)
+            budget = Budget(job.entry.max_cost, spent=sum(r.cost_usd or 0.0 for r in store.records))
+            _dispatch(ray, actors, units, store, window, progress, budget, lambda cell: unit_estimate(job, cell))
             write_results(store, job, info["model"], info["tokenizer"], progress, bool(progress.stopped), NAME)
         except BaseException:
             if info is not None:
