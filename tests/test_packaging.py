@@ -1,10 +1,13 @@
 """Packaging: the wheel and sdist build, the wheel installs into a clean venv with only the core
 dependencies and runs `hashhop generate` and `hashhop eval --model oracle`; every extra's module
-imports with only its own extra present, and a missing extra names its `pip install` line."""
+imports with only its own extra present, and a missing extra names its `pip install` line. The
+light extras (openai, tiktoken, report, yaml, ray) are each installed alone into a fresh venv from
+the package index and run the command they are for."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -177,3 +180,62 @@ def test_wheel_installs_in_a_clean_venv_and_runs_generate_and_oracle_eval(built)
     proc = subprocess.run([py, "-c", "import hashhop.integrations.inspect_task"], cwd=built, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode != 0 and "pip install 'hashhop[inspect]'" in proc.stderr
+
+
+# -- each light extra, installed alone into its own fresh venv -----------------------------------
+def _venv_with(built: Path, extra: str) -> Path:
+    """A fresh venv (no system site-packages) holding the built wheel with `extra` only, resolved
+    from the package index as users install it."""
+    venv = built / f"venv-{extra}"
+    _sh([sys.executable, "-m", "venv", str(venv)], cwd=built, timeout=180)
+    _sh([str(venv / "bin" / "pip"), "install", "-q", "--find-links", str(built / "dist"), f"hashhop[{extra}]"],
+        cwd=built, timeout=600)
+    return venv / "bin" / "hashhop"
+
+
+def _frozen(hashhop: Path) -> str:
+    return _sh([str(hashhop.parent / "pip"), "freeze"], cwd=hashhop.parent).stdout.lower()
+
+
+@pytest.mark.slow
+def test_the_openai_extra_alone_evaluates_against_a_server(built):
+    from stub_server import StubServer
+
+    hashhop = _venv_with(built, "openai")
+    assert "httptools" in _frozen(hashhop) and "torch" not in _frozen(hashhop)
+    with StubServer() as server:
+        _sh([str(hashhop), "eval", "--model", "openai:stub", "--base-url", server.url + "/v1", "--tokens", "1K",
+             "--samples", "2", "-o", "run-openai"], cwd=built, timeout=300)
+    results = json.loads((built / "run-openai" / "results.json").read_text())
+    assert results["metrics"]["overall"]["accuracy"] == 1.0  # the stub answers every query correctly
+
+
+@pytest.mark.slow
+def test_the_tiktoken_extra_alone_sizes_prompts_in_cl100k(built):
+    hashhop = _venv_with(built, "tiktoken")
+    _sh([str(hashhop), "generate", "--tokens", "2K", "--tokenizer", "tiktoken:cl100k_base", "-o", "t.jsonl"],
+        cwd=built, timeout=300)
+    row = json.loads((built / "t.jsonl").read_text().splitlines()[0])
+    assert row["tokenizer"] == "tiktoken:cl100k_base" and row["n_tokens"] == 2000
+    assert row["n_chars"] > 2600  # random letters run about 1.5 characters per cl100k token, not 1
+
+
+@pytest.mark.slow
+def test_the_report_and_yaml_extras_alone_draw_a_bench_report(built):
+    hashhop = _venv_with(built, "report,yaml")
+    (built / "s.yaml").write_text("name: s\ngrid:\n  lengths: [1K, 2K]\n  hops: [1]\n  tokenizer: chars\n")
+    out = _sh([str(hashhop), "bench", "--model", "oracle", "--sweep", "s.yaml", "-o", "bench-run"], cwd=built,
+              timeout=300)
+    assert "note:" not in out.stderr  # figures were drawn: matplotlib came with the extra
+    html = (built / "bench-run" / "report.html").read_text()
+    assert "<svg" in html or "<img" in html
+
+
+@pytest.mark.slow
+def test_the_ray_extra_alone_runs_a_bench_on_a_local_cluster(built):
+    hashhop = _venv_with(built, "ray")
+    (built / "r.toml").write_text('name = "r"\n[grid]\nlengths = ["1K"]\nhops = [1, 2]\ntokenizer = "chars"\n')
+    _sh([str(hashhop), "bench", "--model", "oracle", "--sweep", "r.toml", "--executor", "ray", "--workers", "2",
+         "--no-figures", "-o", "ray-run"], cwd=built, timeout=600)
+    results = json.loads((built / "ray-run" / "oracle" / "results.json").read_text())
+    assert results["config"]["executor"] == "ray" and results["partial"] is False
