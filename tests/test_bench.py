@@ -136,6 +136,10 @@ def test_dry_run_says_when_the_estimate_is_over_the_budget(tmp_path, capsys):
     assert "over its max_cost" not in capsys.readouterr().out
     assert main([*args, "--max-cost", "-1"]) == 2
     assert "--max-cost must be 0 or more" in capsys.readouterr().err
+    free = ["bench", "--model", "oracle", "--sweep", sweep_file(tmp_path), "--max-cost", "5", "-o", str(tmp_path / "r")]
+    assert main(free) == 2  # no prices: every query would cost $0 and the budget could never stop anything
+    assert "--max-cost needs prices for oracle: pass --price-in" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_killed_bench_loses_nothing_and_the_rerun_matches_an_uninterrupted_run(tmp_path):

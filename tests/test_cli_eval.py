@@ -104,6 +104,15 @@ def test_max_cost_stops_early_and_a_larger_budget_resumes(tmp_path, capsys):
     assert len(read_records(str(run))) == 6 and read_results(str(run))["partial"] is False
 
 
+@pytest.mark.parametrize("extra, message", [([], "--max-cost needs prices for oracle: pass --price-in"),
+                                             (["--price-in", "1"], "--max-cost must be 0 or more")])
+def test_a_budget_that_could_not_work_is_refused_before_anything_is_written(tmp_path, capsys, extra, message):
+    run = tmp_path / "run"
+    budget = "-1" if extra else "5"
+    assert main(["eval", "--model", "oracle", "--max-cost", budget, *extra, "-o", str(run)]) == 2
+    assert message in capsys.readouterr().err and not run.exists()
+
+
 def test_prices_come_from_options_or_a_pricing_file(tmp_path):
     toml = tmp_path / "p.toml"
     toml.write_text('["openai:m"]\ninput = 0.5\noutput = 2.0\n')

@@ -30,6 +30,7 @@ api_key_env = "HASHHOP_TEST_KEY"
 concurrency = 4
 price_in = 0.15
 price_out = 0.6
+max_cost = 2.5
 options = { api = "chat" }
 
 [[models]]
@@ -52,7 +53,8 @@ def test_a_full_sweep_file_gives_the_grid_and_per_model_options(tmp_path):
     api, oracle = sweep.models
     assert api.backend_options() == {"api": "chat", "base_url": "https://api.example.com/v1",
                                      "api_key_env": "HASHHOP_TEST_KEY"}
-    assert (api.concurrency, api.price_in, api.price_out) == (4, 0.15, 0.6)
+    assert (api.concurrency, api.price_in, api.price_out, api.max_cost) == (4, 0.15, 0.6, 2.5)
+    assert oracle.max_cost is None
     assert api.folder == "openai-gpt-4o-mini" and oracle.folder == "oracle"
 
 
@@ -93,6 +95,7 @@ def test_a_sweep_may_start_from_a_suite_and_keeps_its_tag_only_when_unchanged(tm
     ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "openai:x", "api_key_env": "sk-abc123"}]},
      "must be the NAME of an environment variable"),
     ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": ["oracle", "oracle"]}, "share the run folder 'oracle'"),
+    ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "oracle", "max_cost": -1}]}, "bad max_cost -1"),
     ({"suite": "fast"}, "unknown suite 'fast'"),
 ])
 def test_bad_files_get_one_line_errors_naming_the_problem(data, message):

@@ -68,6 +68,18 @@ def load_prices(model: str, price_in: float | None = None, price_out: float | No
                   base.output if price_out is None else float(price_out))
 
 
+def check_budget(max_cost: float | None, prices: Prices, model: str) -> None:
+    """A --max-cost that could not work is bad input: negative, or set for a model with no prices
+    (every query would cost $0, so the budget would never stop anything)."""
+    if max_cost is None:
+        return
+    if max_cost < 0:
+        raise PricingError("--max-cost must be 0 or more (USD)")
+    if prices.free:
+        raise PricingError(f"--max-cost needs prices for {model}: pass --price-in/--price-out or --pricing FILE "
+                           f"(without them every query costs $0)")
+
+
 @dataclass(frozen=True)
 class Estimate:
     queries: int

@@ -13,7 +13,7 @@ import os
 import sys
 
 from ..backends import parse_options
-from ..cost import estimate, load_prices
+from ..cost import check_budget, estimate, load_prices
 from ..errors import HashhopError
 from ..executors import EXECUTORS, Job, run
 from ..executors.job import max_completion
@@ -82,10 +82,10 @@ def resolve(args) -> Sweep:
     if args.model or not sweep.models:
         sweep = Sweep(sweep.name, sweep.tag, sweep.grid, (_cli_model(args),), sweep.path)
     if args.max_cost is not None:
-        if args.max_cost < 0:
-            raise HashhopError("--max-cost must be 0 or more (USD)")
         models = tuple(dataclasses.replace(m, max_cost=args.max_cost) for m in sweep.models)
         sweep = Sweep(sweep.name, sweep.tag, sweep.grid, models, sweep.path)
+    for m in sweep.models:
+        check_budget(m.max_cost, load_prices(m.model, m.price_in, m.price_out), m.model)
     return sweep
 
 

@@ -17,7 +17,7 @@ import time
 from ..backends import get_backend, parse_options
 from .. import __version__
 from ..compat import lm_eval_results
-from ..cost import estimate, load_prices
+from ..cost import check_budget, estimate, load_prices
 from ..errors import DatasetError, HashhopError
 from ..prompt import DEFAULT_TEMPLATE, Planner, Template, make_cell
 from ..runner import RunConfig, Runner, max_tokens_for
@@ -244,6 +244,7 @@ def _write_results(store: RunStore, config: dict, template: Template, started: s
 
 def main(args) -> int:
     template = Template.load(args.template) if args.template else DEFAULT_TEMPLATE
+    check_budget(args.max_cost, load_prices(args.model, args.price_in, args.price_out, args.pricing), args.model)
     if args.dry_run:
         return _dry_run(args, template)
     if args.samples < 1 or args.queries < 1 or args.concurrency < 1:
