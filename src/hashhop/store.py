@@ -14,85 +14,29 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import json
 import os
 import time
-from dataclasses import dataclass
 
 from . import fastjson
 from .errors import HashhopError, OutputError, require
 from .prompt import cell_key
+from .record import Record, now_iso  # re-exported: the store's readers and writers speak Records
 from .sample import Sample
-from .spec import shallow_dict
 
 RECORDS, SAMPLES, RESULTS, LOCK = "records.jsonl", "samples.jsonl", "results.json", ".lock"
+__all__ = ["LOCK", "RECORDS", "RESULTS", "SAMPLES", "Record", "RunStore", "StoreError", "load_run", "now_iso",
+           "read_records", "read_results", "read_samples", "write_json_atomic"]
 
 
 class StoreError(HashhopError):
     """A run folder that is locked, unreadable or holds a different run."""
 
 
-@dataclass(frozen=True)
-class Record:
-    """One finished query: exactly the fields of docs/records.md."""
-
-    sample_id: str
-    query_index: int
-    model: str
-    cell: dict
-    status: str  # ok, error, over_length
-    kind: str
-    correct: bool
-    credit: float
-    hops_correct: int
-    broke_at: int | None
-    answer: str | None
-    completion: str
-    error: str | None
-    start: str
-    target: str
-    path: list
-    query_depth: float
-    answer_position: int | None
-    n_tokens: int
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    latency_s: float
-    cost_usd: float
-    attempts: int
-    time: str
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.sample_id, self.query_index)
-
-    def to_dict(self) -> dict:
-        return shallow_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Record":
-        names = [f.name for f in dataclasses.fields(cls)]
-        return cls(**{n: d.get(n) for n in names})
-
-
-_second: tuple[int, str] = (-1, "")  # the last whole second formatted, reused within that second
-
-
 def _line(obj: dict) -> bytes:
     """One line of records.jsonl or samples.jsonl."""
     return fastjson.dumps(obj) + b"\n"
-
-
-def now_iso() -> str:
-    """UTC now as 2026-01-31T12:34:56.789Z (what datetime.isoformat gives, at a fifth of its cost)."""
-    global _second
-    now = time.time()
-    whole = int(now)
-    if whole != _second[0]:
-        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
 
 
 def _read_jsonl(path: str) -> list[dict]:
