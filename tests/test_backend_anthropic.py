@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import socket
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -17,91 +12,15 @@ pytest.importorskip("httpx")
 from hashhop.backends import anthropic as anth  # noqa: E402
 from hashhop.backends.base import BackendError, OverLength, RateLimited, Request, TransientError  # noqa: E402
 
+from anthropic_stub import FRAMING, error_body, message_body, running_stub  # noqa: E402
+
 KEY = "sk-ant-test-SECRET-0123456789"
-FRAMING = 7  # tokens the stub's count_tokens adds around a message
-
-
-class StubMessages(BaseHTTPRequestHandler):
-    """Scripted Messages API: each POST /v1/messages pops the next (status, headers, body) from
-    `server.script`; an empty script answers with an echo of the last user message."""
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def do_GET(self):
-        self.server.seen.append({"path": self.path, "headers": dict(self.headers), "body": None})
-        if self.server.get_status != 200:
-            return self._send(self.server.get_status, {}, _error("authentication_error", "invalid x-api-key"))
-        if self.path == "/v1/models/claude-stub":
-            return self._send(200, {}, {"type": "model", "id": "claude-stub", "display_name": "Stub"})
-        return self._send(404, {}, _error("not_found_error", f"model: {self.path.rsplit('/', 1)[-1]}"))
-
-    def do_POST(self):
-        length = int(self.headers.get("content-length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
-        self.server.seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        if self.path == "/v1/messages/count_tokens":
-            if not self.server.count_tokens:
-                return self._send(404, {}, {"type": "error", "error": {"type": "not_found_error"}})
-            text = body["messages"][0]["content"]
-            return self._send(200, {}, {"input_tokens": FRAMING + len(text)})
-        if self.path != "/v1/messages":
-            return self._send(404, {}, {"type": "error", "error": {"type": "not_found_error", "message": "no"}})
-        if self.server.script:
-            status, headers, payload = self.server.script.pop(0)
-            if payload == "stall":
-                time.sleep(2.0)
-                payload = _message("late")
-            return self._send(status, headers, payload)
-        texts = [m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
-                 for m in body["messages"]]
-        # One token per character plus the framing, as the stub's count_tokens says.
-        seen = FRAMING + len("\n".join(([body["system"]] if "system" in body else []) + texts))
-        return self._send(200, {}, _message(_solve(texts[-1]) or f"echo: {texts[-1][-20:]}", input_tokens=seen))
-
-    def _send(self, status, headers, payload):
-        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(raw)))
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(raw)
-
-
-def _solve(text: str) -> str | None:
-    """Follow the chain the question asks about (the stub is a perfect model)."""
-    ask = re.search(r"Start at (\w+) and follow (\d+) link", text)
-    if not ask:
-        return None
-    links = dict(re.findall(r"^(\w+) = '?(\w+)'?$", text, re.M))
-    h = ask.group(1)
-    for _ in range(int(ask.group(2))):
-        h = links.get(h, "?")
-    return f"The answer is {h}."
-
-
-def _message(text, input_tokens=11, output_tokens=3, cache_read=0, cache_write=0):
-    return {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-stub",
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                      "cache_read_input_tokens": cache_read, "cache_creation_input_tokens": cache_write}}
-
-
-def _error(kind, message):
-    return {"type": "error", "error": {"type": kind, "message": message}}
 
 
 @pytest.fixture
 def stub():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubMessages)
-    server.script, server.seen, server.count_tokens, server.get_status = [], [], True, 200
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with running_stub() as server:
+        yield server
 
 
 @pytest.fixture
@@ -131,7 +50,7 @@ def _generate(backend, request=None):
 
 
 def test_answer_text_usage_and_finish_reason_come_from_the_response(stub, backend_for):
-    stub.script.append((200, {}, _message("The answer is C", input_tokens=5, cache_read=90, cache_write=10)))
+    stub.script.append((200, {}, message_body("The answer is C", input_tokens=5, cache_read=90, cache_write=10)))
     c = _generate(backend_for())
     assert (c.text, c.completion_tokens, c.finish_reason) == ("The answer is C", 3, "end_turn")
     assert c.prompt_tokens == 105  # fresh + cache read + cache write: the whole prompt
@@ -167,27 +86,27 @@ def test_caching_can_be_turned_off(stub, backend_for):
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_refused_key_is_fatal_and_never_printed(stub, backend_for, status):
-    stub.script.append((status, {}, _error("authentication_error", f"invalid x-api-key {KEY}")))
+    stub.script.append((status, {}, error_body("authentication_error", f"invalid x-api-key {KEY}")))
     with pytest.raises(BackendError, match="api_key_env") as info:
         _generate(backend_for())
     assert KEY not in str(info.value)
 
 
 def test_unknown_model_is_fatal(stub, backend_for):
-    stub.script.append((404, {}, _error("not_found_error", "model: claude-nope")))
+    stub.script.append((404, {}, error_body("not_found_error", "model: claude-nope")))
     with pytest.raises(BackendError, match="not found"):
         _generate(backend_for())
 
 
 def test_429_carries_retry_after(stub, backend_for):
-    stub.script.append((429, {"retry-after": "7"}, _error("rate_limit_error", "slow down")))
+    stub.script.append((429, {"retry-after": "7"}, error_body("rate_limit_error", "slow down")))
     with pytest.raises(RateLimited) as info:
         _generate(backend_for())
     assert info.value.retry_after == 7.0
 
 
 def test_429_without_retry_after_leaves_the_wait_to_the_runner(stub, backend_for):
-    stub.script.append((429, {}, _error("rate_limit_error", "slow down")))
+    stub.script.append((429, {}, error_body("rate_limit_error", "slow down")))
     with pytest.raises(RateLimited) as info:
         _generate(backend_for())
     assert info.value.retry_after is None
@@ -195,20 +114,20 @@ def test_429_without_retry_after_leaves_the_wait_to_the_runner(stub, backend_for
 
 @pytest.mark.parametrize("status", [500, 502, 529])
 def test_overload_and_server_errors_are_transient(stub, backend_for, status):
-    stub.script.append((status, {}, _error("overloaded_error", "Overloaded")))
+    stub.script.append((status, {}, error_body("overloaded_error", "Overloaded")))
     with pytest.raises(TransientError) as info:
         _generate(backend_for())
     assert not isinstance(info.value, RateLimited)
 
 
 def test_prompt_too_long_is_over_length_not_an_error(stub, backend_for):
-    stub.script.append((400, {}, _error("invalid_request_error", "prompt is too long: 250123 tokens > 200000 maximum")))
+    stub.script.append((400, {}, error_body("invalid_request_error", "prompt is too long: 250123 tokens > 200000 maximum")))
     with pytest.raises(OverLength, match="250123"):
         _generate(backend_for())
 
 
 def test_other_bad_requests_are_fatal(stub, backend_for):
-    stub.script.append((400, {}, _error("invalid_request_error", "max_tokens: must be positive")))
+    stub.script.append((400, {}, error_body("invalid_request_error", "max_tokens: must be positive")))
     with pytest.raises(BackendError, match="max_tokens"):
         _generate(backend_for())
 

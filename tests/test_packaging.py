@@ -1,7 +1,7 @@
 """Packaging: the wheel and sdist build, the wheel installs into a clean venv with only the core
 dependencies and runs `hashhop generate` and `hashhop eval --model oracle`; every extra's module
 imports with only its own extra present, and a missing extra names its `pip install` line. The
-light extras (openai, tiktoken, report, yaml, ray) are each installed alone into a fresh venv from
+light extras (openai, anthropic, tiktoken, report, yaml, ray) are each installed alone into a fresh venv from
 the package index and run the command they are for."""
 
 from __future__ import annotations
@@ -239,3 +239,20 @@ def test_the_ray_extra_alone_runs_a_bench_on_a_local_cluster(built):
          "--no-figures", "-o", "ray-run"], cwd=built, timeout=600)
     results = json.loads((built / "ray-run" / "oracle" / "results.json").read_text())
     assert results["config"]["executor"] == "ray" and results["partial"] is False
+
+
+@pytest.mark.slow
+def test_the_anthropic_extra_alone_evaluates_against_a_messages_server(built):
+    from anthropic_stub import running_stub
+
+    hashhop = _venv_with(built, "anthropic")
+    assert "httpx" in _frozen(hashhop) and "aiohttp" not in _frozen(hashhop)
+    env = {**os.environ, "HH_PACKAGING_KEY": "sk-ant-packaging-test"}
+    with running_stub() as server:
+        proc = subprocess.run([str(hashhop), "eval", "--model", "anthropic:claude-stub", "--base-url",
+                               f"http://127.0.0.1:{server.server_port}", "-M", "api_key_env=HH_PACKAGING_KEY",
+                               "--tokens", "1K", "--hops", "2", "--samples", "2", "-o", "run-anthropic"],
+                              cwd=built, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((built / "run-anthropic" / "results.json").read_text())
+    assert results["metrics"]["overall"]["accuracy"] == 1.0 and results["tokenizer"] == "model:anthropic:claude-stub"
