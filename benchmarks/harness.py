@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -204,7 +205,7 @@ def bench(n: int, levels: list[int], lmeval: bool, venv: str) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             data = {k: write_dataset(k, os.path.join(tmp, f"data-{k}.jsonl")) for k in (n, small)}
             tasks = {k: lmeval_task(items[:k], _folder(tmp, f"task-{k}")) for k in (n, small)} if lmeval else {}
-            runs = iter(range(10 ** 6))  # a fresh output folder per run: an existing one would resume
+            runs = itertools.count()  # a fresh output folder per run: an existing one would resume
             for c in levels:
                 row = {"concurrency": c, "raw": measure(base_url, n, lambda: asyncio.run(raw_client(port, body, n, c)))}
                 row["hashhop"] = measure(base_url, n, lambda: asyncio.run(run_hashhop(

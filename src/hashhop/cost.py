@@ -80,6 +80,38 @@ def check_budget(max_cost: float | None, prices: Prices, model: str) -> None:
                            f"(without them every query costs $0)")
 
 
+@dataclass
+class Budget:
+    """--max-cost while a run goes: what was spent (earlier runs of the folder included) and what the
+    requests in flight may still spend, reserved at their estimates. Something is sent only when
+    both, plus its own estimate, stay within the limit; a limit of None never stops anything."""
+
+    limit: float | None
+    spent: float = 0.0
+    reserved: float = 0.0
+
+    @classmethod
+    def of_records(cls, limit: float | None, records) -> "Budget":
+        """A budget that counts what these stored records cost."""
+        return cls(limit, spent=sum(r.cost_usd or 0.0 for r in records))
+
+    def take(self, estimate: float) -> bool:
+        """Reserve `estimate`, unless that could cross the limit."""
+        if self.limit is not None and self.spent + self.reserved + estimate > self.limit:
+            return False
+        self.reserved += estimate
+        return True
+
+    def release(self, estimate: float) -> None:
+        self.reserved -= estimate
+
+    def charge(self, cost: float) -> None:
+        self.spent += cost
+
+    def stop_reason(self, what: str) -> str:
+        return f"max_cost: the next {what} could cross ${self.limit:.4f} (${self.spent:.4f} spent in this run folder)"
+
+
 @dataclass(frozen=True)
 class Estimate:
     queries: int

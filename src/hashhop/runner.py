@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from . import score as scoring
 from .backends.base import Completion, OverLength, RateLimited, Request, TransientError
-from .cost import Prices
+from .cost import Budget, Prices
 from .errors import HashhopError
 from .limiter import AdaptiveLimiter
 from .prompt import DEFAULT_TEMPLATE, Plan, Planner, Template, make_cell, render_query
@@ -66,8 +66,7 @@ class Runner:
         self.backend, self.store, self.config = backend, store, config
         self.model_counted = model_counted  # prompt_tokens are in the model's own tokens
         self.stopped: str | None = None
-        self.spent = 0.0
-        self._reserved = 0.0
+        self.budget = Budget(config.max_cost)  # run() recounts it from the store's records
         self._rng = random.Random(config.seed)
         self.limiter: AdaptiveLimiter | None = None
         self.progress: Progress | None = None
@@ -121,11 +120,9 @@ class Runner:
         """Estimated cost of one request, or None when sending it could cross --max-cost."""
         prompt_tokens = plan.prompt_tokens or plan.n_tokens
         estimate = self.config.prices.cost(prompt_tokens, request.max_tokens)
-        if self.config.max_cost is not None and self.spent + self._reserved + estimate > self.config.max_cost:
-            self.stopped = (f"max_cost: the next query could cross ${self.config.max_cost:.4f} "
-                            f"(${self.spent:.4f} spent in this run folder)")
+        if not self.budget.take(estimate):
+            self.stopped = self.budget.stop_reason("query")
             return None
-        self._reserved += estimate
         return estimate
 
     async def _attempt(self, request: Request) -> Completion:
@@ -151,8 +148,8 @@ class Runner:
 
     def _answered(self, plan: Plan, query: Query, request: Request, c: Completion, attempts: int) -> Record:
         self.limiter.succeeded()
-        self.spent += self.config.prices.cost(c.prompt_tokens or plan.prompt_tokens or plan.n_tokens,
-                                              c.completion_tokens or request.max_tokens)
+        self.budget.charge(self.config.prices.cost(c.prompt_tokens or plan.prompt_tokens or plan.n_tokens,
+                                                   c.completion_tokens or request.max_tokens))
         truncated = self._truncated(plan, c)
         if truncated:
             return self._over_length(plan, query, truncated, attempts)
@@ -179,7 +176,7 @@ class Runner:
             else:
                 return self._answered(plan, query, request, completion, attempts)
             finally:
-                self._reserved -= reserved
+                self.budget.release(reserved)
             if give_up:
                 return self._record(plan, query, "error", error=f"{error} (after {attempts} attempts)",
                                     attempts=attempts)
@@ -212,7 +209,7 @@ class Runner:
         self.limiter = AdaptiveLimiter(self.config.concurrency, self.config.cooldown)
         self.progress = Progress(total, self.config.progress)
         # --max-cost bounds the run folder's total: what earlier (resumed) runs spent counts too.
-        self.spent = sum(r.cost_usd or 0.0 for r in getattr(self.store, "records", ()))
+        self.budget = Budget.of_records(self.config.max_cost, getattr(self.store, "records", ()))
         cap = getattr(self.backend, "cap_timeout", None)  # a backend that times requests out itself
         self._backend_times_out = bool(cap and cap(self.config.timeout))
         if check and getattr(self.backend, "check", None) is not None:

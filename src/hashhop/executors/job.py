@@ -59,30 +59,6 @@ def max_completion(cell: dict, entry: ModelEntry) -> int:
     return max_tokens_for(q, cell["hash_len"], entry.max_tokens)
 
 
-@dataclass
-class Budget:
-    """--max-cost for an executor that sends whole units (a context and its queries): a unit goes out
-    only when the spend recorded so far, the estimates of the units in flight and its own estimate
-    (every query at its full prompt and completion budget) stay within the limit."""
-
-    limit: float | None
-    spent: float = 0.0
-    reserved: float = 0.0
-
-    def take(self, estimate: float) -> bool:
-        if self.limit is not None and self.spent + self.reserved + estimate > self.limit:
-            return False
-        self.reserved += estimate
-        return True
-
-    def settle(self, estimate: float, cost: float) -> None:
-        self.reserved -= estimate
-        self.spent += cost
-
-    def stop_reason(self) -> str:
-        return f"max_cost: the next unit could cross ${self.limit:.4f} (${self.spent:.4f} spent in this run folder)"
-
-
 def unit_estimate(job: Job, cell: dict) -> float:
     """Upper estimate of one unit's cost: every query at the cell's size and its completion budget."""
     return job.grid.queries * job.prices.cost(cell["tokens"], max_completion(cell, job.entry))

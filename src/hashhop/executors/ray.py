@@ -17,13 +17,14 @@ import re
 import sys
 from collections import deque
 
+from ..cost import Budget
 from ..errors import HashhopError, require
 from ..prompt import Planner, cell_key
 from ..runner import AdaptiveLimiter, Runner
 from ..runner import Progress as _Bar
 from ..sample import Sample
 from ..store import Record, RunStore
-from .job import Budget, Job, Progress, check_same_run, is_chat, open_backend, sizing, unit_estimate, write_results
+from .job import Job, Progress, check_same_run, is_chat, open_backend, sizing, unit_estimate, write_results
 
 NAME = "ray"
 RESTARTS = 3  # a lost worker is restarted, and its unit retried, this many times
@@ -149,7 +150,7 @@ def _dispatch(ray, actors: list, units: deque, store: RunStore, window: int, pro
         while units and min(load) < window and not progress.stopped:
             cost = estimate(units[0][0])
             if not budget.take(cost):
-                progress.stopped = budget.stop_reason()
+                progress.stopped = budget.stop_reason("unit")
                 break
             a = load.index(min(load))
             cell, index, entry, done = units.popleft()
@@ -162,7 +163,8 @@ def _dispatch(ray, actors: list, units: deque, store: RunStore, window: int, pro
             a, cost = in_flight.pop(ref)
             load[a] -= 1
             out = _get(ray, ref)
-            budget.settle(cost, _charged(out["records"], cost))
+            budget.release(cost)
+            budget.charge(_charged(out["records"], cost))
             _append(store, out, progress)
 
 
@@ -188,7 +190,7 @@ def run_job(ray, job: Job, workers: int) -> None:
                         units.append((cell, index, entry, done))
             write_results(store, job, info["model"], info["tokenizer"], progress, True, NAME)
             window = 2 if job.local else max(2, job.entry.concurrency)
-            budget = Budget(job.entry.max_cost, spent=sum(r.cost_usd or 0.0 for r in store.records))
+            budget = Budget.of_records(job.entry.max_cost, store.records)
             _dispatch(ray, actors, units, store, window, progress, budget, lambda cell: unit_estimate(job, cell))
             write_results(store, job, info["model"], info["tokenizer"], progress, bool(progress.stopped), NAME)
         except BaseException:
