@@ -28,8 +28,12 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FUZZ_TESTS = ["tests/test_fuzz_parse.py", "tests/test_fuzz_dataset.py", "tests/test_fuzz_sweep.py",
-              "tests/test_fuzz_cli.py"]
+FUZZ_TESTS = [
+    "tests/test_fuzz_parse.py",
+    "tests/test_fuzz_dataset.py",
+    "tests/test_fuzz_sweep.py",
+    "tests/test_fuzz_cli.py",
+]
 MB = 2**20
 
 
@@ -41,14 +45,36 @@ def run_hypothesis(examples: int, cli_examples: int) -> list[dict]:
         env = {**os.environ, "HASHHOP_FUZZ_EXAMPLES": str(n)}
         t0 = time.monotonic()
         # --runxfail: a known bug kept as a strict xfail in the suite counts here as what it is, a failure.
-        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--runxfail", test,
-                            "--hypothesis-show-statistics"], cwd=ROOT, env=env, capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--runxfail",
+                test,
+                "--hypothesis-show-statistics",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         tried = sum(int(x) for x in re.findall(r"(\d+) passing", r.stdout))
         failing = sum(int(x) for x in re.findall(r"(\d+) failing", r.stdout))
         failed_tests = re.findall(r"^FAILED (\S+)", r.stdout, re.M)
-        rows.append({"target": test, "engine": "hypothesis", "inputs": tried + failing,
-                     "failures": len(failed_tests), "seconds": round(time.monotonic() - t0, 1),
-                     "detail": failed_tests})
+        rows.append(
+            {
+                "target": test,
+                "engine": "hypothesis",
+                "inputs": tried + failing,
+                "failures": len(failed_tests),
+                "seconds": round(time.monotonic() - t0, 1),
+                "detail": failed_tests,
+            }
+        )
     return rows
 
 
@@ -58,10 +84,10 @@ def _atheris_target(name: str):
     import atheris
 
     with atheris.instrument_imports():
-        from hashhop.dataset import read_samples
-        from hashhop.errors import HashhopError
-        from hashhop.parse import extract_answer
-        from hashhop.sweep import load_sweep
+        from hashhop.bench.sweep import load_sweep
+        from hashhop.core.errors import HashhopError
+        from hashhop.evaluate.parse import extract_answer
+        from hashhop.generate.dataset import read_samples
     alphabets = ["letters", "hex", "base32", "digits", "dna"]
     scratch = tempfile.mkdtemp(prefix="hashhop-atheris-")
 
@@ -115,14 +141,26 @@ def run_atheris(seconds: int) -> list[dict]:
     rows = []
     for name in ("parse", "dataset", "sweep"):
         t0 = time.monotonic()
-        r = subprocess.run([sys.executable, __file__, "--atheris-child", name, "--atheris-seconds", str(seconds)],
-                           cwd=ROOT, capture_output=True, text=True)
-        runs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", r.stderr) or re.findall(r"Done (\d+) runs",
-                                                                                                  r.stderr)
+        r = subprocess.run(
+            [sys.executable, __file__, "--atheris-child", name, "--atheris-seconds", str(seconds)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        runs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", r.stderr) or re.findall(
+            r"Done (\d+) runs", r.stderr
+        )
         crashed = r.returncode != 0
-        rows.append({"target": f"{name} (atheris)", "engine": "atheris", "inputs": int(runs[-1]) if runs else 0,
-                     "failures": int(crashed), "seconds": round(time.monotonic() - t0, 1),
-                     "detail": r.stderr[-2000:] if crashed else ""})
+        rows.append(
+            {
+                "target": f"{name} (atheris)",
+                "engine": "atheris",
+                "inputs": int(runs[-1]) if runs else 0,
+                "failures": int(crashed),
+                "seconds": round(time.monotonic() - t0, 1),
+                "detail": r.stderr[-2000:] if crashed else "",
+            }
+        )
     return rows
 
 
@@ -136,7 +174,7 @@ def rss(field):
         return next(int(x.split()[1]) for x in f if x.startswith(field + ":")) * 1024
 
 
-from hashhop.dataset import read_samples
+from hashhop.generate.dataset import read_samples
 base = rss("VmRSS")
 if sys.argv[2] == "whole":
     data = open(sys.argv[1], "rb").read()
@@ -147,8 +185,8 @@ print(base, rss("VmHWM"))
 
 
 def run_stream(gigabytes: float) -> dict:
-    from hashhop.generate import make_sample
-    from hashhop.spec import Spec
+    from hashhop.generate.build import make_sample
+    from hashhop.generate.spec import Spec
 
     line = json.dumps(make_sample(Spec(size=MB, hops=2, queries=2, seed=5), 0).to_dict()).encode() + b"\n"
     with tempfile.TemporaryDirectory(prefix="hashhop-stream-") as tmp:
@@ -185,14 +223,16 @@ def main() -> int:
     print("| target | engine | inputs | failures | seconds |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['target']} | {r['engine']} | {r['inputs']:,} | {r['failures']} | {r['seconds']} |")
-        for line in (r["detail"] if isinstance(r["detail"], list) else [r["detail"]]):
+        for line in r["detail"] if isinstance(r["detail"], list) else [r["detail"]]:
             if line:
                 print(f"    {line}")
     stream = run_stream(args.stream_gb) if args.stream_gb > 0 else None
     if stream:
-        print(f"\nstreaming {stream['file_mb']} MB ({stream['samples']} samples): read_samples peak growth "
-              f"{stream['stream']['peak_growth_mb']} MB in {stream['stream']['seconds']} s; whole-file read "
-              f"(baseline) {stream['whole']['peak_growth_mb']} MB in {stream['whole']['seconds']} s")
+        print(
+            f"\nstreaming {stream['file_mb']} MB ({stream['samples']} samples): read_samples peak growth "
+            f"{stream['stream']['peak_growth_mb']} MB in {stream['stream']['seconds']} s; whole-file read "
+            f"(baseline) {stream['whole']['peak_growth_mb']} MB in {stream['whole']['seconds']} s"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"fuzz": rows, "stream": stream, "date": time.strftime("%Y-%m-%d")}, f, indent=2)

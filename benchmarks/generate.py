@@ -55,8 +55,8 @@ def naive_generate(n_tokens: int, hops: int = 2, length: int = 16, queries: int 
 
 
 def child(args) -> dict:
-    from hashhop.dataset import write_jsonl  # imports are not part of the timing
-    from hashhop.spec import Spec
+    from hashhop.generate.dataset import write_jsonl  # imports are not part of the timing
+    from hashhop.generate.spec import Spec
 
     start = time.perf_counter()
     cpu = time.process_time()
@@ -69,15 +69,31 @@ def child(args) -> dict:
         spec = Spec(size=args.tokens, hops=2, tokenizer=args.tokenizer)
         (sample,) = write_jsonl(spec, 1, args.out, workers=args.workers, progress=False)
         size, tokens = sample.n_chars, sample.n_tokens
-    return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
-            "chars": size, "tokens": tokens}
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        "chars": size,
+        "tokens": tokens,
+    }
 
 
 def measure(kind: str, tokens: int, tokenizer: str = "chars", workers: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.jsonl")
-        cmd = [sys.executable, __file__, "--child", kind, "--tokens", str(tokens), "--tokenizer", tokenizer,
-               "--workers", str(workers), "--out", out]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            kind,
+            "--tokens",
+            str(tokens),
+            "--tokenizer",
+            tokenizer,
+            "--workers",
+            str(workers),
+            "--out",
+            out,
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         result_text = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -85,19 +101,22 @@ def measure(kind: str, tokens: int, tokenizer: str = "chars", workers: int = 1) 
             raise SystemExit(f"benchmark child failed: {' '.join(cmd)}")
     result = json.loads(result_text)
     # ru_maxrss covers the largest process of the tree for one child; workers are forked from it.
-    result.update(kind=kind, requested=tokens, tokenizer=tokenizer, workers=workers,
-                  peak_rss_mb=usage.ru_maxrss / 1024)
+    result.update(kind=kind, requested=tokens, tokenizer=tokenizer, workers=workers, peak_rss_mb=usage.ru_maxrss / 1024)
     result["mb_per_s"] = result["chars"] / result["seconds"] / 1e6
     return result
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| generator | requested | tokenizer | workers | produced chars | measured tokens | seconds | MB/s | peak RSS MB |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| generator | requested | tokenizer | workers | produced chars | measured tokens | seconds | MB/s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        out.append(f"| {r['kind']} | {r['requested']:,} | {r['tokenizer']} | {r['workers']} | {r['chars']:,} | "
-                   f"{'' if r['tokens'] is None else format(r['tokens'], ',')} | {r['seconds']:.2f} | "
-                   f"{r['mb_per_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+        out.append(
+            f"| {r['kind']} | {r['requested']:,} | {r['tokenizer']} | {r['workers']} | {r['chars']:,} | "
+            f"{'' if r['tokens'] is None else format(r['tokens'], ',')} | {r['seconds']:.2f} | "
+            f"{r['mb_per_s']:.1f} | {r['peak_rss_mb']:.0f} |"
+        )
     return "\n".join(out)
 
 
@@ -115,7 +134,7 @@ def main():
     if args.child:
         print(json.dumps(child(args)))
         return
-    from hashhop.spec import parse_size
+    from hashhop.generate.spec import parse_size
 
     rows = []
     for size in [parse_size(s) for s in args.naive_sizes.split(",") if s]:
@@ -138,8 +157,10 @@ def summary(rows: list[dict]) -> str:
     for r in rows:
         base = naive.get(r["requested"])
         if r["kind"] == "ours" and base and r["workers"] == 1:
-            lines.append(f"- {r['requested']:,} tokens, {r['tokenizer']}, 1 worker: {r['mb_per_s'] / base['mb_per_s']:.1f}x "
-                         f"the naive generator's MB/s ({base['mb_per_s']:.1f} MB/s, {base['peak_rss_mb']:.0f} MB peak).")
+            lines.append(
+                f"- {r['requested']:,} tokens, {r['tokenizer']}, 1 worker: {r['mb_per_s'] / base['mb_per_s']:.1f}x "
+                f"the naive generator's MB/s ({base['mb_per_s']:.1f} MB/s, {base['peak_rss_mb']:.0f} MB peak)."
+            )
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     return f"Machine: {machine}. Date: {time.strftime('%Y-%m-%d')}.\n\n" + "\n".join(lines)
 
@@ -153,7 +174,7 @@ def write_docs(report: str):
     if start < 0:
         text = text.rstrip() + "\n\n" + section
     else:
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
     with open(path, "w") as f:
         f.write(text)
 

@@ -50,7 +50,7 @@ def dataset(n: int) -> list:
 
 def prompts(samples: list, n: int) -> list[dict]:
     """The n chat prompts (system, user, target) hashhop sends for these samples."""
-    from hashhop.prompt import DEFAULT_TEMPLATE, render_query
+    from hashhop.prompt.template import DEFAULT_TEMPLATE, render_query
 
     out = []
     for sample in samples:
@@ -65,10 +65,10 @@ async def run_hashhop(base_url: str, n: int, concurrency: int, run_dir: str, sam
     """What `hashhop eval` does: plan sized samples (or take a dataset's), send them through the
     openai backend, score, store."""
     from hashhop.backends import get_backend
-    from hashhop.prompt import DEFAULT_TEMPLATE
-    from hashhop.runner import Planner, RunConfig, Runner, make_cell
-    from hashhop.store import RunStore
-    from hashhop.tokenizers import get_tokenizer
+    from hashhop.evaluate.runner import Planner, RunConfig, Runner, make_cell
+    from hashhop.evaluate.store import RunStore
+    from hashhop.generate.tokenizers import get_tokenizer
+    from hashhop.prompt.template import DEFAULT_TEMPLATE
 
     backend = get_backend("openai:stub", base_url=f"{base_url}/v1", api="chat", tokenize="none")
     options = backend.options() if hasattr(backend, "options") else {}
@@ -138,8 +138,13 @@ def lmeval_task(items: list[dict], folder: str) -> str:
 
 
 def run_lmeval(python: str, base_url: str, n: int, concurrency: int, task_dir: str, system: str) -> None:
-    cfg = {"url": f"{base_url}/v1/chat/completions", "concurrency": concurrency, "n": n, "task_dir": task_dir,
-           "system": system}
+    cfg = {
+        "url": f"{base_url}/v1/chat/completions",
+        "concurrency": concurrency,
+        "n": n,
+        "task_dir": task_dir,
+        "system": system,
+    }
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run([python, "-c", LMEVAL_DRIVER, json.dumps(cfg)], capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -150,17 +155,41 @@ def run_lmeval(python: str, base_url: str, n: int, concurrency: int, task_dir: s
 def write_dataset(n: int, path: str) -> str:
     """The same samples as dataset(n), as a hashhop JSONL file (what `hashhop generate` writes)."""
     from hashhop import Spec
-    from hashhop.dataset import write_jsonl
+    from hashhop.generate.dataset import write_jsonl
 
-    write_jsonl(Spec(size=CONTEXT_CHARS, hops=1, queries=QUERIES_PER_CONTEXT), -(-n // QUERIES_PER_CONTEXT), path,
-                progress=False)
+    write_jsonl(
+        Spec(size=CONTEXT_CHARS, hops=1, queries=QUERIES_PER_CONTEXT),
+        -(-n // QUERIES_PER_CONTEXT),
+        path,
+        progress=False,
+    )
     return path
 
 
 def run_cli(base_url: str, data: str, concurrency: int, out: str) -> None:
-    cmd = [sys.executable, "-m", "hashhop", "eval", "--model", "openai:stub", "--base-url", f"{base_url}/v1",
-           "-M", "api=chat", "-M", "tokenize=none", "--dataset", data, "--concurrency", str(concurrency),
-           "--retries", "0", "--no-progress", "-o", out]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hashhop",
+        "eval",
+        "--model",
+        "openai:stub",
+        "--base-url",
+        f"{base_url}/v1",
+        "-M",
+        "api=chat",
+        "-M",
+        "tokenize=none",
+        "--dataset",
+        data,
+        "--concurrency",
+        str(concurrency),
+        "--retries",
+        "0",
+        "--no-progress",
+        "-o",
+        out,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"hashhop eval failed:\n{done.stderr[-3000:]}")
@@ -194,9 +223,17 @@ def bench(n: int, levels: list[int], lmeval: bool, venv: str) -> list[dict]:
     samples = dataset(n)
     items = prompts(samples, n)
     small = 10 * QUERIES_PER_CONTEXT
-    body = json.dumps({"model": "stub", "messages": [{"role": "system", "content": items[0]["system"]},
-                                                     {"role": "user", "content": items[0]["user"]}],
-                       "max_tokens": 64, "temperature": 0.0}).encode()
+    body = json.dumps(
+        {
+            "model": "stub",
+            "messages": [
+                {"role": "system", "content": items[0]["system"]},
+                {"role": "user", "content": items[0]["user"]},
+            ],
+            "max_tokens": 64,
+            "temperature": 0.0,
+        }
+    ).encode()
     python = ensure_lmeval(venv) if lmeval else None
     proc, port = start_stub()
     base_url = f"http://127.0.0.1:{port}"
@@ -207,16 +244,35 @@ def bench(n: int, levels: list[int], lmeval: bool, venv: str) -> list[dict]:
             tasks = {k: lmeval_task(items[:k], _folder(tmp, f"task-{k}")) for k in (n, small)} if lmeval else {}
             runs = itertools.count()  # a fresh output folder per run: an existing one would resume
             for c in levels:
-                row = {"concurrency": c, "raw": measure(base_url, n, lambda: asyncio.run(raw_client(port, body, n, c)))}
-                row["hashhop"] = measure(base_url, n, lambda: asyncio.run(run_hashhop(
-                    base_url, n, c, os.path.join(tmp, f"run-{next(runs)}"), samples)))
-                row["hashhop_grid"] = measure(base_url, n, lambda: asyncio.run(run_hashhop(
-                    base_url, n, c, os.path.join(tmp, f"run-{next(runs)}"))))
-                row["cli"] = end_to_end(base_url, n, small, lambda k: run_cli(
-                    base_url, data[k], c, os.path.join(tmp, f"run-{next(runs)}")))
+                row = {
+                    "concurrency": c,
+                    "raw": measure(base_url, n, lambda c=c: asyncio.run(raw_client(port, body, n, c))),
+                }
+                row["hashhop"] = measure(
+                    base_url,
+                    n,
+                    lambda c=c: asyncio.run(
+                        run_hashhop(base_url, n, c, os.path.join(tmp, f"run-{next(runs)}"), samples)
+                    ),
+                )
+                row["hashhop_grid"] = measure(
+                    base_url,
+                    n,
+                    lambda c=c: asyncio.run(run_hashhop(base_url, n, c, os.path.join(tmp, f"run-{next(runs)}"))),
+                )
+                row["cli"] = end_to_end(
+                    base_url,
+                    n,
+                    small,
+                    lambda k, c=c: run_cli(base_url, data[k], c, os.path.join(tmp, f"run-{next(runs)}")),
+                )
                 if lmeval:
-                    row["lmeval"] = end_to_end(base_url, n, small, lambda k: run_lmeval(
-                        python, base_url, k, c, tasks[k], items[0]["system"]))
+                    row["lmeval"] = end_to_end(
+                        base_url,
+                        n,
+                        small,
+                        lambda k, c=c: run_lmeval(python, base_url, k, c, tasks[k], items[0]["system"]),
+                    )
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
     finally:
@@ -241,35 +297,49 @@ def _ratio(row: dict, key: str, mine: str = "hashhop") -> str:
 
 def markdown(rows: list[dict], n: int) -> str:
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    lines = ["## Harness", "",
-             f"`python benchmarks/harness.py --requests {n}`, {date}, {MACHINE}; the cores were shared with "
-             f"other work, so figures vary from run to run. One instant-answer OpenAI-compatible stub in its own "
-             f"process; every harness sends the same {n} chat prompts ({QUERIES_PER_CONTEXT} queries on each "
-             f"{CONTEXT_CHARS}-character context). Versions: {_versions()}.", "",
-             "**Send rate**: requests/s counted at the stub from the first request to the last, so everything "
-             "a harness does before its first request or after its last is left out. hashhop (dataset) reads "
-             "prebuilt samples, as lm-eval reads its task file; hashhop (grid) also generates and sizes each "
-             "context on the fly; both run in this process and score and store every answer as it comes. "
-             "lm-eval builds all its requests before sending the first and scores after the last.", "",
-             "| concurrency | raw client | hashhop (dataset) | hashhop (grid) | lm-eval | dataset / lm-eval |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "## Harness",
+        "",
+        f"`python benchmarks/harness.py --requests {n}`, {date}, {MACHINE}; the cores were shared with "
+        f"other work, so figures vary from run to run. One instant-answer OpenAI-compatible stub in its own "
+        f"process; every harness sends the same {n} chat prompts ({QUERIES_PER_CONTEXT} queries on each "
+        f"{CONTEXT_CHARS}-character context). Versions: {_versions()}.",
+        "",
+        "**Send rate**: requests/s counted at the stub from the first request to the last, so everything "
+        "a harness does before its first request or after its last is left out. hashhop (dataset) reads "
+        "prebuilt samples, as lm-eval reads its task file; hashhop (grid) also generates and sizes each "
+        "context on the fly; both run in this process and score and store every answer as it comes. "
+        "lm-eval builds all its requests before sending the first and scores after the last.",
+        "",
+        "| concurrency | raw client | hashhop (dataset) | hashhop (grid) | lm-eval | dataset / lm-eval |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['concurrency']} | {_cell(r, 'raw', 'req_per_s')} | {_cell(r, 'hashhop', 'req_per_s')} | "
-                     f"{_cell(r, 'hashhop_grid', 'req_per_s')} | {_cell(r, 'lmeval', 'req_per_s')} | "
-                     f"{_ratio(r, 'req_per_s')} |")
-    lines += ["", "**End to end**, each tool as a user runs it in its own process (`hashhop eval --dataset FILE` "
-              "and lm-eval's `simple_evaluate` on a task file): requests/s = (requests - "
-              f"{10 * QUERIES_PER_CONTEXT}) / (wall time of the full run - wall time of a "
-              f"{10 * QUERIES_PER_CONTEXT}-request run), so the fixed startup (interpreter, imports, task setup; "
-              "the best of two small runs, shown) is taken out and every per-request cost is kept: reading the "
-              "task, building requests, sending, scoring and writing results.", "",
-              "| concurrency | hashhop eval req/s | lm-eval req/s | hashhop / lm-eval | startup s (hashhop, lm-eval) | "
-              "wall s (hashhop, lm-eval) |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['concurrency']} | {_cell(r, 'raw', 'req_per_s')} | {_cell(r, 'hashhop', 'req_per_s')} | "
+            f"{_cell(r, 'hashhop_grid', 'req_per_s')} | {_cell(r, 'lmeval', 'req_per_s')} | "
+            f"{_ratio(r, 'req_per_s')} |"
+        )
+    lines += [
+        "",
+        "**End to end**, each tool as a user runs it in its own process (`hashhop eval --dataset FILE` "
+        "and lm-eval's `simple_evaluate` on a task file): requests/s = (requests - "
+        f"{10 * QUERIES_PER_CONTEXT}) / (wall time of the full run - wall time of a "
+        f"{10 * QUERIES_PER_CONTEXT}-request run), so the fixed startup (interpreter, imports, task setup; "
+        "the best of two small runs, shown) is taken out and every per-request cost is kept: reading the "
+        "task, building requests, sending, scoring and writing results.",
+        "",
+        "| concurrency | hashhop eval req/s | lm-eval req/s | hashhop / lm-eval | startup s (hashhop, lm-eval) | "
+        "wall s (hashhop, lm-eval) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['concurrency']} | {_cell(r, 'cli', 'e2e_req_per_s')} | {_cell(r, 'lmeval', 'e2e_req_per_s')} | "
-                     f"{_ratio(r, 'e2e_req_per_s', 'cli')} | {_cell(r, 'cli', 'startup_s', '{:.1f}')}, "
-                     f"{_cell(r, 'lmeval', 'startup_s', '{:.1f}')} | {_cell(r, 'cli', 'wall_s', '{:.1f}')}, "
-                     f"{_cell(r, 'lmeval', 'wall_s', '{:.1f}')} |")
+        lines.append(
+            f"| {r['concurrency']} | {_cell(r, 'cli', 'e2e_req_per_s')} | {_cell(r, 'lmeval', 'e2e_req_per_s')} | "
+            f"{_ratio(r, 'e2e_req_per_s', 'cli')} | {_cell(r, 'cli', 'startup_s', '{:.1f}')}, "
+            f"{_cell(r, 'lmeval', 'startup_s', '{:.1f}')} | {_cell(r, 'cli', 'wall_s', '{:.1f}')}, "
+            f"{_cell(r, 'lmeval', 'wall_s', '{:.1f}')} |"
+        )
     lines += ["", *_verdicts(rows)]
     return "\n".join(lines) + "\n"
 
@@ -289,23 +359,35 @@ def _verdicts(rows: list[dict]) -> list[str]:
     one = next((r for r in rows if r["concurrency"] == 1), None)
     if one:
         floor = one["raw"]["interval_ms"]
-        parts = [f"{name} {one[key]['interval_ms'] - floor:.2f} ms" for name, key in
-                 (("hashhop (dataset)", "hashhop"), ("hashhop (grid)", "hashhop_grid"), ("lm-eval", "lmeval"))
-                 if key in one]
+        parts = [
+            f"{name} {one[key]['interval_ms'] - floor:.2f} ms"
+            for name, key in (
+                ("hashhop (dataset)", "hashhop"),
+                ("hashhop (grid)", "hashhop_grid"),
+                ("lm-eval", "lmeval"),
+            )
+            if key in one
+        ]
         overhead = one["hashhop"]["interval_ms"] - floor
-        out.append(f"Per-request overhead at concurrency 1 (time between requests at the stub minus the raw "
-                   f"client's {floor:.3f} ms): {', '.join(parts)}. Target under 1 ms: "
-                   f"{'met' if overhead < 1 else 'not met'}.")
+        out.append(
+            f"Per-request overhead at concurrency 1 (time between requests at the stub minus the raw "
+            f"client's {floor:.3f} ms): {', '.join(parts)}. Target under 1 ms: "
+            f"{'met' if overhead < 1 else 'not met'}."
+        )
         if "lmeval" in one:
-            out.append(f"End to end at concurrency 1, each request costs hashhop "
-                       f"{1000 / one['cli']['e2e_req_per_s']:.2f} ms and lm-eval "
-                       f"{1000 / one['lmeval']['e2e_req_per_s']:.2f} ms of wall time.")
+            out.append(
+                f"End to end at concurrency 1, each request costs hashhop "
+                f"{1000 / one['cli']['e2e_req_per_s']:.2f} ms and lm-eval "
+                f"{1000 / one['lmeval']['e2e_req_per_s']:.2f} ms of wall time."
+            )
     top = next((r for r in rows if r["concurrency"] == 64 and "lmeval" in r), None)
     if top:
         send = top["hashhop"]["req_per_s"] / top["lmeval"]["req_per_s"]
         e2e = top["cli"]["e2e_req_per_s"] / top["lmeval"]["e2e_req_per_s"]
-        out.append(f"Throughput at concurrency 64, target at least 5x lm-eval: send rate {send:.2f}x "
-                   f"({'met' if send >= 5 else 'not met'}); end to end {e2e:.2f}x ({'met' if e2e >= 5 else 'not met'}).")
+        out.append(
+            f"Throughput at concurrency 64, target at least 5x lm-eval: send rate {send:.2f}x "
+            f"({'met' if send >= 5 else 'not met'}); end to end {e2e:.2f}x ({'met' if e2e >= 5 else 'not met'})."
+        )
     return out
 
 
@@ -315,7 +397,7 @@ def write_section(path: str, section: str) -> None:
     start = text.find("## Harness\n")
     if start >= 0:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
+        text = text[:start] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     tmp = f"{path}.tmp.{os.getpid()}"

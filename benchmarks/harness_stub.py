@@ -15,12 +15,19 @@ import sys
 import time
 import urllib.request
 
-
 # -- the instant-answer stub (its own process) ----------------------
-ANSWER = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "stub",
-                     "choices": [{"index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": "abcdefghijklmnop"}}],
-                     "usage": {"prompt_tokens": 600, "completion_tokens": 5, "total_tokens": 605}}).encode()
+ANSWER = json.dumps(
+    {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "stub",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "abcdefghijklmnop"}}
+        ],
+        "usage": {"prompt_tokens": 600, "completion_tokens": 5, "total_tokens": 605},
+    }
+).encode()
 
 
 class _Stub(asyncio.Protocol):
@@ -41,7 +48,7 @@ class _Stub(asyncio.Protocol):
             length = int(head.split(b"content-length:")[1].split(b"\r\n")[0]) if b"content-length:" in head else 0
             if len(self.buf) < end + 4 + length:
                 return
-            self.buf = self.buf[end + 4 + length:]
+            self.buf = self.buf[end + 4 + length :]
             self._answer(head.split(b" ")[1])
 
     def _answer(self, path: bytes):
@@ -57,8 +64,12 @@ class _Stub(asyncio.Protocol):
             body = json.dumps(_Stub.stats).encode()
         else:  # /v1/models and anything else
             body = b'{"object": "list", "data": [{"id": "stub", "object": "model"}]}'
-        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
 
 
 def serve(port: int) -> int:
@@ -95,8 +106,10 @@ def stub_get(base_url: str, path: str) -> dict:
 
 # -- the floor: a bare keep-alive client over raw sockets ----------------------------------------
 async def raw_client(port: int, body: bytes, n: int, concurrency: int) -> None:
-    request = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    request = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     remaining = [n]
 
     async def connection():

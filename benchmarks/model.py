@@ -28,7 +28,7 @@ TOKENIZER = "tiktoken:cl100k_base"
 
 
 def _sizes(text: str) -> list[int]:
-    from hashhop.spec import parse_size
+    from hashhop.generate.spec import parse_size
 
     return [parse_size(s) for s in text.split(",") if s]
 
@@ -52,8 +52,14 @@ def accuracy(args):
         for hops in [int(h) for h in args.hops.split(",")]:
             prob = problem(tokens, hops, args.queries, TOKENIZER, distractors=args.distractors)
             for cell in score(model, prob, tokens=tokens):
-                rows.append({**cell.__dict__, "accuracy": round(cell.accuracy, 4), "distractors": args.distractors,
-                             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
+                rows.append(
+                    {
+                        **cell.__dict__,
+                        "accuracy": round(cell.accuracy, 4),
+                        "distractors": args.distractors,
+                        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    }
+                )
                 print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -81,11 +87,17 @@ def _one_cost(model_path: str, attention: str, tokens: int, threads: int) -> dic
     seconds = min(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     right = sum(a == [q.answer] for a, q in zip(answers, prob.queries))
-    return {"attention": attention, "tokens": tokens, "segments": prob.n_lines * 3, "seconds": round(seconds, 3),
-            "cpu_seconds": round(min(cpu), 3),
-            "peak_rss_mb": round(peak / 1024, 1), "rss_before_mb": round(base_rss / 1024, 1),
-            "added_mb": round(max(peak - base_rss, 1) / 1024, 1),
-            "accuracy_2hop_skip": round(right / len(prob.queries), 4)}
+    return {
+        "attention": attention,
+        "tokens": tokens,
+        "segments": prob.n_lines * 3,
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(min(cpu), 3),
+        "peak_rss_mb": round(peak / 1024, 1),
+        "rss_before_mb": round(base_rss / 1024, 1),
+        "added_mb": round(max(peak - base_rss, 1) / 1024, 1),
+        "accuracy_2hop_skip": round(right / len(prob.queries), 4),
+    }
 
 
 def _fit(rows, key):
@@ -100,8 +112,19 @@ def cost(args):
     rows = []
     for attention, lengths in (("dense", args.dense), ("sparse", args.sparse)):
         for tokens in _sizes(lengths):
-            cmd = [sys.executable, __file__, "_one", "--model", args.model, "--attention", attention,
-                   "--tokens", str(tokens), "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "_one",
+                "--model",
+                args.model,
+                "--attention",
+                attention,
+                "--tokens",
+                str(tokens),
+                "--threads",
+                str(args.threads),
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 rows.append({"attention": attention, "tokens": tokens, "failed": done.stderr.strip()[-300:]})
@@ -111,9 +134,12 @@ def cost(args):
     ok = [r for r in rows if "seconds" in r]
     for attention in ("sparse", "dense"):
         mine = [r for r in ok if r["attention"] == attention]
-        fit = {"attention": attention, "time_exponent": _fit(mine, "seconds"),
-               "cpu_time_exponent": _fit(mine, "cpu_seconds"),
-               "memory_exponent": _fit(mine, "added_mb")}
+        fit = {
+            "attention": attention,
+            "time_exponent": _fit(mine, "seconds"),
+            "cpu_time_exponent": _fit(mine, "cpu_seconds"),
+            "memory_exponent": _fit(mine, "added_mb"),
+        }
         print(json.dumps(fit), flush=True)
         rows.append(fit)
     return rows
@@ -128,21 +154,37 @@ def table(paths: list[str]) -> str:
                 (acc if "correct" in r else fits if "time_exponent" in r else cost_rows).append(r)
     lines = []
     if acc:
-        lines += ["| context (cl100k tokens) | segments | hops | mode | distractors | exact match | queries |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['tokens']:,} | {r['n_segments']:,} | {r['hops']} | {'cot' if r['cot'] else 'skip'} | "
-                  f"{r.get('distractors', 0)} | {r['accuracy']:.3f} | {r['correct']}/{r['queries']} |" for r in acc]
+        lines += [
+            "| context (cl100k tokens) | segments | hops | mode | distractors | exact match | queries |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['tokens']:,} | {r['n_segments']:,} | {r['hops']} | {'cot' if r['cot'] else 'skip'} | "
+            f"{r.get('distractors', 0)} | {r['accuracy']:.3f} | {r['correct']}/{r['queries']} |"
+            for r in acc
+        ]
     if cost_rows:
-        lines += ["", "| architecture | tokens | segments | wall s | CPU s | peak RSS MB | added MB | 2-hop skip acc |",
-                  "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['attention']} | {r['tokens']:,} | {r.get('segments', '-')} | {r.get('seconds', 'failed')} | "
-                  f"{r.get('cpu_seconds', '-')} | "
-                  f"{r.get('peak_rss_mb', '-')} | {r.get('added_mb', '-')} | {r.get('accuracy_2hop_skip', '-')} |"
-                  for r in cost_rows]
+        lines += [
+            "",
+            "| architecture | tokens | segments | wall s | CPU s | peak RSS MB | added MB | 2-hop skip acc |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['attention']} | {r['tokens']:,} | {r.get('segments', '-')} | {r.get('seconds', 'failed')} | "
+            f"{r.get('cpu_seconds', '-')} | "
+            f"{r.get('peak_rss_mb', '-')} | {r.get('added_mb', '-')} | {r.get('accuracy_2hop_skip', '-')} |"
+            for r in cost_rows
+        ]
     if fits:
-        lines += ["", "| architecture | wall-time exponent | CPU-time exponent | memory exponent |", "|---|---|---|---|"]
-        lines += [f"| {r['attention']} | {r['time_exponent']} | {r.get('cpu_time_exponent', '-')} | "
-                  f"{r['memory_exponent']} |" for r in fits]
+        lines += [
+            "",
+            "| architecture | wall-time exponent | CPU-time exponent | memory exponent |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['attention']} | {r['time_exponent']} | {r.get('cpu_time_exponent', '-')} | {r['memory_exponent']} |"
+            for r in fits
+        ]
     return "\n".join(lines)
 
 
@@ -159,14 +201,24 @@ def main():
     parser.add_argument("--attention", default="sparse")
     parser.add_argument("--tokens", default="10M")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--distractors", type=int, default=0, help="decoys per queried hash sharing a long prefix/suffix")
+    parser.add_argument(
+        "--distractors", type=int, default=0, help="decoys per queried hash sharing a long prefix/suffix"
+    )
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     if args.what == "table":
         print(table(args.files))
         return
-    print(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}), flush=True)
+    print(
+        json.dumps(
+            {
+                "machine": platform.platform(),
+                "python": platform.python_version(),
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            }
+        ),
+        flush=True,
+    )
     if args.what == "_one":
         print(json.dumps(_one_cost(args.model, args.attention, _sizes(args.tokens)[0], args.threads)))
         return

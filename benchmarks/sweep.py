@@ -19,19 +19,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from hashhop.executors import Job, run
-from hashhop.spec import parse_size
-from hashhop.store import read_records
-from hashhop.suites import Grid
-from hashhop.sweep import ModelEntry
+from hashhop.bench.executors import Job, run
+from hashhop.bench.suites import Grid
+from hashhop.bench.sweep import ModelEntry
+from hashhop.evaluate.store import read_records
+from hashhop.generate.spec import parse_size
 
 TIMING = ("time", "latency_s")
 
 
 def _grid(args) -> Grid:
-    return Grid(lengths=tuple(parse_size(s) for s in args.lengths.split(",")),
-                hops=tuple(int(h) for h in args.hops.split(",")), cot=(True, False),
-                seeds=tuple(range(args.seeds)), samples=1, queries=args.queries)
+    return Grid(
+        lengths=tuple(parse_size(s) for s in args.lengths.split(",")),
+        hops=tuple(int(h) for h in args.hops.split(",")),
+        cot=(True, False),
+        seeds=tuple(range(args.seeds)),
+        samples=1,
+        queries=args.queries,
+    )
 
 
 def _stable(run_dir: str) -> dict:
@@ -61,8 +66,14 @@ def main(argv=None) -> int:
         jobs = {name: [Job(entry, grid, "sweep:bench", str(Path(tmp) / name / "oracle"))] for name in ("local", "ray")}
         local_s = _timed(jobs["local"], "local")
         t0 = time.perf_counter()
-        ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR", _node_ip_address="127.0.0.1")
+        ray.init(
+            address="local",
+            num_cpus=args.workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+            _node_ip_address="127.0.0.1",
+        )
         start_s = time.perf_counter() - t0
         try:
             ray_s = _timed(jobs["ray"], "ray", args.workers)
@@ -70,13 +81,25 @@ def main(argv=None) -> int:
             ray.shutdown()
         same = _stable(jobs["local"][0].run_dir) == _stable(jobs["ray"][0].run_dir)
         n = len(_stable(jobs["local"][0].run_dir))
-    row = {"cells": grid.n_cells, "queries": n, "delay_s": args.delay, "workers": args.workers,
-           "local_s": round(local_s, 2), "ray_s": round(ray_s, 2), "ray_start_s": round(start_s, 2),
-           "local_q_per_s": round(n / local_s, 1), "ray_q_per_s": round(n / ray_s, 1),
-           "speedup": round(local_s / ray_s, 2), "identical_records": same, "python": platform.python_version()}
+    row = {
+        "cells": grid.n_cells,
+        "queries": n,
+        "delay_s": args.delay,
+        "workers": args.workers,
+        "local_s": round(local_s, 2),
+        "ray_s": round(ray_s, 2),
+        "ray_start_s": round(start_s, 2),
+        "local_q_per_s": round(n / local_s, 1),
+        "ray_q_per_s": round(n / ray_s, 1),
+        "speedup": round(local_s / ray_s, 2),
+        "identical_records": same,
+        "python": platform.python_version(),
+    }
     print(json.dumps(row))
-    print(f"| {row['cells']} | {n} | {args.delay:g} | {row['local_s']} ({row['local_q_per_s']} q/s) | "
-          f"{row['ray_s']} ({row['ray_q_per_s']} q/s) | {row['ray_start_s']} | {row['speedup']}x | {same} |")
+    print(
+        f"| {row['cells']} | {n} | {args.delay:g} | {row['local_s']} ({row['local_q_per_s']} q/s) | "
+        f"{row['ray_s']} ({row['ray_q_per_s']} q/s) | {row['ray_start_s']} | {row['speedup']}x | {same} |"
+    )
     return 0 if same else 1
 
 

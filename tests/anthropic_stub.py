@@ -47,8 +47,10 @@ class StubMessages(BaseHTTPRequestHandler):
                 time.sleep(2.0)
                 payload = message_body("late")
             return self._send(status, headers, payload)
-        texts = [m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
-                 for m in body["messages"]]
+        texts = [
+            m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
+            for m in body["messages"]
+        ]
         # One token per character plus the framing, as the stub's count_tokens says.
         seen = FRAMING + len("\n".join(([body["system"]] if "system" in body else []) + texts))
         return self._send(200, {}, message_body(_solve(texts[-1]) or f"echo: {texts[-1][-20:]}", input_tokens=seen))
@@ -77,10 +79,21 @@ def _solve(text: str) -> str | None:
 
 
 def message_body(text, input_tokens=11, output_tokens=3, cache_read=0, cache_write=0):
-    return {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-stub",
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                      "cache_read_input_tokens": cache_read, "cache_creation_input_tokens": cache_write}}
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-stub",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_read_input_tokens": cache_read,
+            "cache_creation_input_tokens": cache_write,
+        },
+    }
 
 
 def error_body(kind, message):

@@ -69,8 +69,19 @@ def llama_server(smollm2_gguf, tmp_path_factory):
     """Base URL (http://127.0.0.1:PORT) of a running `python -m llama_cpp.server` serving SmolLM2."""
     port = free_port()
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", smollm2_gguf, "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", str(SERVER_N_CTX)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        smollm2_gguf,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(SERVER_N_CTX),
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base_url = f"http://127.0.0.1:{port}"

@@ -23,8 +23,16 @@ import threading
 QUESTION = re.compile(r"Start at (\w+) and follow (\d+) link")
 LINE = re.compile(r"^(\w+) = '?(\w+)'?$", re.M)
 TOKEN = re.compile(r"\w{1,4}|[^\w\s]")
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 def count(text: str) -> int:
@@ -49,9 +57,16 @@ def oracle_answer(prompt: str) -> str:
 
 
 class StubServer:
-    def __init__(self, models=("stub",), answer="oracle", delay: float = 0.0, require_key: str | None = None,
-                 context_window: int | None = None, tokenize: str | None = "llama-cpp-python",
-                 props: bool = False):
+    def __init__(
+        self,
+        models=("stub",),
+        answer="oracle",
+        delay: float = 0.0,
+        require_key: str | None = None,
+        context_window: int | None = None,
+        tokenize: str | None = "llama-cpp-python",
+        props: bool = False,
+    ):
         self.models, self.answer, self.delay = tuple(models), answer, delay
         self.require_key, self.context_window = require_key, context_window
         self.tokenize, self.props = tokenize, props
@@ -62,7 +77,7 @@ class StubServer:
         self.port = 0
 
     # -- control --------------------------------------------------------------------------
-    def script(self, *actions: dict) -> "StubServer":
+    def script(self, *actions: dict) -> StubServer:
         """Queue actions for the next generation requests: status/retry_after/message, stall,
         reset, truncated, malformed, empty_choices, huge (+chunked), text, prompt_tokens."""
         with self._lock:
@@ -82,7 +97,7 @@ class StubServer:
         """Generations that ask for an answer (a one-token request is a calibration probe)."""
         return [r for r in self.generations if r["json"].get("max_tokens", 0) > 1]
 
-    def start(self) -> "StubServer":
+    def start(self) -> StubServer:
         ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
         self._thread.start()
@@ -108,7 +123,8 @@ class StubServer:
         asyncio.set_event_loop(loop)
         try:
             self._server = loop.run_until_complete(
-                asyncio.start_server(self._connection, "127.0.0.1", port or self.port, backlog=1024))
+                asyncio.start_server(self._connection, "127.0.0.1", port or self.port, backlog=1024)
+            )
         except OSError as exc:  # e.g. the port is taken
             self._error = exc
             ready.set()
@@ -145,8 +161,11 @@ class StubServer:
 
     async def _send(self, writer, status: int, obj=None, raw: bytes | None = None, headers: dict | None = None):
         body = raw if raw is not None else json.dumps(obj).encode()
-        head = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", "Content-Type: application/json",
-                f"Content-Length: {len(body)}"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
+        head = [
+            f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+        ] + [f"{k}: {v}" for k, v in (headers or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         await writer.drain()
         return True
@@ -179,8 +198,16 @@ class StubServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.context_window and n_prompt + data.get("max_tokens", 0) > self.context_window:
-            return await self._send(writer, 400, {"error": {"message": f"This model's maximum context length is "
-                                                            f"{self.context_window} tokens, you requested {n_prompt}"}})
+            return await self._send(
+                writer,
+                400,
+                {
+                    "error": {
+                        "message": f"This model's maximum context length is "
+                        f"{self.context_window} tokens, you requested {n_prompt}"
+                    }
+                },
+            )
         return await self._act(action, chat, prompt, n_prompt, writer)
 
     async def _act(self, a: dict, chat: bool, prompt: str, n_prompt: int, writer) -> bool:
@@ -188,19 +215,20 @@ class StubServer:
             await asyncio.sleep(a["stall"])
         if "status" in a:
             extra = {"Retry-After": a["retry_after"]} if "retry_after" in a else {}
-            return await self._send(writer, a["status"], {"error": {"message": a.get("message", "scripted")}},
-                                    headers=extra)
+            return await self._send(
+                writer, a["status"], {"error": {"message": a.get("message", "scripted")}}, headers=extra
+            )
         if a.get("reset"):
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"id\":")
+            writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"id":')
             await writer.drain()
             writer.transport.abort()  # RST mid-body
             return False
         if a.get("truncated"):
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choices\": [{\"mess")
+            writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{"choices": [{"mess')
             await writer.drain()
             return False  # closed cleanly before the announced length
         if a.get("malformed"):
-            return await self._send(writer, 200, raw=b"{\"choices\": [{\"message\": {\"content\": \"x\"}")
+            return await self._send(writer, 200, raw=b'{"choices": [{"message": {"content": "x"}')
         if a.get("empty_choices"):
             return await self._send(writer, 200, {"id": "x", "choices": [], "usage": {}})
         if "huge" in a:
@@ -216,9 +244,17 @@ class StubServer:
     def _completion(self, chat: bool, text: str, n_prompt: int) -> dict:
         choice = {"index": 0, "finish_reason": "stop"}
         choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
-        return {"id": "cmpl-stub", "object": "chat.completion" if chat else "text_completion", "model": self.models[0],
-                "choices": [choice], "usage": {"prompt_tokens": n_prompt, "completion_tokens": count(text),
-                                               "total_tokens": n_prompt + count(text)}}
+        return {
+            "id": "cmpl-stub",
+            "object": "chat.completion" if chat else "text_completion",
+            "model": self.models[0],
+            "choices": [choice],
+            "usage": {
+                "prompt_tokens": n_prompt,
+                "completion_tokens": count(text),
+                "total_tokens": n_prompt + count(text),
+            },
+        }
 
     async def _huge(self, writer, size: int, chunked: bool) -> bool:
         piece = b"x" * 65536

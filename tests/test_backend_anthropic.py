@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("httpx")
 
-from hashhop.backends import anthropic as anth  # noqa: E402
-from hashhop.backends.base import BackendError, OverLength, RateLimited, Request, TransientError  # noqa: E402
+from anthropic_stub import FRAMING, error_body, message_body, running_stub
 
-from anthropic_stub import FRAMING, error_body, message_body, running_stub  # noqa: E402
+from hashhop.backends import anthropic as anth
+from hashhop.backends.base import BackendError, OverLength, RateLimited, Request, TransientError
 
 KEY = "sk-ant-test-SECRET-0123456789"
 
@@ -29,8 +29,12 @@ def backend_for(stub, monkeypatch):
     made = []
 
     def make(**options):
-        b = anth.create("claude-stub", base_url=f"http://127.0.0.1:{stub.server_port}",
-                        api_key_env="HH_TEST_ANTHROPIC_KEY", **options)
+        b = anth.create(
+            "claude-stub",
+            base_url=f"http://127.0.0.1:{stub.server_port}",
+            api_key_env="HH_TEST_ANTHROPIC_KEY",
+            **options,
+        )
         made.append(b)
         return b
 
@@ -41,8 +45,15 @@ def backend_for(stub, monkeypatch):
 
 def _request(context="A = B\nB = C", question="What is 2 hops from A?", stop=("\n\n",)):
     user = f"Context:\n{context}\n\n{question}"
-    return Request(sample_id="s", query_index=0, max_tokens=32, stop=stop, context=context, prompt=user,
-                   messages=({"role": "system", "content": "Follow the chain."}, {"role": "user", "content": user}))
+    return Request(
+        sample_id="s",
+        query_index=0,
+        max_tokens=32,
+        stop=stop,
+        context=context,
+        prompt=user,
+        messages=({"role": "system", "content": "Follow the chain."}, {"role": "user", "content": user}),
+    )
 
 
 def _generate(backend, request=None):
@@ -121,7 +132,9 @@ def test_overload_and_server_errors_are_transient(stub, backend_for, status):
 
 
 def test_prompt_too_long_is_over_length_not_an_error(stub, backend_for):
-    stub.script.append((400, {}, error_body("invalid_request_error", "prompt is too long: 250123 tokens > 200000 maximum")))
+    stub.script.append(
+        (400, {}, error_body("invalid_request_error", "prompt is too long: 250123 tokens > 200000 maximum"))
+    )
     with pytest.raises(OverLength, match="250123"):
         _generate(backend_for())
 
@@ -198,13 +211,30 @@ def test_options_name_the_key_variable_but_never_hold_the_key(backend_for):
 
 def test_hashhop_eval_through_the_messages_api_records_usage_and_never_the_key(stub, monkeypatch, tmp_path, capsys):
     from hashhop.cli import main
-    from hashhop.store import read_records, read_samples
+    from hashhop.evaluate.store import read_records, read_samples
 
     monkeypatch.setenv("HH_TEST_ANTHROPIC_KEY", KEY)
     run = tmp_path / "run"
-    code = main(["eval", "--model", "anthropic:claude-stub", "--base-url", f"http://127.0.0.1:{stub.server_port}",
-                 "-M", "api_key_env=HH_TEST_ANTHROPIC_KEY", "--tokens", "1500", "--hops", "1,2", "--queries", "2",
-                 "--no-progress", "-o", str(run)])
+    code = main(
+        [
+            "eval",
+            "--model",
+            "anthropic:claude-stub",
+            "--base-url",
+            f"http://127.0.0.1:{stub.server_port}",
+            "-M",
+            "api_key_env=HH_TEST_ANTHROPIC_KEY",
+            "--tokens",
+            "1500",
+            "--hops",
+            "1,2",
+            "--queries",
+            "2",
+            "--no-progress",
+            "-o",
+            str(run),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     records = read_records(str(run))
     assert len(records) == 4
@@ -224,8 +254,9 @@ def test_preflight_passes_for_a_known_model(stub, backend_for):
 
 def test_preflight_names_an_unknown_model(stub, monkeypatch):
     monkeypatch.setenv("HH_TEST_ANTHROPIC_KEY", KEY)
-    backend = anth.create("claude-nope", base_url=f"http://127.0.0.1:{stub.server_port}",
-                          api_key_env="HH_TEST_ANTHROPIC_KEY")
+    backend = anth.create(
+        "claude-nope", base_url=f"http://127.0.0.1:{stub.server_port}", api_key_env="HH_TEST_ANTHROPIC_KEY"
+    )
     with pytest.raises(BackendError, match="claude-nope"):
         asyncio.run(backend.check())
 
@@ -251,8 +282,22 @@ def test_cli_turns_a_refused_key_into_one_error_line(stub, monkeypatch, tmp_path
 
     monkeypatch.setenv("HH_TEST_ANTHROPIC_KEY", KEY)
     stub.get_status = 401
-    code = main(["eval", "--model", "anthropic:claude-stub", "--base-url", f"http://127.0.0.1:{stub.server_port}",
-                 "-M", "api_key_env=HH_TEST_ANTHROPIC_KEY", "--tokens", "1500", "--no-progress", "-o", str(tmp_path)])
+    code = main(
+        [
+            "eval",
+            "--model",
+            "anthropic:claude-stub",
+            "--base-url",
+            f"http://127.0.0.1:{stub.server_port}",
+            "-M",
+            "api_key_env=HH_TEST_ANTHROPIC_KEY",
+            "--tokens",
+            "1500",
+            "--no-progress",
+            "-o",
+            str(tmp_path),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.startswith("error:") and len(err.splitlines()) == 1 and KEY not in err

@@ -15,8 +15,10 @@ from hashhop.backends import hf  # noqa: E402
 from hashhop.backends.base import BackendError, OverLength, Request  # noqa: E402
 
 WINDOW = 128
-CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def _tokenizer(chat_template: str | None):
@@ -25,12 +27,16 @@ def _tokenizer(chat_template: str | None):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     corpus = ["abcdefghijklmnopqrstuvwxyz = ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789"] * 20 + ["Start at A and follow"]
     tok.train_from_iterator(corpus, trainer)
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
-                                                bos_token="<|endoftext|>", unk_token="<|endoftext|>")
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>"
+    )
     fast.chat_template = chat_template
     return fast
 
@@ -38,8 +44,9 @@ def _tokenizer(chat_template: str | None):
 def _save_model(path, chat_template, window=WINDOW):
     tokenizer = _tokenizer(chat_template)
     torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=len(tokenizer), n_positions=window, n_embd=32, n_layer=2, n_head=2,
-                                     bos_token_id=0, eos_token_id=0)
+    config = transformers.GPT2Config(
+        vocab_size=len(tokenizer), n_positions=window, n_embd=32, n_layer=2, n_head=2, bos_token_id=0, eos_token_id=0
+    )
     transformers.GPT2LMHeadModel(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
@@ -61,8 +68,14 @@ def backend(model_dir):
 
 
 def _request(user="abc = DEF\nDEF = ghi\n\nStart at abc", max_tokens=8, stop=()):
-    return Request(sample_id="s", query_index=0, max_tokens=max_tokens, stop=stop, prompt=f"Q: {user}\nA:",
-                   messages=({"role": "system", "content": "Follow"}, {"role": "user", "content": user}))
+    return Request(
+        sample_id="s",
+        query_index=0,
+        max_tokens=max_tokens,
+        stop=stop,
+        prompt=f"Q: {user}\nA:",
+        messages=({"role": "system", "content": "Follow"}, {"role": "user", "content": user}),
+    )
 
 
 def _greedy_reference(model_dir, ids, n):
@@ -91,8 +104,11 @@ def test_count_tokens_is_the_models_tokenizer_without_special_tokens(backend, mo
 def test_the_chat_template_is_applied_to_the_messages(backend):
     request = _request()
     rendered = backend.tokenizer.decode(backend.prompt_ids(request))
-    assert rendered == ("<|im_start|>system\nFollow<|im_end|>\n<|im_start|>user\n" + request.messages[1]["content"]
-                        + "<|im_end|>\n<|im_start|>assistant\n")
+    assert rendered == (
+        "<|im_start|>system\nFollow<|im_end|>\n<|im_start|>user\n"
+        + request.messages[1]["content"]
+        + "<|im_end|>\n<|im_start|>assistant\n"
+    )
     completion = asyncio.run(backend.generate(request))
     assert completion.prompt_tokens == len(backend.prompt_ids(request))
 
@@ -136,7 +152,7 @@ def test_stop_sequences_cut_the_answer(backend):
     assert len(full) >= 4, "the tiny model produced too little text to test stops"
     stop = full[2:4]
     cut = asyncio.run(backend.generate(_request(max_tokens=12, stop=(stop,))))
-    assert cut.text == full[:full.find(stop)]
+    assert cut.text == full[: full.find(stop)]
     assert cut.finish_reason == "stop"
 
 
@@ -191,14 +207,30 @@ def test_chat_overhead_makes_the_planned_count_exact(backend):
 
 def test_hashhop_eval_runs_a_local_model_sized_in_its_own_tokens(tmp_path, capsys):
     from hashhop.cli import main
-    from hashhop.generate import problem_of
-    from hashhop.sample import Sample
-    from hashhop.store import read_records, read_results, read_samples
+    from hashhop.evaluate.store import read_records, read_results, read_samples
+    from hashhop.generate.build import problem_of
+    from hashhop.generate.sample import Sample
 
     model_dir = _save_model(tmp_path / "model", CHAT_TEMPLATE, window=2048)
     run = tmp_path / "run"
-    code = main(["eval", "--model", f"hf:{model_dir}", "--tokens", "600", "--hops", "1,2", "--queries", "2",
-                 "--max-tokens", "6", "--no-progress", "-o", str(run)])
+    code = main(
+        [
+            "eval",
+            "--model",
+            f"hf:{model_dir}",
+            "--tokens",
+            "600",
+            "--hops",
+            "1,2",
+            "--queries",
+            "2",
+            "--max-tokens",
+            "6",
+            "--no-progress",
+            "-o",
+            str(run),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     records = read_records(str(run))
     assert len(records) == 4 and all(r.status == "ok" and r.completion_tokens for r in records)

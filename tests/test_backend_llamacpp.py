@@ -21,9 +21,14 @@ def backend(smollm2_gguf):
 
 
 def _request(user="abc = DEF\nDEF = ghi\n\nStart at abc and follow 2 links.", max_tokens=12, stop=()):
-    return Request(sample_id="s", query_index=0, max_tokens=max_tokens, stop=stop,
-                   prompt=f"Follow the links.\n\n{user}\n\nAnswer:",
-                   messages=({"role": "system", "content": "Follow the links."}, {"role": "user", "content": user}))
+    return Request(
+        sample_id="s",
+        query_index=0,
+        max_tokens=max_tokens,
+        stop=stop,
+        prompt=f"Follow the links.\n\n{user}\n\nAnswer:",
+        messages=({"role": "system", "content": "Follow the links."}, {"role": "user", "content": user}),
+    )
 
 
 def _chat_text(backend, messages) -> str:
@@ -31,8 +36,11 @@ def _chat_text(backend, messages) -> str:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     template = backend.llm.metadata["tokenizer.chat_template"]
-    return ImmutableSandboxedEnvironment().from_string(template).render(messages=list(messages),
-                                                                        add_generation_prompt=True)
+    return (
+        ImmutableSandboxedEnvironment()
+        .from_string(template)
+        .render(messages=list(messages), add_generation_prompt=True)
+    )
 
 
 def test_context_window_is_n_ctx(backend):
@@ -74,7 +82,7 @@ def test_stop_sequences_end_the_answer(backend):
     assert len(full) >= 4
     stop = full[2:4]
     cut = asyncio.run(backend.generate(_request(max_tokens=16, stop=(stop,))))
-    assert cut.text == full[:full.find(stop)]
+    assert cut.text == full[: full.find(stop)]
     assert cut.finish_reason == "stop"
 
 

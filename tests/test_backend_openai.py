@@ -4,20 +4,26 @@ import asyncio
 import socket
 
 import pytest
+from stub_server import StubServer, count, oracle_answer
 
 from hashhop.backends import get_backend, parse_model, parse_options
 from hashhop.backends.base import BackendError, OverLength, RateLimited, Request, TransientError
 from hashhop.backends.openai import _retry_after
-
-from stub_server import StubServer, count, oracle_answer
 
 CONTEXT = "aaaa = bbbb\nbbbb = cccc\ncccc = 'dddd'"
 QUESTION = "Start at aaaa and follow 2 link(s). Which hash do you reach? Answer with that hash only."
 
 
 def request(max_tokens=16):
-    return Request(sample_id="s", query_index=0, messages=({"role": "user", "content": CONTEXT + "\n\n" + QUESTION},),
-                   prompt=CONTEXT + "\n\n" + QUESTION, max_tokens=max_tokens, start="aaaa", hops=2)
+    return Request(
+        sample_id="s",
+        query_index=0,
+        messages=({"role": "user", "content": CONTEXT + "\n\n" + QUESTION},),
+        prompt=CONTEXT + "\n\n" + QUESTION,
+        max_tokens=max_tokens,
+        start="aaaa",
+        hops=2,
+    )
 
 
 def call(server, req=None, **options):
@@ -27,6 +33,7 @@ def call(server, req=None, **options):
             return await backend.generate(req or request())
         finally:
             await backend.aclose()
+
     return asyncio.run(go())
 
 
@@ -84,9 +91,19 @@ def test_retry_after_accepts_milliseconds_and_http_dates():
     assert _retry_after({"retry-after": "soon"}) is None
 
 
-@pytest.mark.parametrize("action", [{"status": 500}, {"status": 502}, {"status": 503}, {"reset": True},
-                                    {"truncated": True}, {"malformed": True}, {"empty_choices": True}],
-                         ids=["500", "502", "503", "reset", "truncated", "malformed", "empty_choices"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"status": 500},
+        {"status": 502},
+        {"status": 503},
+        {"reset": True},
+        {"truncated": True},
+        {"malformed": True},
+        {"empty_choices": True},
+    ],
+    ids=["500", "502", "503", "reset", "truncated", "malformed", "empty_choices"],
+)
 def test_server_failures_and_broken_bodies_are_transient(server, action, http):
     server.script(action)
     with pytest.raises(TransientError):
@@ -173,6 +190,7 @@ def test_check_reports_an_unreachable_server_in_one_line():
                 await backend.check()
             finally:
                 await backend.aclose()
+
         with pytest.raises(BackendError, match="cannot reach .*--base-url") as exc:
             asyncio.run(go())
     assert "\n" not in str(exc.value)
@@ -180,21 +198,25 @@ def test_check_reports_an_unreachable_server_in_one_line():
 
 def test_check_learns_the_context_window_from_props():
     with StubServer(context_window=4096, props=True) as s:
+
         async def go():
             backend = get_backend("openai:stub", base_url=s.url + "/v1")
             await backend.check()
             await backend.aclose()
             return backend.context_window
+
         assert asyncio.run(go()) == 4096
 
 
 def test_check_measures_the_chat_templates_token_overhead():
     with StubServer() as s:  # the stub adds 4 tokens per message and 3 for the reply
+
         async def go():
             backend = get_backend("openai:stub", base_url=s.url + "/v1")
             await backend.check()
             await backend.aclose()
             return backend.chat_overhead
+
         assert asyncio.run(go()) == 11
 
 
@@ -211,7 +233,12 @@ def test_model_names_and_options_parse_like_lm_eval_and_inspect():
     assert parse_model("openai:org/model:v1") == ("openai", "org/model:v1")
     assert parse_model("oracle") == ("oracle", "")
     assert parse_options(["a=1", "b=0.5,c=true", "d=text", "e-f=none"]) == {
-        "a": 1, "b": 0.5, "c": True, "d": "text", "e_f": None}
+        "a": 1,
+        "b": 0.5,
+        "c": True,
+        "d": "text",
+        "e_f": None,
+    }
     with pytest.raises(BackendError, match="-M key=value"):
         parse_options(["novalue"])
 
@@ -229,7 +256,9 @@ def test_third_party_backends_load_through_the_entry_point_group(monkeypatch):
 
         def load(self):
             import types
+
             return types.SimpleNamespace(create=lambda model, **o: ("mine", model, o))
+
     monkeypatch.setattr(registry, "_entry_points", lambda: {"mine": EP()})
     assert get_backend("mine:big", x=1) == ("mine", "big", {"x": 1})
     assert "mine" in registry.available_backends()

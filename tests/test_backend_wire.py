@@ -17,9 +17,9 @@ import pytest
 
 pytest.importorskip("httptools")
 
-from hashhop.backends.base import BackendError, TransientError  # noqa: E402
-from hashhop.backends.http import make_transport  # noqa: E402
-from hashhop.backends.wire import Wire  # noqa: E402
+from hashhop.backends.base import BackendError, TransientError
+from hashhop.backends.http import make_transport
+from hashhop.backends.wire import Wire
 
 
 class RawServer:
@@ -82,6 +82,7 @@ def run(server, *bodies, limit=2**20, timeout=5.0):
             return [await wire.request("POST", server.url + "/v1/x", b) for b in bodies]
         finally:
             await wire.aclose()
+
     return asyncio.run(go())
 
 
@@ -141,6 +142,7 @@ def test_a_refused_connection_is_transient():
 
     async def go():
         return await Wire({}, 2.0, 1000).request("GET", f"http://127.0.0.1:{port}/v1/models")
+
     with pytest.raises(TransientError, match="connection error"):
         asyncio.run(go())
 
@@ -148,6 +150,7 @@ def test_a_refused_connection_is_transient():
 def test_a_line_break_in_a_header_is_refused_before_anything_is_sent():
     async def go():
         return await Wire({"Authorization": "Bearer k\r\nX-Evil: 1"}, 2.0, 1000).request("GET", "http://127.0.0.1:9/")
+
     with pytest.raises(BackendError, match="line break"):
         asyncio.run(go())
 
@@ -176,9 +179,28 @@ def certificate(tmp_path):
     if not shutil.which("openssl"):
         pytest.skip("openssl CLI not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 

@@ -8,11 +8,10 @@ import sys
 import time
 
 import pytest
+from stub_server import StubServer
 
 from hashhop.cli import main
-from hashhop.store import read_records, read_results
-
-from stub_server import StubServer
+from hashhop.evaluate.store import read_records, read_results
 
 TIMING = ("time", "latency_s")
 
@@ -40,8 +39,9 @@ def stable(run_dir):
 
 
 def bench_proc(*args):
-    return subprocess.Popen([sys.executable, "-m", "hashhop", "bench", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hashhop", "bench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for_records(path, n, proc, timeout=60.0):
@@ -91,7 +91,9 @@ def test_a_folder_holding_another_grid_is_refused(tmp_path, capsys):
 def test_each_model_gets_its_own_run_folder_and_all_share_one_report(tmp_path, monkeypatch):
     monkeypatch.setenv("HASHHOP_STUB_KEY", "sk-test")
     with StubServer() as server:
-        text = SWEEP + f"""
+        text = (
+            SWEEP
+            + f"""
 [[models]]
 model = "oracle"
 [[models]]
@@ -101,6 +103,7 @@ api_key_env = "HASHHOP_STUB_KEY"
 concurrency = 2
 price_in = 1.0
 """
+        )
         out = tmp_path / "run"
         assert main(["bench", "--sweep", sweep_file(tmp_path, text), "--no-figures", "-o", str(out)]) == 0
     stub = read_records(str(out / "openai-stub"))
@@ -114,8 +117,22 @@ price_in = 1.0
 def test_max_cost_caps_each_model_and_a_larger_budget_resumes(tmp_path, capsys):
     out = tmp_path / "run"
     with StubServer() as server:
-        args = ["bench", "--model", "openai:stub", "--base-url", server.url + "/v1", "--price-in", "1000",
-                "--concurrency", "1", "--sweep", sweep_file(tmp_path), "--no-figures", "-o", str(out)]
+        args = [
+            "bench",
+            "--model",
+            "openai:stub",
+            "--base-url",
+            server.url + "/v1",
+            "--price-in",
+            "1000",
+            "--concurrency",
+            "1",
+            "--sweep",
+            sweep_file(tmp_path),
+            "--no-figures",
+            "-o",
+            str(out),
+        ]
         assert main([*args, "--max-cost", "5"]) == 0
         first = read_records(str(out / "openai-stub"))
         assert 0 < len(first) < 16 and sum(r.cost_usd for r in first) <= 5
@@ -160,8 +177,19 @@ def test_a_killed_bench_loses_nothing_and_the_rerun_matches_an_uninterrupted_run
 
 
 def test_ctrl_c_marks_the_run_partial_and_the_same_command_finishes_it(tmp_path):
-    common = ["--model", "oracle", "-M", "delay=0.1", "--concurrency", "1", "--sweep", sweep_file(tmp_path),
-              "--no-figures", "-o", str(tmp_path / "run")]
+    common = [
+        "--model",
+        "oracle",
+        "-M",
+        "delay=0.1",
+        "--concurrency",
+        "1",
+        "--sweep",
+        sweep_file(tmp_path),
+        "--no-figures",
+        "-o",
+        str(tmp_path / "run"),
+    ]
     proc = bench_proc(*common)
     wait_for_records(tmp_path / "run" / "oracle" / "records.jsonl", 3, proc)
     proc.send_signal(signal.SIGINT)
@@ -193,7 +221,9 @@ def test_without_a_model_the_built_in_trained_model_runs(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_local_models_run_in_their_own_processes(tmp_path):
-    text = SWEEP.replace('lengths = ["1K", "2K"]', 'lengths = ["1K"]').replace("samples = 2", "samples = 1") + """
+    text = (
+        SWEEP.replace('lengths = ["1K", "2K"]', 'lengths = ["1K"]').replace("samples = 2", "samples = 1")
+        + """
 [[models]]
 model = "ltm:builtin"
 name = "dense"
@@ -203,6 +233,7 @@ model = "ltm:builtin"
 name = "sparse"
 options = { threads = 1 }
 """
+    )
     out = tmp_path / "run"
     assert main(["bench", "--sweep", sweep_file(tmp_path, text), "--no-figures", "-o", str(out)]) == 0
     for name in ("dense", "sparse"):

@@ -7,28 +7,34 @@ import subprocess
 import sys
 
 import pytest
+from killing import kill_after
+from stub_server import StubServer
 
 from hashhop.cli import main
 from hashhop.cli.evaluate import _redact
-from hashhop.cost import Prices, PricingError, estimate, load_prices
-from hashhop.generate import make_sample
-from hashhop.spec import Spec
-from hashhop.store import RunStore, read_records, read_results, read_samples
-
-from killing import kill_after
-from stub_server import StubServer
+from hashhop.evaluate.cost import Prices, PricingError, estimate, load_prices
+from hashhop.evaluate.store import RunStore, read_records, read_results, read_samples
+from hashhop.generate.build import make_sample
+from hashhop.generate.spec import Spec
 
 VOLATILE = ("time", "latency_s", "attempts", "cost_usd")
 
 
 def hashhop(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "hashhop", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "hashhop", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def stable(records):
-    return sorted((tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in r.to_dict().items()
-                                if k not in VOLATILE)) for r in records))
+    return sorted(
+        tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in r.to_dict().items() if k not in VOLATILE))
+        for r in records
+    )
 
 
 def files(run):
@@ -37,8 +43,29 @@ def files(run):
 
 def test_oracle_grid_writes_records_samples_and_results(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["eval", "--model", "oracle", "--tokens", "1K,2K", "--hops", "1,2", "--cot", "--samples", "2",
-                 "--queries", "2", "--depth", "0.2,0.8", "-o", str(run)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                "oracle",
+                "--tokens",
+                "1K,2K",
+                "--hops",
+                "1,2",
+                "--cot",
+                "--samples",
+                "2",
+                "--queries",
+                "2",
+                "--depth",
+                "0.2,0.8",
+                "-o",
+                str(run),
+            ]
+        )
+        == 0
+    )
     records = read_records(str(run))
     assert len(records) == 2 * 2 * 2 * 2 * 2 and all(r.correct for r in records)
     assert len(read_samples(str(run))) == 16  # each context once, not once per query
@@ -54,8 +81,23 @@ def test_oracle_grid_writes_records_samples_and_results(tmp_path, capsys):
 def test_running_the_same_command_again_resumes_without_new_requests(tmp_path):
     run = tmp_path / "run"
     with StubServer() as s:
-        args = ["eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "--tokens", "1K", "--hops", "1,2",
-                "--samples", "2", "--queries", "2", "-o", str(run)]
+        args = [
+            "eval",
+            "--model",
+            "openai:stub",
+            "--base-url",
+            s.url + "/v1",
+            "--tokens",
+            "1K",
+            "--hops",
+            "1,2",
+            "--samples",
+            "2",
+            "--queries",
+            "2",
+            "-o",
+            str(run),
+        ]
         assert main(args) == 0
         before, n = files(run), len(s.queries)
         assert n == 8 and all(r.correct for r in read_records(str(run)))
@@ -66,8 +108,26 @@ def test_running_the_same_command_again_resumes_without_new_requests(tmp_path):
 def test_stub_server_path_is_token_exact_and_scored(tmp_path):
     run = tmp_path / "run"
     with StubServer() as s:
-        assert main(["eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "--tokens", "2K", "--hops", "2",
-                     "--queries", "3", "-o", str(run)]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    "--model",
+                    "openai:stub",
+                    "--base-url",
+                    s.url + "/v1",
+                    "--tokens",
+                    "2K",
+                    "--hops",
+                    "2",
+                    "--queries",
+                    "3",
+                    "-o",
+                    str(run),
+                ]
+            )
+            == 0
+        )
         sent = s.queries
     results = read_results(str(run))
     assert results["tokenizer"] == "model:openai:stub"
@@ -83,9 +143,33 @@ def test_stub_server_path_is_token_exact_and_scored(tmp_path):
 
 def test_dry_run_prints_the_estimate_and_calls_nothing(tmp_path, capsys):
     with StubServer() as s:
-        assert main(["eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "--tokens", "1K,4K",
-                     "--hops", "1,2", "--samples", "3", "--queries", "2", "--price-in", "2", "--price-out", "10",
-                     "--dry-run", "-o", str(tmp_path / "run")]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    "--model",
+                    "openai:stub",
+                    "--base-url",
+                    s.url + "/v1",
+                    "--tokens",
+                    "1K,4K",
+                    "--hops",
+                    "1,2",
+                    "--samples",
+                    "3",
+                    "--queries",
+                    "2",
+                    "--price-in",
+                    "2",
+                    "--price-out",
+                    "10",
+                    "--dry-run",
+                    "-o",
+                    str(tmp_path / "run"),
+                ]
+            )
+            == 0
+        )
         assert s.requests == []
     out = capsys.readouterr().out
     assert "24 queries" in out and "60,000 prompt tokens" in out and "$0.1" in out
@@ -95,8 +179,23 @@ def test_dry_run_prints_the_estimate_and_calls_nothing(tmp_path, capsys):
 def test_max_cost_stops_early_and_a_larger_budget_resumes(tmp_path, capsys):
     run = tmp_path / "run"
     with StubServer() as s:
-        args = ["eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "--tokens", "1K", "--samples", "6",
-                "--concurrency", "1", "--price-in", "1000", "-o", str(run)]
+        args = [
+            "eval",
+            "--model",
+            "openai:stub",
+            "--base-url",
+            s.url + "/v1",
+            "--tokens",
+            "1K",
+            "--samples",
+            "6",
+            "--concurrency",
+            "1",
+            "--price-in",
+            "1000",
+            "-o",
+            str(run),
+        ]
         assert main([*args, "--max-cost", "2.5"]) == 0
         assert len(read_records(str(run))) == 2 and read_results(str(run))["partial"] is True
         assert "max_cost" in capsys.readouterr().err
@@ -104,8 +203,13 @@ def test_max_cost_stops_early_and_a_larger_budget_resumes(tmp_path, capsys):
     assert len(read_records(str(run))) == 6 and read_results(str(run))["partial"] is False
 
 
-@pytest.mark.parametrize("extra, message", [([], "--max-cost needs prices for oracle: pass --price-in"),
-                                             (["--price-in", "1"], "--max-cost must be 0 or more")])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "--max-cost needs prices for oracle: pass --price-in"),
+        (["--price-in", "1"], "--max-cost must be 0 or more"),
+    ],
+)
 def test_a_budget_that_could_not_work_is_refused_before_anything_is_written(tmp_path, capsys, extra, message):
     run = tmp_path / "run"
     budget = "-1" if extra else "5"
@@ -130,7 +234,11 @@ def test_prices_come_from_options_or_a_pricing_file(tmp_path):
 
 def test_recorded_options_never_hold_a_credential():
     assert _redact({"api_key": "sk-1", "token": "t", "api_key_env": "NAME", "n_ctx": 4}) == {
-        "api_key": "<redacted>", "token": "<redacted>", "api_key_env": "NAME", "n_ctx": 4}
+        "api_key": "<redacted>",
+        "token": "<redacted>",
+        "api_key_env": "NAME",
+        "n_ctx": 4,
+    }
 
 
 def test_unreachable_server_is_a_one_line_error(tmp_path):
@@ -141,8 +249,19 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
 def test_wrong_key_is_one_error_with_no_retry_storm_and_the_store_stays_intact(tmp_path):
     run = tmp_path / "run"
     with StubServer(require_key="sk-right") as s:
-        base = ["eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "-M", "api_key_env=HH_TEST_KEY",
-                "--tokens", "1K", "-o", str(run)]
+        base = [
+            "eval",
+            "--model",
+            "openai:stub",
+            "--base-url",
+            s.url + "/v1",
+            "-M",
+            "api_key_env=HH_TEST_KEY",
+            "--tokens",
+            "1K",
+            "-o",
+            str(run),
+        ]
         assert hashhop(*base, env={"HH_TEST_KEY": "sk-right"}).returncode == 0
         before = files(run)
         r = hashhop(*base, "--samples", "3", env={"HH_TEST_KEY": "sk-wrong"})
@@ -155,8 +274,19 @@ def test_wrong_key_is_one_error_with_no_retry_storm_and_the_store_stays_intact(t
 
 def test_unknown_model_stops_at_the_first_404(tmp_path):
     with StubServer(models=("other",)) as s:
-        r = hashhop("eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "--samples", "4",
-                    "--concurrency", "1", "-o", str(tmp_path / "r"))
+        r = hashhop(
+            "eval",
+            "--model",
+            "openai:stub",
+            "--base-url",
+            s.url + "/v1",
+            "--samples",
+            "4",
+            "--concurrency",
+            "1",
+            "-o",
+            str(tmp_path / "r"),
+        )
         assert r.returncode == 2 and "not found" in r.stderr and len(s.generations) == 1
 
 
@@ -164,8 +294,32 @@ def test_malformed_responses_become_error_records_reported_apart(tmp_path, capsy
     run = tmp_path / "run"
     with StubServer() as s:
         s.script(*[{"malformed": True}] * 3)
-        assert main(["eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "--tokens", "1K",
-                     "-M", "chat_overhead=11", "--samples", "2", "--concurrency", "1", "--retries", "2", "--backoff", "0.001", "-o", str(run)]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    "--model",
+                    "openai:stub",
+                    "--base-url",
+                    s.url + "/v1",
+                    "--tokens",
+                    "1K",
+                    "-M",
+                    "chat_overhead=11",
+                    "--samples",
+                    "2",
+                    "--concurrency",
+                    "1",
+                    "--retries",
+                    "2",
+                    "--backoff",
+                    "0.001",
+                    "-o",
+                    str(run),
+                ]
+            )
+            == 0
+        )
     records = read_records(str(run))
     assert [r.status for r in records] == ["error", "ok"] and "malformed" in records[0].error
     overall = read_results(str(run))["metrics"]["overall"]
@@ -258,9 +412,28 @@ def test_kill_9_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_pat
     rng = random.Random(1234)
     # Slow enough answers (24 queries, 3 at a time: about 2.4 s) that random kills land mid-run.
     with StubServer(delay=0.3) as s:
+
         def args(out):
-            return ["eval", "--model", "openai:stub", "--base-url", s.url + "/v1", "--tokens", "1K,2K",
-                    "--hops", "1,2", "--samples", "2", "--queries", "3", "--concurrency", "3", "-o", str(out)]
+            return [
+                "eval",
+                "--model",
+                "openai:stub",
+                "--base-url",
+                s.url + "/v1",
+                "--tokens",
+                "1K,2K",
+                "--hops",
+                "1,2",
+                "--samples",
+                "2",
+                "--queries",
+                "3",
+                "--concurrency",
+                "3",
+                "-o",
+                str(out),
+            ]
+
         assert hashhop(*args(tmp_path / "ref")).returncode == 0
         victim = tmp_path / "victim"
         cmd = [sys.executable, "-m", "hashhop", *args(victim)]
@@ -287,8 +460,30 @@ def test_kill_9_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_pat
 def test_real_llama_cpp_server_prompts_are_token_exact_and_over_length_is_recorded(llama_server, tmp_path):
     # conftest's server runs SmolLM2-135M with n_ctx 4096: 600 tokens fit, 5K do not.
     run = tmp_path / "run"
-    assert main(["eval", "--model", "openai:smollm2", "--base-url", llama_server + "/v1", "--tokens", "600,5K",
-                 "--hops", "1", "--queries", "2", "--max-tokens", "24", "--concurrency", "2", "-o", str(run)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                "openai:smollm2",
+                "--base-url",
+                llama_server + "/v1",
+                "--tokens",
+                "600,5K",
+                "--hops",
+                "1",
+                "--queries",
+                "2",
+                "--max-tokens",
+                "24",
+                "--concurrency",
+                "2",
+                "-o",
+                str(run),
+            ]
+        )
+        == 0
+    )
     records = read_records(str(run))
     by_size = {t: [r for r in records if r.cell["tokens"] == t] for t in (600, 5000)}
     assert [r.status for r in by_size[600]] == ["ok", "ok"]

@@ -13,11 +13,29 @@ def hashhop(*args, cwd=None):
 
 def test_generate_then_verify(tmp_path):
     out = tmp_path / "out.jsonl"
-    r = hashhop("generate", "--tokens", "4K", "--hops", "2", "--queries", "5", "--hash-len", "16", "--seed", "0",
-                "--cot", "--tokenizer", "tiktoken:cl100k_base", "--samples", "2", "-o", str(out))
+    r = hashhop(
+        "generate",
+        "--tokens",
+        "4K",
+        "--hops",
+        "2",
+        "--queries",
+        "5",
+        "--hash-len",
+        "16",
+        "--seed",
+        "0",
+        "--cot",
+        "--tokenizer",
+        "tiktoken:cl100k_base",
+        "--samples",
+        "2",
+        "-o",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert "wrote 2 sample(s)" in r.stderr
-    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 2 and all(abs(row["n_tokens"] - 4000) <= 20 for row in rows)
     v = hashhop("verify", str(out))
     assert v.returncode == 0 and "2/2 samples ok" in v.stderr
@@ -39,14 +57,17 @@ def test_parquet_output(tmp_path):
     assert hashhop("verify", str(out)).returncode == 0
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--hops", "0"], "hops must be at least 1"),
-    (["--tokens", "200", "--hops", "4", "--queries", "5"], "too small"),
-    (["--tokens", "1K", "--hash-len", "2", "--alphabet", "dna"], "hash space"),
-    (["--tokenizer", "nope"], "unknown tokenizer"),
-    (["--tokens", "lots"], "bad size"),
-    (["--samples", "0"], "--samples must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--hops", "0"], "hops must be at least 1"),
+        (["--tokens", "200", "--hops", "4", "--queries", "5"], "too small"),
+        (["--tokens", "1K", "--hash-len", "2", "--alphabet", "dna"], "hash space"),
+        (["--tokenizer", "nope"], "unknown tokenizer"),
+        (["--tokens", "lots"], "bad size"),
+        (["--samples", "0"], "--samples must be at least 1"),
+    ],
+)
 def test_impossible_specs_exit_2_with_one_line_and_no_file(tmp_path, args, message):
     out = tmp_path / "x.jsonl"
     r = hashhop("generate", *args, "-o", str(out))

@@ -17,11 +17,10 @@ import sys
 import time
 
 import pytest
-
-from hashhop.store import read_records, read_results
-
 from killing import kill_after, lines
 from stub_server import StubServer
+
+from hashhop.evaluate.store import read_records, read_results
 
 VOLATILE = ("time", "latency_s", "attempts", "cost_usd")
 KILLS = 20
@@ -31,8 +30,27 @@ TOTAL, CONTEXTS = 80, 16
 def _args(url: str, out) -> list[str]:
     # 2 sizes x 2 hop counts x 4 samples x 5 queries = 80 queries; the stub's delay keeps the run
     # long enough to be killed 20 times mid-flight.
-    return ["eval", "--model", "openai:stub", "--base-url", url + "/v1", "-M", "chat_overhead=11", "--tokens",
-            "600,1K", "--hops", "1,2", "--samples", "4", "--queries", "5", "--concurrency", "2", "-o", str(out)]
+    return [
+        "eval",
+        "--model",
+        "openai:stub",
+        "--base-url",
+        url + "/v1",
+        "-M",
+        "chat_overhead=11",
+        "--tokens",
+        "600,1K",
+        "--hops",
+        "1,2",
+        "--samples",
+        "4",
+        "--queries",
+        "5",
+        "--concurrency",
+        "2",
+        "-o",
+        str(out),
+    ]
 
 
 def _hashhop(args, **kw):
@@ -40,8 +58,9 @@ def _hashhop(args, **kw):
 
 
 def _stable(records) -> list:
-    return sorted(json.dumps({k: v for k, v in r.to_dict().items() if k not in VOLATILE}, sort_keys=True)
-                  for r in records)
+    return sorted(
+        json.dumps({k: v for k, v in r.to_dict().items() if k not in VOLATILE}, sort_keys=True) for r in records
+    )
 
 
 def _kill_once(cmd, records, rng) -> bool:
@@ -108,8 +127,9 @@ def _complete_lines(path) -> list[bytes]:
 def test_a_second_runner_on_a_folder_in_use_is_refused_and_writes_nothing(tmp_path):
     run = tmp_path / "run"
     with StubServer(delay=0.3) as s:
-        first = subprocess.Popen([sys.executable, "-m", "hashhop", *_args(s.url, run)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        first = subprocess.Popen(
+            [sys.executable, "-m", "hashhop", *_args(s.url, run)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 60
             while lines(run / "records.jsonl") < 1 and time.monotonic() < deadline:
@@ -169,8 +189,12 @@ def test_a_full_disk_stops_the_run_with_one_line_and_a_consistent_store(tmp_path
                 _fill(disk, 24 * 1024)  # room for about a third of the run
                 r = _hashhop(_args(s.url, run))
             else:  # not root: a per-process file size limit fails the writes the same way (EFBIG)
-                r = subprocess.run([sys.executable, "-c", FSIZE_RUNNER, str(24 * 1024), *_args(s.url, run)],
-                                   capture_output=True, text=True, timeout=300)
+                r = subprocess.run(
+                    [sys.executable, "-c", FSIZE_RUNNER, str(24 * 1024), *_args(s.url, run)],
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
             assert r.returncode == 2, r.stderr
             assert r.stderr.startswith("error:") and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
             assert "space" in r.stderr.lower() or "too large" in r.stderr.lower()

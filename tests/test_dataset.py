@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from hashhop.dataset import materialize, read_samples, write_jsonl, write_parquet
-from hashhop.errors import DatasetError, OutputError
-from hashhop.spec import Spec
+from hashhop.core.errors import DatasetError, OutputError
+from hashhop.generate.dataset import materialize, read_samples, write_jsonl, write_parquet
+from hashhop.generate.spec import Spec
 
 SPEC = Spec(size=3000, hops=2, queries=2, tokenizer="tiktoken:cl100k_base", cot=True)
 
@@ -64,7 +64,7 @@ def test_parquet_round_trips_and_loads_with_pyarrow(tmp_path):
 def test_a_failure_midway_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     path = tmp_path / "d.jsonl"
     path.write_text("precious\n")
-    import hashhop.dataset as dataset
+    import hashhop.generate.dataset as dataset
 
     calls = {"n": 0}
     real = dataset._write_row
@@ -87,11 +87,14 @@ def test_unwritable_paths_fail_with_a_fix(tmp_path):
         write_jsonl(SPEC, 1, str(tmp_path / "missing" / "d.jsonl"), progress=False)
 
 
-@pytest.mark.parametrize("content,message", [
-    ("not json\n", "not valid JSON"),
-    ('{"prompt": "x"}\n', "not a hashhop sample"),
-    ("[1, 2]\n", "not a hashhop sample"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("not json\n", "not valid JSON"),
+        ('{"prompt": "x"}\n', "not a hashhop sample"),
+        ("[1, 2]\n", "not a hashhop sample"),
+    ],
+)
 def test_corrupt_or_foreign_files_name_the_line(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(content)

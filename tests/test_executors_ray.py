@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from hashhop.cli import main
-from hashhop.errors import MissingExtraError
-from hashhop.store import read_records, read_results, read_samples
+from hashhop.core.errors import MissingExtraError
+from hashhop.evaluate.store import read_records, read_results, read_samples
 
 ray = pytest.importorskip("ray", reason="Ray is an install extra: pip install 'hashhop[ray]'")
 
@@ -35,8 +35,14 @@ tokenizer = "chars"
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-             _node_ip_address="127.0.0.1")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+        _node_ip_address="127.0.0.1",
+    )
     try:
         yield
     finally:
@@ -154,15 +160,24 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, tmp_path):
 
 
 def test_a_model_that_cannot_be_opened_is_one_line_naming_why(cluster, tmp_path, capsys):
-    args = ["bench", "--model", "ltm:/no/such/checkpoint", "--sweep", sweep_file(tmp_path), "--executor", "ray",
-            "-o", str(tmp_path / "run")]
+    args = [
+        "bench",
+        "--model",
+        "ltm:/no/such/checkpoint",
+        "--sweep",
+        sweep_file(tmp_path),
+        "--executor",
+        "ray",
+        "-o",
+        str(tmp_path / "run"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: a Ray worker could not open the model: ") and "/no/such/checkpoint" in err
 
 
 def test_without_ray_installed_the_error_names_the_extra(tmp_path, monkeypatch):
-    from hashhop.executors import ray as ray_executor
+    from hashhop.bench.executors import ray as ray_executor
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(MissingExtraError, match=r"pip install 'hashhop\[ray\]'"):

@@ -4,11 +4,20 @@ import json
 
 import pytest
 
-from hashhop import fastjson
+from hashhop.core import fastjson
 
-RECORD = {"sample_id": "hh-0123456789abcdef", "query_index": 3, "cell": {"tokens": 2000, "depth": None, "cot": False},
-          "completion": "Der Hash ist «abc» — 答え: abcdefghijklmnop\n\"quoted\"\t\\", "path": ["aB", "cD"],
-          "credit": 0.5, "latency_s": 1.25e-05, "cost_usd": 0.0, "broke_at": None, "correct": True}
+RECORD = {
+    "sample_id": "hh-0123456789abcdef",
+    "query_index": 3,
+    "cell": {"tokens": 2000, "depth": None, "cot": False},
+    "completion": 'Der Hash ist «abc» — 答え: abcdefghijklmnop\n"quoted"\t\\',
+    "path": ["aB", "cD"],
+    "credit": 0.5,
+    "latency_s": 1.25e-05,
+    "cost_usd": 0.0,
+    "broke_at": None,
+    "correct": True,
+}
 
 
 def test_orjson_and_the_fallback_write_compact_utf8_json_of_the_same_values(monkeypatch):
@@ -25,6 +34,7 @@ def test_values_json_cannot_hold_are_written_as_text_either_way(monkeypatch):
     class Odd:
         def __str__(self):
             return "odd"
+
     assert json.loads(fastjson.dumps({"x": Odd()})) == {"x": "odd"}
     monkeypatch.setattr(fastjson, "orjson", None)
     assert json.loads(fastjson.dumps({"x": Odd()})) == {"x": "odd"}

@@ -12,11 +12,10 @@ import random
 import time
 
 import pytest
+from stub_server import StubServer
 
 from hashhop.cli import main
-from hashhop.store import read_records, read_results
-
-from stub_server import StubServer
+from hashhop.evaluate.store import read_records, read_results
 
 FAULTS = {
     "429_retry_after": {"status": 429, "retry_after": "0"},
@@ -34,17 +33,54 @@ FAULTS = {
     "huge_chunked": {"huge": 8 * 2**20, "chunked": True},  # no length: cut at the limit while reading
 }
 # A fault that outlives the retries leaves this much in the error record.
-REASONS = {"429_retry_after": "rate limited", "429_bare": "rate limited", "429_http_date": "rate limited",
-           "500": "500", "502": "502", "503": "overloaded", "stall": "timeout", "reset": "connection",
-           "truncated": "connection", "malformed": "malformed", "empty_choices": "malformed", "huge": "limit",
-           "huge_chunked": "limit"}
+REASONS = {
+    "429_retry_after": "rate limited",
+    "429_bare": "rate limited",
+    "429_http_date": "rate limited",
+    "500": "500",
+    "502": "502",
+    "503": "overloaded",
+    "stall": "timeout",
+    "reset": "connection",
+    "truncated": "connection",
+    "malformed": "malformed",
+    "empty_choices": "malformed",
+    "huge": "limit",
+    "huge_chunked": "limit",
+}
 
 
 def _eval(server, run, *extra, queries=3, samples=2, concurrency=1, retries=2):
-    args = ["eval", "--model", "openai:stub", "--base-url", server.url + "/v1", "-M", "chat_overhead=11",
-            "-M", "max_response_bytes=1048576", "--tokens", "600", "--hops", "1,2", "--samples", str(samples),
-            "--queries", str(queries), "--concurrency", str(concurrency), "--retries", str(retries),
-            "--backoff", "0.01", "--timeout", "0.8", "-o", str(run), *extra]
+    args = [
+        "eval",
+        "--model",
+        "openai:stub",
+        "--base-url",
+        server.url + "/v1",
+        "-M",
+        "chat_overhead=11",
+        "-M",
+        "max_response_bytes=1048576",
+        "--tokens",
+        "600",
+        "--hops",
+        "1,2",
+        "--samples",
+        str(samples),
+        "--queries",
+        str(queries),
+        "--concurrency",
+        str(concurrency),
+        "--retries",
+        str(retries),
+        "--backoff",
+        "0.01",
+        "--timeout",
+        "0.8",
+        "-o",
+        str(run),
+        *extra,
+    ]
     return main(args)
 
 
@@ -141,8 +177,10 @@ class RawStub(StubServer):
 
 
 def _choice(content, usage=None):
-    return {"choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": usage if usage is not None else {"completion_tokens": 1}}
+    return {
+        "choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": usage if usage is not None else {"completion_tokens": 1},
+    }
 
 
 ODD_BODIES = {
@@ -182,9 +220,18 @@ class _FakeResponse:
         return self.data
 
 
-@pytest.mark.parametrize("usage", [{"input_tokens": "x", "output_tokens": 3}, {"input_tokens": 5, "output_tokens": "y"},
-                                   {"input_tokens": 5, "cache_read_input_tokens": "z"}, {"input_tokens": None},
-                                   {"input_tokens": -1, "output_tokens": True}, "not a table", [1]])
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"input_tokens": "x", "output_tokens": 3},
+        {"input_tokens": 5, "output_tokens": "y"},
+        {"input_tokens": 5, "cache_read_input_tokens": "z"},
+        {"input_tokens": None},
+        {"input_tokens": -1, "output_tokens": True},
+        "not a table",
+        [1],
+    ],
+)
 def test_the_anthropic_backend_reads_odd_usage_as_unknown_or_malformed_never_a_crash(usage):
     from hashhop.backends import TransientError
     from hashhop.backends.anthropic import _completion
@@ -195,5 +242,7 @@ def test_the_anthropic_backend_reads_odd_usage_as_unknown_or_malformed_never_a_c
     except TransientError:
         return  # retried like any malformed body
     assert c.text == "abc"
-    assert all(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-               for v in (c.prompt_tokens, c.completion_tokens))
+    assert all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+        for v in (c.prompt_tokens, c.completion_tokens)
+    )

@@ -22,16 +22,27 @@ from hashhop.cli import main
 
 # benchmarks/fuzz.py sets HASHHOP_FUZZ_EXAMPLES for a long, randomized run; CI runs the fixed examples.
 EXAMPLES = int(os.environ.get("HASHHOP_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(derandomize=not EXAMPLES, max_examples=EXAMPLES or 150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    derandomize=not EXAMPLES,
+    max_examples=EXAMPLES or 150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 
 WORK = os.path.join(tempfile.gettempdir(), f"hashhop-fuzz-cli-{os.getpid()}")  # made by the workspace fixture
 
 
-PATHS = {name: os.path.join(WORK, file) for name, file in (("data", "data.jsonl"), ("recipe", "recipe.jsonl"),
-                                                            ("run", "run"), ("garbage", "garbage.jsonl"),
-                                                            ("template", "template.json"))}
+PATHS = {
+    name: os.path.join(WORK, file)
+    for name, file in (
+        ("data", "data.jsonl"),
+        ("recipe", "recipe.jsonl"),
+        ("run", "run"),
+        ("garbage", "garbage.jsonl"),
+        ("template", "template.json"),
+    )
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,31 +61,149 @@ def workspace():
     shutil.rmtree(WORK, ignore_errors=True)
 
 
-FILES = [*PATHS.values(), WORK, os.path.join(WORK, "missing.jsonl"), os.path.join(WORK, "out", "deep", "x.jsonl"),
-         os.path.join(WORK, "a\x00b"), os.path.join(WORK, "new.jsonl"), os.path.join(WORK, "new.parquet"),
-         os.path.join(WORK, "newrun"), os.path.join(WORK, "report.html"), "/dev/null", "",
-         os.path.join(WORK, "garbage.jsonl", "below")]
-VALUES = ["", "0", "-1", "1", "2", "3", "abc", "1K", "600", "1e3", "nan", "inf", "-inf", "0.5", "1,,2", ",", "1,x",
-          "99999999999999999999", "\x00", "..", "../../etc", "custom:=", "custom:ab", "hex", "tiktoken:nope",
-          "hf:/nonexistent", "chars", "magic", "plain", "a=b", "=x", "api=nope", "http=ftp", "key", "🙂"]
-MODELS = ["oracle", "random", "", ":", "nope:x", "openai:", "openai:../../etc", "oracle:x", "random:seed",
-          "openai:m", "anthropic:m", "hf:/nonexistent"]
+FILES = [
+    *PATHS.values(),
+    WORK,
+    os.path.join(WORK, "missing.jsonl"),
+    os.path.join(WORK, "out", "deep", "x.jsonl"),
+    os.path.join(WORK, "a\x00b"),
+    os.path.join(WORK, "new.jsonl"),
+    os.path.join(WORK, "new.parquet"),
+    os.path.join(WORK, "newrun"),
+    os.path.join(WORK, "report.html"),
+    "/dev/null",
+    "",
+    os.path.join(WORK, "garbage.jsonl", "below"),
+]
+VALUES = [
+    "",
+    "0",
+    "-1",
+    "1",
+    "2",
+    "3",
+    "abc",
+    "1K",
+    "600",
+    "1e3",
+    "nan",
+    "inf",
+    "-inf",
+    "0.5",
+    "1,,2",
+    ",",
+    "1,x",
+    "99999999999999999999",
+    "\x00",
+    "..",
+    "../../etc",
+    "custom:=",
+    "custom:ab",
+    "hex",
+    "tiktoken:nope",
+    "hf:/nonexistent",
+    "chars",
+    "magic",
+    "plain",
+    "a=b",
+    "=x",
+    "api=nope",
+    "http=ftp",
+    "key",
+    "🙂",
+]
+MODELS = [
+    "oracle",
+    "random",
+    "",
+    ":",
+    "nope:x",
+    "openai:",
+    "openai:../../etc",
+    "oracle:x",
+    "random:seed",
+    "openai:m",
+    "anthropic:m",
+    "hf:/nonexistent",
+]
 
 # subcommand -> (flags taking a value, boolean flags, positional kinds)
 COMMANDS = {
-    "generate": (["--tokens", "--chars", "--tokenizer", "--hops", "--queries", "--hash-len", "--alphabet", "--seed",
-                  "--format", "--hop-mix", "--query-hops", "--depth", "--depth-window", "--distractors",
-                  "--samples", "--start", "-o"], ["--cot", "--mid-chain", "--no-filler", "--recipe"], []),
+    "generate": (
+        [
+            "--tokens",
+            "--chars",
+            "--tokenizer",
+            "--hops",
+            "--queries",
+            "--hash-len",
+            "--alphabet",
+            "--seed",
+            "--format",
+            "--hop-mix",
+            "--query-hops",
+            "--depth",
+            "--depth-window",
+            "--distractors",
+            "--samples",
+            "--start",
+            "-o",
+        ],
+        ["--cot", "--mid-chain", "--no-filler", "--recipe"],
+        [],
+    ),
     "verify": ([], [], ["file"]),
     "materialize": (["-o"], [], ["file"]),
-    "eval": (["--model", "-M", "--base-url", "--tokens", "--hops", "--samples", "--queries", "--seed", "--depth",
-              "--hash-len", "--alphabet", "--format", "--tokenizer", "--template", "--dataset", "--concurrency",
-              "--timeout", "--retries", "--backoff", "--max-tokens", "--on-over-length", "--max-cost", "--price-in",
-              "--price-out", "--pricing", "-o"], ["--cot", "--dry-run"], []),
+    "eval": (
+        [
+            "--model",
+            "-M",
+            "--base-url",
+            "--tokens",
+            "--hops",
+            "--samples",
+            "--queries",
+            "--seed",
+            "--depth",
+            "--hash-len",
+            "--alphabet",
+            "--format",
+            "--tokenizer",
+            "--template",
+            "--dataset",
+            "--concurrency",
+            "--timeout",
+            "--retries",
+            "--backoff",
+            "--max-tokens",
+            "--on-over-length",
+            "--max-cost",
+            "--price-in",
+            "--price-out",
+            "--pricing",
+            "-o",
+        ],
+        ["--cot", "--dry-run"],
+        [],
+    ),
     "score": ([], ["--dry"], ["file"]),
     "report": (["-o", "--threshold", "--diagrams", "--title"], ["--anchors", "--show-paths"], ["file", "file"]),
-    "bench": (["--suite", "--sweep", "-M", "--base-url", "--concurrency", "--price-in", "--price-out", "--tokenizer",
-               "--threshold", "-o"], ["--list-suites"], []),
+    "bench": (
+        [
+            "--suite",
+            "--sweep",
+            "-M",
+            "--base-url",
+            "--concurrency",
+            "--price-in",
+            "--price-out",
+            "--tokenizer",
+            "--threshold",
+            "-o",
+        ],
+        ["--list-suites"],
+        [],
+    ),
 }
 SUITES = ["quick", "quick@1", "quick@99", "nope", "", "standard@0"]
 FILE_FLAGS = {"-o", "--dataset", "--template", "--pricing", "--sweep"}
@@ -85,7 +214,7 @@ def argvs(draw):
     command = draw(st.sampled_from(sorted(COMMANDS)))
     valued, booleans, positionals = COMMANDS[command]
     argv = [command]
-    for kind in positionals:
+    for _kind in positionals:
         argv.append(draw(st.sampled_from(FILES)))
     flags = draw(st.lists(st.sampled_from(valued + booleans), max_size=6)) if valued + booleans else []
     for flag in flags:
@@ -143,15 +272,27 @@ def test_any_argv_ends_in_a_result_or_one_error_line(monkeypatch, argv):
         assert len(errors) == 1, (argv, err)
 
 
-@pytest.mark.parametrize("argv", [
-    ["eval", "--model", "oracle", "--tokens", "600", "-o", os.path.join(WORK, "a\x00b")],
-    ["eval", "--model", "oracle", "--dataset", os.path.join(WORK, "a\x00b"), "-o", os.path.join(WORK, "r")],
-    ["generate", "--tokens", "300", "-o", os.path.join(WORK, "a\x00b.jsonl")],
-    ["verify", os.path.join(WORK, "a\x00b")],
-    ["score", os.path.join(WORK, "a\x00b")],
-    ["eval", "--model", "oracle", "--tokens", "600", "--template", os.path.join(WORK, "missing.json"), "-o",
-     os.path.join(WORK, "r2")],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["eval", "--model", "oracle", "--tokens", "600", "-o", os.path.join(WORK, "a\x00b")],
+        ["eval", "--model", "oracle", "--dataset", os.path.join(WORK, "a\x00b"), "-o", os.path.join(WORK, "r")],
+        ["generate", "--tokens", "300", "-o", os.path.join(WORK, "a\x00b.jsonl")],
+        ["verify", os.path.join(WORK, "a\x00b")],
+        ["score", os.path.join(WORK, "a\x00b")],
+        [
+            "eval",
+            "--model",
+            "oracle",
+            "--tokens",
+            "600",
+            "--template",
+            os.path.join(WORK, "missing.json"),
+            "-o",
+            os.path.join(WORK, "r2"),
+        ],
+    ],
+)
 def test_a_path_with_a_nul_byte_or_missing_file_is_one_error_line(argv):
     code, err = _run(argv)
     assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err

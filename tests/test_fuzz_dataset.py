@@ -12,23 +12,30 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashhop.dataset import read_samples
-from hashhop.errors import HashhopError
-from hashhop.generate import make_sample
-from hashhop.sample import Sample
-from hashhop.spec import Spec
+from hashhop.core.errors import HashhopError
+from hashhop.generate.build import make_sample
+from hashhop.generate.dataset import read_samples
+from hashhop.generate.sample import Sample
+from hashhop.generate.spec import Spec
 
 # benchmarks/fuzz.py sets HASHHOP_FUZZ_EXAMPLES for a long, randomized run; CI runs the fixed examples.
 EXAMPLES = int(os.environ.get("HASHHOP_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(derandomize=not EXAMPLES, max_examples=EXAMPLES or 200, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    derandomize=not EXAMPLES,
+    max_examples=EXAMPLES or 200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 GOOD = make_sample(Spec(size=300, hops=2, queries=2, hash_len=8, seed=3), 0).to_dict(with_prompt=True)
 GOOD_LINE = json.dumps(GOOD).encode() + b"\n"
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-                    max_leaves=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def _read(data: bytes, suffix: str = ".jsonl") -> list[Sample]:

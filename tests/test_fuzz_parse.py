@@ -11,18 +11,49 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashhop.alphabets import ALPHABETS, alphabet_chars
-from hashhop.parse import Parsed, extract_answer
+from hashhop.evaluate.parse import Parsed, extract_answer
+from hashhop.generate.alphabets import ALPHABETS, alphabet_chars
 
 # benchmarks/fuzz.py sets HASHHOP_FUZZ_EXAMPLES for a long, randomized run; CI runs the fixed examples.
 EXAMPLES = int(os.environ.get("HASHHOP_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(derandomize=not EXAMPLES, max_examples=EXAMPLES or 300, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    derandomize=not EXAMPLES,
+    max_examples=EXAMPLES or 300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 ALPHABET_NAMES = st.sampled_from(sorted(ALPHABETS) + ["custom:01", "custom:xyz!"])
 # What models actually wrap answers in, mixed with random noise.
-PIECES = [" = ", " -> ", "→", "\n", "```", "**", "\"", "'", "The answer is ", "Answer:", "answer: ", "Final hash: ",
-          ", then ", " is ", "<script>", "\x00", "\u202e", "🙂", "\r\n", "\t", "{", "}", "[", "]", "A = B", "..."]
+PIECES = [
+    " = ",
+    " -> ",
+    "→",
+    "\n",
+    "```",
+    "**",
+    '"',
+    "'",
+    "The answer is ",
+    "Answer:",
+    "answer: ",
+    "Final hash: ",
+    ", then ",
+    " is ",
+    "<script>",
+    "\x00",
+    "\u202e",
+    "🙂",
+    "\r\n",
+    "\t",
+    "{",
+    "}",
+    "[",
+    "]",
+    "A = B",
+    "...",
+]
 
 
 def _hashes(alphabet: str, hash_len: int):
@@ -35,8 +66,12 @@ def model_outputs(draw):
     alphabet = draw(ALPHABET_NAMES)
     hash_len = draw(st.integers(1, 24))
     hashes = draw(st.lists(_hashes(alphabet, hash_len), min_size=1, max_size=6))
-    noise = st.one_of(st.sampled_from(PIECES), st.text(max_size=12), st.sampled_from(hashes),
-                      st.text(alphabet=alphabet_chars(alphabet), max_size=2 * hash_len + 2))
+    noise = st.one_of(
+        st.sampled_from(PIECES),
+        st.text(max_size=12),
+        st.sampled_from(hashes),
+        st.text(alphabet=alphabet_chars(alphabet), max_size=2 * hash_len + 2),
+    )
     text = "".join(draw(st.lists(noise, max_size=30)))
     return text, hashes[0], draw(st.integers(0, 8)), draw(st.booleans()), hash_len, alphabet
 

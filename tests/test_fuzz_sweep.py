@@ -11,18 +11,32 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashhop.errors import HashhopError
-from hashhop.sweep import GRID_KEYS, MODEL_KEYS, Sweep, load_sweep, parse_sweep
+from hashhop.bench.sweep import GRID_KEYS, MODEL_KEYS, Sweep, load_sweep, parse_sweep
+from hashhop.core.errors import HashhopError
 
 # benchmarks/fuzz.py sets HASHHOP_FUZZ_EXAMPLES for a long, randomized run; CI runs the fixed examples.
 EXAMPLES = int(os.environ.get("HASHHOP_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(derandomize=not EXAMPLES, max_examples=EXAMPLES or 250, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    derandomize=not EXAMPLES,
+    max_examples=EXAMPLES or 250,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
-SCALAR = st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats() | st.text(max_size=10) | \
-    st.sampled_from(["4K", "1M", "1G", "cot", "skip", "both", "any", "letters", "hex", "oracle", "../x", "1e9"])
-VALUE = st.recursive(SCALAR, lambda inner: st.lists(inner, max_size=4) |
-                     st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=10)
+SCALAR = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats()
+    | st.text(max_size=10)
+    | st.sampled_from(["4K", "1M", "1G", "cot", "skip", "both", "any", "letters", "hex", "oracle", "../x", "1e9"])
+)
+VALUE = st.recursive(
+    SCALAR,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=10,
+)
 KEY = st.text(max_size=8) | st.integers() | st.none() | st.booleans()  # YAML allows any scalar key
 
 
@@ -35,10 +49,15 @@ def model_tables():
 
 
 def sweep_tables():
-    return st.fixed_dictionaries({}, optional={
-        "name": VALUE, "suite": st.sampled_from(["quick", "quick@1", "nope"]) | VALUE,
-        "grid": grid_tables() | VALUE, "models": st.lists(model_tables(), max_size=3) | VALUE,
-    }) | st.dictionaries(KEY, VALUE, max_size=4)
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "name": VALUE,
+            "suite": st.sampled_from(["quick", "quick@1", "nope"]) | VALUE,
+            "grid": grid_tables() | VALUE,
+            "models": st.lists(model_tables(), max_size=3) | VALUE,
+        },
+    ) | st.dictionaries(KEY, VALUE, max_size=4)
 
 
 def _parse_or_typed_error(data, path="fuzz.toml"):
@@ -73,10 +92,28 @@ def _load_text(text: str, suffix: str):
         os.unlink(path)
 
 
-TOML_PIECES = ["name = \"x\"\n", "[grid]\n", "lengths = [\"1K\"]\n", "hops = [1, 2]\n", "cot = \"both\"\n",
-               "[[models]]\n", "model = \"oracle\"\n", "api_key = \"sk-1\"\n", "depth = [0.5, 2]\n", "= \n",
-               "samples = 0\n", "hash_len = [\"x\"]\n", "alphabet = \"custom:=\"\n", "lengths = \"1e999\"\n",
-               "options = 3\n", "name = \"../../etc\"\n", "[grid.x]\n", "\x00", "\"\"\"", "[[grid]]\n"]
+TOML_PIECES = [
+    'name = "x"\n',
+    "[grid]\n",
+    'lengths = ["1K"]\n',
+    "hops = [1, 2]\n",
+    'cot = "both"\n',
+    "[[models]]\n",
+    'model = "oracle"\n',
+    'api_key = "sk-1"\n',
+    "depth = [0.5, 2]\n",
+    "= \n",
+    "samples = 0\n",
+    'hash_len = ["x"]\n',
+    'alphabet = "custom:="\n',
+    'lengths = "1e999"\n',
+    "options = 3\n",
+    'name = "../../etc"\n',
+    "[grid.x]\n",
+    "\x00",
+    '"""',
+    "[[grid]]\n",
+]
 
 
 @FUZZ
@@ -86,9 +123,29 @@ def test_any_toml_text_gives_a_sweep_or_a_one_line_sweep_error(pieces):
 
 
 @FUZZ
-@given(st.lists(st.sampled_from(["1: 2\n", "grid:\n", "  lengths: [1K]\n", "  hops: 1\n", "models:\n",
-                                 "  - oracle\n", "  - {model: x, name: ..}\n", "- a\n", "? [1]\n: 2\n", "!!python/x\n",
-                                 "&a [*a]\n", "null: 1\n", "true: 1\n"]) | st.text(max_size=8), max_size=10))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "1: 2\n",
+                "grid:\n",
+                "  lengths: [1K]\n",
+                "  hops: 1\n",
+                "models:\n",
+                "  - oracle\n",
+                "  - {model: x, name: ..}\n",
+                "- a\n",
+                "? [1]\n: 2\n",
+                "!!python/x\n",
+                "&a [*a]\n",
+                "null: 1\n",
+                "true: 1\n",
+            ]
+        )
+        | st.text(max_size=8),
+        max_size=10,
+    )
+)
 def test_any_yaml_text_gives_a_sweep_or_a_one_line_sweep_error(pieces):
     pytest.importorskip("yaml")
     _load_text("".join(pieces), ".yaml")

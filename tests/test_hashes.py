@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from hashhop.alphabets import ALPHABETS, alphabet_chars, entropy_bits
-from hashhop.errors import SpecError
-from hashhop.hashes import HashSpace
-from hashhop.keyed import derive_key
+from hashhop.core.errors import SpecError
+from hashhop.generate.alphabets import ALPHABETS, alphabet_chars, entropy_bits
+from hashhop.generate.hashes import HashSpace
+from hashhop.generate.keyed import derive_key
 
 
 def _pack(digits: np.ndarray, base: int) -> np.ndarray:
@@ -26,8 +26,9 @@ def _count_duplicates(words: np.ndarray) -> int:
 @pytest.mark.slow
 def test_ten_million_hashes_have_no_duplicates():
     space = HashSpace("letters", 16, derive_key("ten-million"))
-    words = np.concatenate([_pack(space.digits(np.arange(a, a + 1_000_000)), space.base)
-                            for a in range(0, 10_000_000, 1_000_000)])
+    words = np.concatenate(
+        [_pack(space.digits(np.arange(a, a + 1_000_000)), space.base) for a in range(0, 10_000_000, 1_000_000)]
+    )
     assert len(words) == 10_000_000
     assert _count_duplicates(words) == 0
 
@@ -35,7 +36,7 @@ def test_ten_million_hashes_have_no_duplicates():
 @pytest.mark.parametrize("alphabet,length", [("dna", 4), ("digits", 3), ("letters", 2), ("hex", 3)])
 def test_a_full_small_space_is_covered_exactly_once(alphabet, length):
     space = HashSpace(alphabet, length, derive_key(alphabet))
-    n = space.base ** length
+    n = space.base**length
     strings = space.strings(np.arange(n))
     assert len(set(strings)) == n
 

@@ -108,6 +108,8 @@ def test_export_never_replaces_a_readme_that_is_not_a_card(tmp_path, capsys):
     assert sorted(os.listdir(out)) == ["README.md"]  # refused before any data file was written
     # a card written by an earlier export is replaced
     _export(tmp_path / "again", "--tokens", "1K")
-    assert main(["export", "--hub-ready", str(tmp_path / "again" / "hub"), "--tokens", "1K", "--seed", "2",
-                 "--force"]) == 0
+    assert (
+        main(["export", "--hub-ready", str(tmp_path / "again" / "hub"), "--tokens", "1K", "--seed", "2", "--force"])
+        == 0
+    )
     assert _front_matter(str(tmp_path / "again" / "hub" / "README.md"))["hashhop"]["seed"] == 2

@@ -15,17 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import hashhop.problem as problem_module
-import hashhop.score as score_module
-from hashhop.alphabets import ALPHABETS
-from hashhop.generate import build, make_sample, problem_of
-from hashhop.hashes import SMALL, HashSpace
-from hashhop.keyed import KeyedPermutation, _inverse_mod_pow2, derive_key
-from hashhop.layout import Placement, Shape, chain_index
-from hashhop.parse import extract_answer_full
-from hashhop.problem import Problem
-from hashhop.score import score_query
-from hashhop.spec import Spec
+import hashhop.evaluate.score as score_module
+import hashhop.generate.problem as problem_module
+from hashhop.evaluate.parse import extract_answer_full
+from hashhop.evaluate.score import score_query
+from hashhop.generate.alphabets import ALPHABETS
+from hashhop.generate.build import build, make_sample, problem_of
+from hashhop.generate.hashes import SMALL, HashSpace
+from hashhop.generate.keyed import KeyedPermutation, _inverse_mod_pow2, derive_key
+from hashhop.generate.layout import Placement, Shape, chain_index
+from hashhop.generate.problem import Problem
+from hashhop.generate.spec import Spec
 
 
 def test_the_newton_inverse_is_the_modular_inverse_at_every_width():
@@ -50,7 +50,9 @@ def test_forward_ints_and_inverse_int_match_the_vectorised_permutation(n):
 
 
 SPACES = [(name, length) for name in sorted(ALPHABETS) for length in (1, 3, 8, 12, 16, 17, 24)] + [
-    ("custom:abc123", 9), ("custom:ab-:!", 5)]
+    ("custom:abc123", 9),
+    ("custom:ab-:!", 5),
+]
 
 
 @pytest.mark.parametrize("alphabet,length", SPACES)
@@ -111,8 +113,21 @@ def test_the_scalar_fill_choice_is_the_vectorised_one(variant):
 PROBLEMS = [  # (spec, shape or None to size it): depth pins, decoys, mixed hops, magic, fill variants
     (Spec(size=2000, hops=1, queries=10), None),
     (Spec(size=20_000, hops=3, queries=3, depth=0.5, distractors=2, seed=5), None),
-    (Spec(size=6000, hops=4, hop_mix=(1, 2, 4), queries=4, query_hops=1, mid_chain=True, alphabet="hex",
-          hash_len=12, format="magic", seed=11), None),
+    (
+        Spec(
+            size=6000,
+            hops=4,
+            hop_mix=(1, 2, 4),
+            queries=4,
+            query_hops=1,
+            mid_chain=True,
+            alphabet="hex",
+            hash_len=12,
+            format="magic",
+            seed=11,
+        ),
+        None,
+    ),
     (Spec(size=4000, hops=2, queries=2, hash_len=5, alphabet="dna", depth=0.0), None),
     (Spec(size=4000, hops=2, queries=3, distractors=1, seed=2), Shape(40, 30, 0o7654321)),
 ]
@@ -157,9 +172,14 @@ def test_locate_hash_memory_is_bounded_and_never_changes_an_answer(monkeypatch):
     assert [fresh._locate(s) for s in probes] == first
 
 
-@pytest.mark.parametrize("spec", [
-    Spec(size=2000, hops=1, queries=10), Spec(size=5000, hops=2, queries=3, distractors=2),
-    Spec(size=5000, hops=4, hop_mix=(1, 4), queries=3, query_hops=2, mid_chain=True)])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        Spec(size=2000, hops=1, queries=10),
+        Spec(size=5000, hops=2, queries=3, distractors=2),
+        Spec(size=5000, hops=4, hop_mix=(1, 4), queries=3, query_hops=2, mid_chain=True),
+    ],
+)
 def test_a_problem_rebuilt_for_scoring_draws_no_query_hashes_yet_knows_its_queries(spec):
     sample = make_sample(spec, 1, with_prompt=False)
     problem = problem_of(sample)
@@ -168,9 +188,12 @@ def test_a_problem_rebuilt_for_scoring_draws_no_query_hashes_yet_knows_its_queri
     assert problem.queries == sample.queries  # and built from the spec alone, they are the sample's
 
 
-SCORED = [Spec(size=2000, hops=1, queries=4), Spec(size=3000, hops=3, queries=2, cot=True, distractors=1),
-          Spec(size=3000, hops=2, queries=2, hash_len=6, seed=3),
-          Spec(size=3000, hops=2, queries=2, alphabet="hex", hash_len=8, format="magic", cot=True)]
+SCORED = [
+    Spec(size=2000, hops=1, queries=4),
+    Spec(size=3000, hops=3, queries=2, cot=True, distractors=1),
+    Spec(size=3000, hops=2, queries=2, hash_len=6, seed=3),
+    Spec(size=3000, hops=2, queries=2, alphabet="hex", hash_len=8, format="magic", cot=True),
+]
 SAMPLES = [make_sample(spec, 0) for spec in SCORED]
 
 
@@ -180,15 +203,20 @@ def scored_texts(draw):
     q = draw(st.sampled_from(sample.queries))
     lines = sample.prompt.split("\n")
     context = [h.strip("'") for line in draw(st.lists(st.sampled_from(lines), max_size=3)) for h in line.split(" = ")]
-    pool = list(q.chain) + [o.answer for o in sample.queries] + context + ["abcdefghijklmnop"[:sample.spec.hash_len]]
+    pool = list(q.chain) + [o.answer for o in sample.queries] + context + ["abcdefghijklmnop"[: sample.spec.hash_len]]
     pool += [q.answer[:-1], q.answer[1:] + q.answer[0], q.start[:-2]]
     piece = st.sampled_from(pool) | st.sampled_from([" = ", " = ", "\n", " ", "The answer is ", "'", "answer: "])
     parts = draw(st.lists(piece, min_size=1, max_size=6))
     return sample, q, draw(st.sampled_from(["", " ", "\n"])) + "".join(parts)
 
 
-@settings(max_examples=600, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=600,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(scored_texts())
 def test_scores_do_not_depend_on_the_parser_route_or_on_what_a_problem_remembers(case):
     sample, q, text = case

@@ -9,13 +9,13 @@ import sys
 
 import pytest
 
-from hashhop.integrations.common import METRICS, score_doc
+from hashhop.integrations.documents import METRICS, score_doc
 
 pytest.importorskip("inspect_ai")
-from inspect_ai import eval as inspect_eval  # noqa: E402
-from inspect_ai.log import read_eval_log  # noqa: E402
+from inspect_ai import eval as inspect_eval
+from inspect_ai.log import read_eval_log
 
-from hashhop.integrations.inspect_task import hashhop  # noqa: E402
+from hashhop.integrations.inspect_task import hashhop
 
 
 def _mock(texts: list[str]):
@@ -87,11 +87,30 @@ def _entry_point_dir(tmp_path) -> str:
 @pytest.mark.server
 def test_inspect_eval_cli_runs_hashhop_against_llama_server(llama_server, tmp_path):
     pytest.importorskip("openai")  # inspect's openai-api provider needs it
-    env = {**os.environ, "PYTHONPATH": _entry_point_dir(tmp_path), "LLAMACPP_BASE_URL": f"{llama_server}/v1",
-           "LLAMACPP_API_KEY": "none"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": _entry_point_dir(tmp_path),
+        "LLAMACPP_BASE_URL": f"{llama_server}/v1",
+        "LLAMACPP_API_KEY": "none",
+    }
     inspect = os.path.join(os.path.dirname(sys.executable), "inspect")
-    cmd = [inspect, "eval", "hashhop/hashhop", "-T", "tokens=1K", "-T", "hops=1", "-T", "samples=1",
-           "--model", "openai-api/llamacpp/smollm2", "--log-dir", str(tmp_path / "logs"), "--display", "none"]
+    cmd = [
+        inspect,
+        "eval",
+        "hashhop/hashhop",
+        "-T",
+        "tokens=1K",
+        "-T",
+        "hops=1",
+        "-T",
+        "samples=1",
+        "--model",
+        "openai-api/llamacpp/smollm2",
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--display",
+        "none",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     [path] = list((tmp_path / "logs").glob("*.eval"))

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from hashhop.integrations.common import METRICS, score_doc
+from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.integrations.documents import METRICS, score_doc
 from hashhop.integrations.lm_eval import INCLUDE_PATH
-from hashhop.tokenizers import get_tokenizer
 
 pytest.importorskip("lm_eval")
 utils = pytest.importorskip("hashhop.integrations.lm_eval.utils")
@@ -27,8 +27,9 @@ def test_tasks_are_discovered_from_the_include_path():
 
 
 def test_documents_are_sized_in_the_named_tokenizer_and_reproducible():
-    docs = utils.hashhop_dataset(tokens="1K", hops=2, samples=2, seed=4,
-                                 hashhop_tokenizer="tiktoken:cl100k_base")["test"]
+    docs = utils.hashhop_dataset(tokens="1K", hops=2, samples=2, seed=4, hashhop_tokenizer="tiktoken:cl100k_base")[
+        "test"
+    ]
     tok = get_tokenizer("tiktoken:cl100k_base")
     assert docs.num_rows == 2
     for doc in docs:
@@ -62,17 +63,43 @@ def test_process_results_scores_exact_match_credit_and_failure_kinds():
 @pytest.mark.server
 def test_lm_eval_cli_runs_a_hashhop_task_against_llama_server(llama_server, tmp_path):
     out = tmp_path / "out"
-    cmd = [os.path.join(os.path.dirname(sys.executable), "lm_eval"), "--model", "local-chat-completions",
-           "--model_args", f"model=smollm2,base_url={llama_server}/v1/chat/completions",
-           "--tasks", "hashhop_1hop_1k", "--include_path", INCLUDE_PATH, "--apply_chat_template",
-           "--metadata", json.dumps({"samples": 1}), "--output_path", str(out), "--log_samples"]
+    cmd = [
+        os.path.join(os.path.dirname(sys.executable), "lm_eval"),
+        "--model",
+        "local-chat-completions",
+        "--model_args",
+        f"model=smollm2,base_url={llama_server}/v1/chat/completions",
+        "--tasks",
+        "hashhop_1hop_1k",
+        "--include_path",
+        INCLUDE_PATH,
+        "--apply_chat_template",
+        "--metadata",
+        json.dumps({"samples": 1}),
+        "--output_path",
+        str(out),
+        "--log_samples",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.load(open(glob.glob(str(out / "*" / "results_*.json"))[0]))
     metrics = results["results"]["hashhop_1hop_1k"]
     assert {f"{m},none" for m in METRICS} <= set(metrics)
-    assert sum(metrics[f"kind_{k},none"] for k in ("correct", "stopped_early", "went_too_far", "other_chain",
-                                                   "hallucinated", "partial_hash", "no_answer")) == 1.0
+    assert (
+        sum(
+            metrics[f"kind_{k},none"]
+            for k in (
+                "correct",
+                "stopped_early",
+                "went_too_far",
+                "other_chain",
+                "hallucinated",
+                "partial_hash",
+                "no_answer",
+            )
+        )
+        == 1.0
+    )
     logged = [json.loads(line) for line in open(glob.glob(str(out / "*" / "samples_hashhop_1hop_1k_*.jsonl"))[0])]
     assert len(logged) == 1
     doc = logged[0]["doc"]

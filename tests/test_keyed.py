@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hashhop.keyed import KeyedPermutation, derive_key
+from hashhop.generate.keyed import KeyedPermutation, derive_key
 
 
 @pytest.mark.parametrize("n", list(range(1, 70)) + [255, 256, 257, 1000, 4096, 4097])
@@ -39,7 +39,9 @@ def test_keys_are_stable_across_runs():
 def test_positions_are_spread_uniformly():
     # Where element 0 lands over 4000 keys: a chi-square test on 10 bins (df=9, p~0.001 cutoff 27.9).
     n, trials = 1000, 4000
-    landing = [int(KeyedPermutation(n, derive_key("u", t)).forward(np.zeros(1, dtype=np.uint64))[0]) for t in range(trials)]
+    landing = [
+        int(KeyedPermutation(n, derive_key("u", t)).forward(np.zeros(1, dtype=np.uint64))[0]) for t in range(trials)
+    ]
     counts = np.bincount(np.array(landing) * 10 // n, minlength=10)
     expected = trials / 10
     assert ((counts - expected) ** 2 / expected).sum() < 27.9

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from hashhop.limiter import AdaptiveLimiter
+from hashhop.evaluate.limiter import AdaptiveLimiter
 
 
 def test_never_more_than_the_limit_in_flight_and_waiters_served_first_come_first_served():
@@ -17,8 +17,10 @@ def test_never_more_than_the_limit_in_flight_and_waiters_served_first_come_first
             await asyncio.sleep(0.001 * (i % 3))
             active[0] -= 1
             limiter.release()
+
         await asyncio.gather(*(job(i) for i in range(40)))
         return order, peak[0], limiter.active
+
     order, peak, left = asyncio.run(go())
     assert peak == 3 and left == 0
     assert order == list(range(40))  # acquired in the order asked
@@ -35,6 +37,7 @@ def test_a_cancelled_waiter_gives_its_slot_back():
         await asyncio.gather(waiting, return_exceptions=True)
         await asyncio.wait_for(limiter.acquire(), 1)  # would hang if the slot had leaked
         return limiter.active
+
     assert asyncio.run(go()) == 1
 
 
@@ -53,4 +56,5 @@ def test_a_cut_limit_holds_back_waiters_and_growth_after_the_cooldown_lets_them_
         limiter.succeeded()  # 4 -> 5: one more waiter gets in at once
         await asyncio.sleep(0)
         return admitted, sum(t.done() for t in held)
+
     assert asyncio.run(go()) == (4, 5)

@@ -18,11 +18,11 @@ import pytest
 
 from hashhop.backends import get_backend
 from hashhop.backends.base import Request
-from hashhop.generate import problem_of
-from hashhop.prompt import DEFAULT_TEMPLATE, render_query
-from hashhop.sample import Sample
-from hashhop.score import score_query
-from hashhop.store import read_records, read_results, read_samples
+from hashhop.evaluate.score import score_query
+from hashhop.evaluate.store import read_records, read_results, read_samples
+from hashhop.generate.build import problem_of
+from hashhop.generate.sample import Sample
+from hashhop.prompt.template import DEFAULT_TEMPLATE, render_query
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -35,7 +35,9 @@ SCORE_FIELDS = ("kind", "correct", "credit", "hops_correct", "broke_at", "answer
 
 
 def _post(url: str, payload: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"content-type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=300) as response:
         return json.loads(response.read())
 
@@ -51,8 +53,19 @@ def hashhop(*args: str) -> subprocess.CompletedProcess:
 
 
 def eval_args(model: str, run_dir, *extra: str) -> list[str]:
-    return ["eval", "--model", model, "--max-tokens", "24", "--concurrency", "1", "--no-progress",
-            "-o", str(run_dir), *extra]
+    return [
+        "eval",
+        "--model",
+        model,
+        "--max-tokens",
+        "24",
+        "--concurrency",
+        "1",
+        "--no-progress",
+        "-o",
+        str(run_dir),
+        *extra,
+    ]
 
 
 def load_run(run_dir):
@@ -93,20 +106,35 @@ def check_records_complete_and_scored(run_dir, expected: int):
 
 def test_openai_chat_grid_end_to_end_sized_in_the_servers_tokens(llama_server, tmp_path):
     run = tmp_path / "chat"
-    done = hashhop(*eval_args("openai:smollm2", run, "--base-url", f"{llama_server}/v1", "--tokens", "256,512",
-                              "--hops", "1,2", "--queries", "2"))
+    done = hashhop(
+        *eval_args(
+            "openai:smollm2",
+            run,
+            "--base-url",
+            f"{llama_server}/v1",
+            "--tokens",
+            "256,512",
+            "--hops",
+            "1,2",
+            "--queries",
+            "2",
+        )
+    )
     assert done.returncode == 0, done.stderr
     records, samples, results = check_records_complete_and_scored(run, expected=8)
     _, _, entries, _ = load_run(run)
     assert results["tokenizer"] == "model:openai:smollm2"
     for sample_id, sample in samples.items():  # the context was measured by the server's tokenizer
         assert server_count(llama_server, problem_of(sample).prompt()) == entries[sample_id]["n_tokens"]
-    probe = _post(f"{llama_server}/v1/chat/completions", {"messages": [{"role": "system", "content": "x"},
-                                                                      {"role": "user", "content": "y"}], "max_tokens": 1})
+    probe = _post(
+        f"{llama_server}/v1/chat/completions",
+        {"messages": [{"role": "system", "content": "x"}, {"role": "user", "content": "y"}], "max_tokens": 1},
+    )
     frame = probe["usage"]["prompt_tokens"] - server_count(llama_server, "x\ny")
     for r in records:
-        prompt = render_query(DEFAULT_TEMPLATE, problem_of(samples[r.sample_id]).prompt(),
-                              samples[r.sample_id].queries[r.query_index])
+        prompt = render_query(
+            DEFAULT_TEMPLATE, problem_of(samples[r.sample_id]).prompt(), samples[r.sample_id].queries[r.query_index]
+        )
         # The server read exactly the messages sent, chat template included: nothing was truncated.
         assert r.prompt_tokens == server_count(llama_server, "\n".join(m["content"] for m in prompt.messages)) + frame
     check_prompt_tokens(records, entries)
@@ -116,13 +144,28 @@ def test_openai_chat_grid_end_to_end_sized_in_the_servers_tokens(llama_server, t
 
 def test_openai_completions_api_end_to_end(llama_server, tmp_path):
     run = tmp_path / "completions"
-    done = hashhop(*eval_args("openai:smollm2", run, "--base-url", f"{llama_server}/v1", "-M", "api=completions",
-                              "--tokens", "256", "--hops", "1,2", "--queries", "2"))
+    done = hashhop(
+        *eval_args(
+            "openai:smollm2",
+            run,
+            "--base-url",
+            f"{llama_server}/v1",
+            "-M",
+            "api=completions",
+            "--tokens",
+            "256",
+            "--hops",
+            "1,2",
+            "--queries",
+            "2",
+        )
+    )
     assert done.returncode == 0, done.stderr
     records, samples, _ = check_records_complete_and_scored(run, expected=4)
     for r in records:
-        prompt = render_query(DEFAULT_TEMPLATE, problem_of(samples[r.sample_id]).prompt(),
-                              samples[r.sample_id].queries[r.query_index])
+        prompt = render_query(
+            DEFAULT_TEMPLATE, problem_of(samples[r.sample_id]).prompt(), samples[r.sample_id].queries[r.query_index]
+        )
         assert r.prompt_tokens == server_count(llama_server, prompt.text)  # plain text: exactly what was sent
     check_prompt_tokens(records, load_run(run)[2])
 
@@ -139,8 +182,9 @@ def test_resuming_a_finished_run_sends_nothing_and_changes_nothing(llama_server,
 
 def test_a_prompt_over_the_servers_window_is_recorded_over_length(llama_server, tmp_path):
     run = tmp_path / "over"
-    done = hashhop(*eval_args("openai:smollm2", run, "--base-url", f"{llama_server}/v1", "--tokens", "5K",
-                              "--hops", "1"))
+    done = hashhop(
+        *eval_args("openai:smollm2", run, "--base-url", f"{llama_server}/v1", "--tokens", "5K", "--hops", "1")
+    )
     assert done.returncode == 0, done.stderr
     (record,) = read_records(str(run))
     assert (record.status, record.kind, record.correct) == ("over_length", "over_length", False)
@@ -148,8 +192,20 @@ def test_a_prompt_over_the_servers_window_is_recorded_over_length(llama_server, 
 
 
 def test_over_length_can_stop_the_run_with_a_one_line_error(llama_server, tmp_path):
-    done = hashhop(*eval_args("openai:smollm2", tmp_path / "stop", "--base-url", f"{llama_server}/v1",
-                              "--tokens", "5K", "--hops", "1", "--on-over-length", "stop"))
+    done = hashhop(
+        *eval_args(
+            "openai:smollm2",
+            tmp_path / "stop",
+            "--base-url",
+            f"{llama_server}/v1",
+            "--tokens",
+            "5K",
+            "--hops",
+            "1",
+            "--on-over-length",
+            "stop",
+        )
+    )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error:") and len(done.stderr.strip().splitlines()) == 1
 
@@ -160,8 +216,9 @@ def test_openai_backend_counts_with_the_servers_tokenizer(llama_server):
     backend = get_backend("openai:smollm2", base_url=f"{llama_server}/v1")
     text = "abcdefghijklmnop = QRSTUVWXYZabcdef\n" * 3
     assert backend.count_tokens(text) == server_count(llama_server, text)
-    request = Request(sample_id="s", query_index=0, messages=({"role": "user", "content": "Say OK."},),
-                      prompt="Say OK.", max_tokens=4)
+    request = Request(
+        sample_id="s", query_index=0, messages=({"role": "user", "content": "Say OK."},), prompt="Say OK.", max_tokens=4
+    )
 
     async def ask():
         try:
@@ -175,8 +232,22 @@ def test_openai_backend_counts_with_the_servers_tokenizer(llama_server):
 
 def test_the_same_model_in_process_through_llamacpp(smollm2_gguf, tmp_path):
     run = tmp_path / "inproc"
-    done = hashhop(*eval_args(f"llamacpp:{smollm2_gguf}", run, "-M", "n_ctx=1024", "-M", "n_threads=1",
-                              "--tokens", "256", "--hops", "1,2", "--queries", "2"))
+    done = hashhop(
+        *eval_args(
+            f"llamacpp:{smollm2_gguf}",
+            run,
+            "-M",
+            "n_ctx=1024",
+            "-M",
+            "n_threads=1",
+            "--tokens",
+            "256",
+            "--hops",
+            "1,2",
+            "--queries",
+            "2",
+        )
+    )
     assert done.returncode == 0, done.stderr
     records, samples, results = check_records_complete_and_scored(run, expected=4)
     assert results["tokenizer"] == f"model:llamacpp:{smollm2_gguf}"

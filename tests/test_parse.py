@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashhop.parse import Parsed, extract_answer
+from hashhop.evaluate.parse import Parsed, extract_answer
 
 S, H2, H3, H4 = "hHGIFJLylmJrLPAa", "vKUQGEybEXyMGtUI", "UbkMHgVxFvzVcgkg", "kdGlbFkWNyLLUMPm"
 OTHER = "cSUCceOJZVvLmNAD"
@@ -36,8 +36,10 @@ SKIP_STYLES = [
     ("trailing punctuation", f"{H4}!!"),
     ("chatter before and after", f"Sure! Let me look. I found {H4}. Hope this helps."),
     ("json", '{"answer": "' + H4 + '"}'),
-    ("answer first then explanation",
-     f"{H4}\n\nExplanation: {S} maps to {H2}, which maps to {H3}, which maps to {H4}."),
+    (
+        "answer first then explanation",
+        f"{H4}\n\nExplanation: {S} maps to {H2}, which maps to {H3}, which maps to {H4}.",
+    ),
     ("shown work then marker", f"{S} = {H2}, {H2} = {H3}, {H3} = {OTHER}. So the answer is {H4}."),
     ("shown work, no marker", f"Following the chain: {S} = {H2} = {H3} = {H4}"),
     ("possessive", f"{S}'s value is {H4}."),
@@ -122,12 +124,15 @@ def test_the_chain_is_in_the_order_written():
     assert parse(f"{S} = {H3} = {H2}", cot=True).chain == (H3, H2)
 
 
-@pytest.mark.parametrize("alphabet,hash_len,start,target", [
-    ("hex", 8, "0a1b2c3d", "deadbeef"),
-    ("digits", 6, "123456", "654321"),
-    ("dna", 12, "ACGTACGTACGT", "TTTTGGGGCCCC"),
-    ("custom:xyz", 5, "xyzzy", "zzxyx"),
-])
+@pytest.mark.parametrize(
+    "alphabet,hash_len,start,target",
+    [
+        ("hex", 8, "0a1b2c3d", "deadbeef"),
+        ("digits", 6, "123456", "654321"),
+        ("dna", 12, "ACGTACGTACGT", "TTTTGGGGCCCC"),
+        ("custom:xyz", 5, "xyzzy", "zzxyx"),
+    ],
+)
 def test_other_alphabets(alphabet, hash_len, start, target):
     text = f"The answer: {start} = '{target}'."
     assert parse(text, alphabet=alphabet, hash_len=hash_len, start=start).answer == target
@@ -139,6 +144,7 @@ def test_a_hash_length_digit_string_in_chatter_does_not_beat_the_marker():
 
 
 # -- properties ---------------------------------------------------------------------------
+
 
 def _hash_runs(text, n=16):
     return [m for m in re.findall(r"[a-zA-Z]+", text) if len(m) == n]
@@ -154,15 +160,19 @@ def test_the_parser_never_raises(text, cot, hops):
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
-@given(st.text(alphabet=st.characters(codec="utf-8")), st.sampled_from(["hex", "digits", "dna", "base32"]),
-       st.integers(1, 20))
+@given(
+    st.text(alphabet=st.characters(codec="utf-8")),
+    st.sampled_from(["hex", "digits", "dna", "base32"]),
+    st.integers(1, 20),
+)
 def test_the_parser_never_raises_for_any_alphabet(text, alphabet, hash_len):
     parsed = extract_answer(text, "x" * hash_len, 2, False, hash_len, alphabet)
     assert parsed.answer is None or len(parsed.answer) == hash_len
 
 
 chatter = st.text(st.characters(codec="utf-8", exclude_characters="\r"), max_size=80).filter(
-    lambda t: not _hash_runs(t) and "\n" not in t[-1:])
+    lambda t: not _hash_runs(t) and "\n" not in t[-1:]
+)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

@@ -1,13 +1,12 @@
 """Problems: random access rendering, chains, queries, depth, mixed hops, decoys."""
 
-import numpy as np
 import pytest
 
-from hashhop.generate import build
-from hashhop.layout import Shape
-from hashhop.problem import Problem
-from hashhop.spec import Spec
-from hashhop.verify import parse_pairs, walk
+from hashhop.generate.build import build
+from hashhop.generate.layout import Shape
+from hashhop.generate.problem import Problem
+from hashhop.generate.spec import Spec
+from hashhop.generate.verify import parse_pairs, walk
 
 
 def _lines(problem):
@@ -46,7 +45,7 @@ def test_magic_format_quotes_only_the_last_link_of_each_chain():
     lines = _lines(problem)
     quoted = [line for line in lines if line.endswith("'")]
     assert len(quoted) == 50
-    table = {l.split(" = ")[0]: l.split(" = ")[1] for l in lines}
+    table = {line.split(" = ")[0]: line.split(" = ")[1] for line in lines}
     for line in quoted:
         assert line.split(" = ")[1].strip("'") not in table  # a quoted value ends its chain
 
@@ -127,7 +126,7 @@ def test_three_character_hashes_give_correct_chains_in_20_of_20_samples():
         lines = _lines(problem)
         table, faults = parse_pairs(lines)
         assert faults == [], seed
-        all_hashes = [h for l in lines for h in l.replace("'", "").split(" = ")]
+        all_hashes = [h for line in lines for h in line.replace("'", "").split(" = ")]
         heads = set(table) - set(table.values())
         assert len(set(all_hashes)) == len(lines) + len(heads)  # every hash distinct
         for q in problem.queries:

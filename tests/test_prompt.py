@@ -1,14 +1,14 @@
 """The instruction template and token-exact sizing of the whole prompt."""
 
 import pytest
-
-from hashhop.errors import SpecError
-from hashhop.generate import make_sample
-from hashhop.prompt import DEFAULT_TEMPLATE, Template, TemplateError, context_budget, render, render_query, sized_sample
-from hashhop.spec import Spec
-from hashhop.tokenizers import get_tokenizer
-
 from stub_server import count as stub_count
+
+from hashhop.core.errors import SpecError
+from hashhop.generate.build import make_sample
+from hashhop.generate.spec import Spec
+from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.prompt.fit import sized_sample
+from hashhop.prompt.template import DEFAULT_TEMPLATE, Template, TemplateError, context_budget, render, render_query
 
 
 def _sample(**kw):
@@ -54,8 +54,9 @@ def test_whole_prompt_lands_on_the_requested_tokens_with_a_named_tokenizer(token
 
 def test_whole_prompt_lands_on_the_requested_tokens_with_a_model_counter():
     total = 3000
-    sample, n_context, frame = sized_sample(Spec(size=total, hops=1, queries=2), total, 0, DEFAULT_TEMPLATE,
-                                            count=stub_count, overhead=11, chat=True)
+    sample, n_context, frame = sized_sample(
+        Spec(size=total, hops=1, queries=2), total, 0, DEFAULT_TEMPLATE, count=stub_count, overhead=11, chat=True
+    )
     assert n_context == stub_count(sample.prompt)  # measured, not estimated
     whole = stub_count(render_query(DEFAULT_TEMPLATE, sample.prompt, sample.queries[0]).chat_text) + 11
     assert abs(whole - total) <= total * 0.01, whole

@@ -3,9 +3,9 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashhop.generate import build, make_sample
-from hashhop.spec import Spec
-from hashhop.verify import parse_pairs, verify_sample, walk
+from hashhop.generate.build import build, make_sample
+from hashhop.generate.spec import Spec
+from hashhop.generate.verify import parse_pairs, verify_sample, walk
 
 
 @st.composite
@@ -16,11 +16,21 @@ def specs(draw):
     queries = draw(st.integers(1, 4))
     mix = draw(st.sampled_from([(), (1, hops), (hops, 1, 2)]))
     depth = draw(st.none() | st.floats(0, 1))
-    return Spec(size=draw(st.integers(1500, 12000)), hops=hops, queries=queries, hash_len=hash_len,
-                alphabet=alphabet, cot=draw(st.booleans()), format=draw(st.sampled_from(["plain", "magic"])),
-                seed=draw(st.integers(0, 2**32)), hop_mix=mix,
-                query_hops=draw(st.none() | st.integers(1, min(mix or (hops,)))),
-                mid_chain=draw(st.booleans()), depth=depth, distractors=draw(st.integers(0, 2)))
+    return Spec(
+        size=draw(st.integers(1500, 12000)),
+        hops=hops,
+        queries=queries,
+        hash_len=hash_len,
+        alphabet=alphabet,
+        cot=draw(st.booleans()),
+        format=draw(st.sampled_from(["plain", "magic"])),
+        seed=draw(st.integers(0, 2**32)),
+        hop_mix=mix,
+        query_hops=draw(st.none() | st.integers(1, min(mix or (hops,)))),
+        mid_chain=draw(st.booleans()),
+        depth=depth,
+        distractors=draw(st.integers(0, 2)),
+    )
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

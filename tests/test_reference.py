@@ -77,8 +77,9 @@ def test_the_published_reference_samples_pass_the_same_checks_and_match_our_layo
     for row in rows:
         p = row["params"]
         reference_checks(row["prompt"], row["completion"], row["targets"], p["hops"], p["num_queries"])
-        ours = MultiHopEval.make_one(p["n_chars_problem"], p["num_queries"], p["hops"],
-                                     p["hash_pair_str_length"], p["chain_of_thought"], seed=0)
+        ours = MultiHopEval.make_one(
+            p["n_chars_problem"], p["num_queries"], p["hops"], p["hash_pair_str_length"], p["chain_of_thought"], seed=0
+        )
         assert len(ours.prompt.split("\n")) == len(row["prompt"].split("\n"))
         assert ours.completion.split("\n")[:4] == row["completion"].split("\n")[:4]
         assert len(ours.targets) == len(row["targets"])

@@ -20,21 +20,24 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from test_report_runs import XSS, runs  # noqa: F401  (the fixture)
 
 from hashhop.cli import main
 from hashhop.report.browser import chromium_command, find_chromium
-from test_report_runs import XSS, runs  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 CHROMIUM = find_chromium()
 if CHROMIUM is None:
-    pytest.skip("no chromium binary on PATH: apt-get install chromium (or set HASHHOP_CHROMIUM)",
-                allow_module_level=True)
+    pytest.skip(
+        "no chromium binary on PATH: apt-get install chromium (or set HASHHOP_CHROMIUM)", allow_module_level=True
+    )
 
-PROBE = ("JSON.stringify({title: document.title, pwned: window.__hh_pwned === undefined ? null : window.__hh_pwned,"
-         " images: document.images.length,"
-         " decoded: Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length,"
-         " width: document.documentElement.scrollWidth})")
+PROBE = (
+    "JSON.stringify({title: document.title, pwned: window.__hh_pwned === undefined ? null : window.__hh_pwned,"
+    " images: document.images.length,"
+    " decoded: Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length,"
+    " width: document.documentElement.scrollWidth})"
+)
 
 
 def _free_port() -> int:
@@ -50,8 +53,12 @@ class MiniSocket:
         u = urllib.parse.urlsplit(url)
         self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.sock.sendall(
+            (
+                f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             head += self.sock.recv(1)
@@ -68,8 +75,11 @@ class MiniSocket:
     def send(self, text: str) -> None:
         data, mask = text.encode(), os.urandom(4)
         n = len(data)
-        size = bytes([0x80 | n]) if n < 126 else (bytes([0xFE]) + struct.pack(">H", n) if n < 65536
-                                                   else bytes([0xFF]) + struct.pack(">Q", n))
+        size = (
+            bytes([0x80 | n])
+            if n < 126
+            else (bytes([0xFE]) + struct.pack(">H", n) if n < 65536 else bytes([0xFF]) + struct.pack(">Q", n))
+        )
         self.sock.sendall(b"\x81" + size + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
 
     def recv(self) -> str:
@@ -77,7 +87,11 @@ class MiniSocket:
         while True:
             b0, b1 = self._exact(2)
             n = b1 & 0x7F
-            n = struct.unpack(">H", self._exact(2))[0] if n == 126 else (struct.unpack(">Q", self._exact(8))[0] if n == 127 else n)
+            n = (
+                struct.unpack(">H", self._exact(2))[0]
+                if n == 126
+                else (struct.unpack(">Q", self._exact(8))[0] if n == 127 else n)
+            )
             payload = self._exact(n)
             if b0 & 0x0F in (0x9, 0xA):  # ping/pong: not a message
                 continue
@@ -94,8 +108,14 @@ class DevTools:
 
     def __init__(self, profile):
         self.port = _free_port()
-        cmd = chromium_command(CHROMIUM, str(profile), f"--remote-debugging-port={self.port}",
-                               "--remote-debugging-address=127.0.0.1", "--remote-allow-origins=*", "about:blank")
+        cmd = chromium_command(
+            CHROMIUM,
+            str(profile),
+            f"--remote-debugging-port={self.port}",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-allow-origins=*",
+            "about:blank",
+        )
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.events, self.next_id = [], 0
         self.ws = MiniSocket(self._page_url())
@@ -213,6 +233,20 @@ def test_report_screenshot(browser, page, tmp_path):
 
 def test_report_command_takes_its_own_screenshot(runs, tmp_path):  # noqa: F811
     shot = tmp_path / "report.png"
-    assert main(["report", str(runs["oracle"][0]), str(runs["stub"][0]), "-o", str(tmp_path / "r.html"),
-                 "--screenshot", str(shot), "--screenshot-size", "1200x900"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(runs["oracle"][0]),
+                str(runs["stub"][0]),
+                "-o",
+                str(tmp_path / "r.html"),
+                "--screenshot",
+                str(shot),
+                "--screenshot-size",
+                "1200x900",
+            ]
+        )
+        == 0
+    )
     assert _png_size(shot.read_bytes()) == (1200, 900)

@@ -9,12 +9,23 @@ from collections import defaultdict
 import pytest
 
 from hashhop.cli import main
+from hashhop.evaluate.score import summarize
+from hashhop.evaluate.store import read_records
 from hashhop.report import collect
-from hashhop.score import summarize
-from hashhop.store import read_records
 
-GRID = ["--tokens", "1K,2K,4K", "--hops", "1,2", "--samples", "1", "--queries", "4", "--depth", "0.1,0.9",
-        "--no-progress"]
+GRID = [
+    "--tokens",
+    "1K,2K,4K",
+    "--hops",
+    "1,2",
+    "--samples",
+    "1",
+    "--queries",
+    "4",
+    "--depth",
+    "0.1,0.9",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import csv
 import re
 
 import pytest
+from test_report_runs import SECRET_PATH, runs  # noqa: F401  (the fixture)
 
 from hashhop.cli import main
-from test_report_runs import SECRET_PATH, runs  # noqa: F401  (the fixture)
 
 ALL = ("oracle", "random", "stub", "fading", "partial", "hostile")
 
@@ -24,8 +24,14 @@ def report(runs, tmp_path_factory):  # noqa: F811
 
 def test_report_writes_one_self_contained_page_with_md_and_csvs(report):
     out, page = report
-    for name in ("report.md", "report.cells.csv", "report.effective.csv", "report.depth.csv", "report.runs.csv",
-                 "report.compare.csv"):
+    for name in (
+        "report.md",
+        "report.cells.csv",
+        "report.effective.csv",
+        "report.depth.csv",
+        "report.runs.csv",
+        "report.compare.csv",
+    ):
         assert (out.parent / name).stat().st_size > 0
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     # no remote resource and no script at all: every image is inline
@@ -67,8 +73,14 @@ def test_a_partial_run_is_reported_and_marked_partial(report):
     assert "Partial run <code>partial</code>" in page and "1 torn line skipped" in page
     assert "Partial run `partial`" in (out.parent / "report.md").read_text()
     status = {r["run"]: r["status"] for r in csv.DictReader(open(out.parent / "report.runs.csv"))}
-    assert status == {"oracle": "complete", "random": "complete", "stub": "complete", "fading": "complete",
-                      "partial": "partial", "hostile": "complete"}
+    assert status == {
+        "oracle": "complete",
+        "random": "complete",
+        "stub": "complete",
+        "fading": "complete",
+        "partial": "partial",
+        "hostile": "complete",
+    }
 
 
 def test_published_figures_are_shown_only_when_asked_and_marked(report, runs, tmp_path):  # noqa: F811
@@ -92,11 +104,18 @@ def test_headline_table_shows_effective_lengths(report):
 def test_comparison_highlights_differences_beyond_the_intervals(report):
     _, page = report
     section = page.split("Compared with oracle", 1)[1].split("</table>", 1)[0]
-    rows = [(cls, re.findall(r"<td[^>]*>([^<]*)</td>", tds)) for cls, tds in
-            re.findall(r"<tr( class=\"beyond\")?>(.*?)</tr>", section, re.S)]
+    rows = [
+        (cls, re.findall(r"<td[^>]*>([^<]*)</td>", tds))
+        for cls, tds in re.findall(r"<tr( class=\"beyond\")?>(.*?)</tr>", section, re.S)
+    ]
     rows = [(bool(cls), tds[4]) for cls, tds in rows if tds]  # columns: tokens hops mode baseline other ...
-    assert {other for _, other in rows} == {"random", "stub:…/stub.gguf", "fading", "oracle-partial",
-                                            "&lt;b&gt;hostile&lt;/b&gt; $x^$"}
+    assert {other for _, other in rows} == {
+        "random",
+        "stub:…/stub.gguf",
+        "fading",
+        "oracle-partial",
+        "&lt;b&gt;hostile&lt;/b&gt; $x^$",
+    }
     flagged = {other for beyond, other in rows if beyond}
     assert "random" in flagged and "fading" in flagged and "oracle-partial" not in flagged
 
@@ -125,8 +144,10 @@ def _tree(folder):
 
 def test_reporting_never_touches_the_run_folders(runs, tmp_path):  # noqa: F811
     before = {n: _tree(runs[n][0]) for n in ("stub", "partial")}
-    assert main(["report", str(runs["stub"][0]), str(runs["partial"][0]), "-o", str(tmp_path / "r.html"),
-                 "--no-figures"]) == 0
+    assert (
+        main(["report", str(runs["stub"][0]), str(runs["partial"][0]), "-o", str(tmp_path / "r.html"), "--no-figures"])
+        == 0
+    )
     assert {n: _tree(runs[n][0]) for n in before} == before
 
 
@@ -146,7 +167,10 @@ def test_importing_the_report_package_does_not_import_matplotlib():
     import sys
 
     code = "import sys, hashhop.report, hashhop.cli.report; print('matplotlib' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_a_run_with_no_records_yet_or_only_errors_still_renders(runs, tmp_path):  # noqa: F811

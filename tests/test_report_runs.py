@@ -1,7 +1,7 @@
 """Stored runs for the report tests, and the report's run reader.
 
 `write_runs(root)` writes run folders that follow docs/records.md exactly, from real
-`hashhop.generate.build` problems: an oracle-like model (always right), a random-like model (a
+`hashhop.generate.build.build` problems: an oracle-like model (always right), a random-like model (a
 random hash of the context), a stub with planted failures of every kind, a partial run (no
 results.json, a torn last line) and a hostile run whose completions carry `<script>` and `onerror=`.
 Other test_report_* files import it.
@@ -16,22 +16,40 @@ from pathlib import Path
 import pytest
 
 from hashhop import Spec
-from hashhop.errors import DatasetError
-from hashhop.generate import build, sample_from_problem
+from hashhop.core.errors import DatasetError
+from hashhop.generate.build import build, sample_from_problem
 from hashhop.report.runs import load_run, load_runs
 
 TOKENS = (500, 1000, 2000)
 HOPS = (1, 2)
 SAMPLES, QUERIES = 2, 4
-PLANTED = ("correct", "stopped_early", "went_too_far", "other_chain", "hallucinated", "partial_hash",
-           "no_answer", "over_length", "error")
+PLANTED = (
+    "correct",
+    "stopped_early",
+    "went_too_far",
+    "other_chain",
+    "hallucinated",
+    "partial_hash",
+    "no_answer",
+    "over_length",
+    "error",
+)
 SECRET_PATH = "/home/alice/secret-models/stub.gguf"
 XSS = "<script>document.title='PWNED';window.__hh_pwned=1</script><img src=x onerror=\"window.__hh_pwned=2\">"
 
 
 def _cell(tokens, hops, cot):
-    return {"tokens": tokens, "tokenizer": "chars", "hops": hops, "cot": cot, "depth": None, "seed": 7 + cot,
-            "hash_len": 16, "alphabet": "letters", "format": "plain"}
+    return {
+        "tokens": tokens,
+        "tokenizer": "chars",
+        "hops": hops,
+        "cot": cot,
+        "depth": None,
+        "seed": 7 + cot,
+        "hash_len": 16,
+        "alphabet": "letters",
+        "format": "plain",
+    }
 
 
 def problems():
@@ -70,15 +88,33 @@ def record(model, cell, sample, problem, n_tokens, qi, kind, answer_hashes, comp
     credit = 1.0 if correct else (prefix / max(q.hops, len(answer_hashes)) if q.cot and status == "ok" else 0.0)
     prompt_tokens = n_tokens + 40
     completion_tokens = max(1, len(completion) // 4)
-    return {"sample_id": sample.id, "query_index": qi, "model": model, "cell": cell, "status": status,
-            "kind": kind, "correct": correct, "credit": credit, "hops_correct": hops_correct,
-            "broke_at": None if correct or status != "ok" else hops_correct + 1, "answer": answer,
-            "completion": completion, "error": error, "start": q.start, "target": q.target, "path": list(q.path),
-            "query_depth": round(q.depth, 6), "answer_position": _line(problem, answer_hashes[-1]) if answer_hashes else None,
-            "n_tokens": n_tokens, "prompt_tokens": prompt_tokens if status != "error" else None,
-            "completion_tokens": completion_tokens if status == "ok" else None,
-            "latency_s": round(0.05 + n_tokens / 20000, 4), "cost_usd": round(prompt_tokens * 1e-6, 8),
-            "attempts": 3 if status == "error" else 1, "time": "2026-01-01T00:00:00.000Z"}
+    return {
+        "sample_id": sample.id,
+        "query_index": qi,
+        "model": model,
+        "cell": cell,
+        "status": status,
+        "kind": kind,
+        "correct": correct,
+        "credit": credit,
+        "hops_correct": hops_correct,
+        "broke_at": None if correct or status != "ok" else hops_correct + 1,
+        "answer": answer,
+        "completion": completion,
+        "error": error,
+        "start": q.start,
+        "target": q.target,
+        "path": list(q.path),
+        "query_depth": round(q.depth, 6),
+        "answer_position": _line(problem, answer_hashes[-1]) if answer_hashes else None,
+        "n_tokens": n_tokens,
+        "prompt_tokens": prompt_tokens if status != "error" else None,
+        "completion_tokens": completion_tokens if status == "ok" else None,
+        "latency_s": round(0.05 + n_tokens / 20000, 4),
+        "cost_usd": round(prompt_tokens * 1e-6, 8),
+        "attempts": 3 if status == "error" else 1,
+        "time": "2026-01-01T00:00:00.000Z",
+    }
 
 
 def _correct(q):
@@ -103,11 +139,17 @@ def planted(kind, sample, qi):
     q = sample.queries[qi]
     good = _correct(q)
     nxt = q.chain[q.offset + q.hops + 1]
-    bad = {"correct": good, "stopped_early": good[:-1] if q.cot else [q.path[-2]],
-           "went_too_far": good + [nxt] if q.cot else [nxt],
-           "other_chain": [sample.queries[(qi + 1) % len(sample.queries)].answer],
-           "hallucinated": ["Z" * 16], "partial_hash": [q.path[1][:9]], "no_answer": [], "over_length": [],
-           "error": []}[kind]
+    bad = {
+        "correct": good,
+        "stopped_early": good[:-1] if q.cot else [q.path[-2]],
+        "went_too_far": good + [nxt] if q.cot else [nxt],
+        "other_chain": [sample.queries[(qi + 1) % len(sample.queries)].answer],
+        "hallucinated": ["Z" * 16],
+        "partial_hash": [q.path[1][:9]],
+        "no_answer": [],
+        "over_length": [],
+        "error": [],
+    }[kind]
     text = f"{q.start} = {' = '.join(bad)}" if bad else ("I do not know." if kind == "no_answer" else "")
     status = {"over_length": "over_length", "error": "error"}.get(kind, "ok")
     error = f"HTTP 500 from {SECRET_PATH} after 3 attempts" if kind == "error" else None
@@ -117,7 +159,9 @@ def planted(kind, sample, qi):
 
 
 def stub(cell, sample, problem, qi, rng):
-    kind = PLANTED[(PLANTED.index("correct") + qi + 4 * sample.index + cell["tokens"] // 500 + cell["hops"]) % len(PLANTED)]
+    kind = PLANTED[
+        (PLANTED.index("correct") + qi + 4 * sample.index + cell["tokens"] // 500 + cell["hops"]) % len(PLANTED)
+    ]
     bad, text, status, error = planted(kind, sample, qi)
     return kind, bad, text, status, error
 
@@ -139,8 +183,16 @@ def write_run(folder: Path, model, answer, grid, complete=True, torn=False, seed
     rng = random.Random(seed)
     records, entries = [], []
     for cell, sample, problem, n_tokens in grid:
-        entries.append({"cell_key": json.dumps(cell, sort_keys=True), "cell": cell, "index": sample.index,
-                        "sample_id": sample.id, "n_tokens": n_tokens, "sample": sample.to_dict(with_prompt=False)})
+        entries.append(
+            {
+                "cell_key": json.dumps(cell, sort_keys=True),
+                "cell": cell,
+                "index": sample.index,
+                "sample_id": sample.id,
+                "n_tokens": n_tokens,
+                "sample": sample.to_dict(with_prompt=False),
+            }
+        )
         for qi in range(len(sample.queries)):
             kind, hashes, text, status, error = answer(cell, sample, problem, qi, rng)
             records.append(record(model, cell, sample, problem, n_tokens, qi, kind, hashes, text, status, error))
@@ -150,21 +202,25 @@ def write_run(folder: Path, model, answer, grid, complete=True, torn=False, seed
         body += json.dumps(records[0])[:57]  # a writer killed mid-line
     (folder / "records.jsonl").write_text(body)
     if complete:
-        (folder / "results.json").write_text(json.dumps({"config": {"model": model, "model_path": SECRET_PATH},
-                                                         "partial": False, "metrics": {}}))
+        (folder / "results.json").write_text(
+            json.dumps({"config": {"model": model, "model_path": SECRET_PATH}, "partial": False, "metrics": {}})
+        )
     return records
 
 
 def write_runs(root: Path) -> dict:
     """Every fixture run under root; returns name -> (folder, records)."""
     grid = problems()
-    runs = {"oracle": write_run(root / "oracle", "oracle", oracle, grid),
-            "random": write_run(root / "random", "random", randomish, grid, seed=1),
-            "stub": write_run(root / "stub", f"stub:{SECRET_PATH}", stub, grid),
-            "fading": write_run(root / "fading", "fading", fading, grid, seed=2),
-            "partial": write_run(root / "partial", "oracle-partial", oracle, grid[: len(grid) // 3], complete=False,
-                                 torn=True),
-            "hostile": write_run(root / "hostile", "<b>hostile</b> $x^$", hostile, grid[:4])}
+    runs = {
+        "oracle": write_run(root / "oracle", "oracle", oracle, grid),
+        "random": write_run(root / "random", "random", randomish, grid, seed=1),
+        "stub": write_run(root / "stub", f"stub:{SECRET_PATH}", stub, grid),
+        "fading": write_run(root / "fading", "fading", fading, grid, seed=2),
+        "partial": write_run(
+            root / "partial", "oracle-partial", oracle, grid[: len(grid) // 3], complete=False, torn=True
+        ),
+        "hostile": write_run(root / "hostile", "<b>hostile</b> $x^$", hostile, grid[:4]),
+    }
     return {name: (root / name, records) for name, records in runs.items()}
 
 
@@ -176,7 +232,9 @@ def runs(tmp_path_factory):
 def test_reader_returns_every_record_once_in_write_order(runs):
     folder, records = runs["stub"]
     run = load_run(folder)
-    assert [(r["sample_id"], r["query_index"]) for r in run.records] == [(r["sample_id"], r["query_index"]) for r in records]
+    assert [(r["sample_id"], r["query_index"]) for r in run.records] == [
+        (r["sample_id"], r["query_index"]) for r in records
+    ]
     assert not run.partial and run.torn_lines == 0
 
 

@@ -7,14 +7,14 @@ import csv
 from collections import Counter, defaultdict
 
 import pytest
+from test_report_runs import runs  # noqa: F401  (the fixture)
 
+from hashhop.evaluate.score import wilson_interval
 from hashhop.report import ReportOptions, collect, write_report
 from hashhop.report.aggregate import KINDS, depth_of
 from hashhop.report.diagnose import pick_failures, wrong_hash
 from hashhop.report.html import accuracy_color
 from hashhop.report.plots import ACCURACY_COLORS
-from hashhop.score import wilson_interval
-from test_report_runs import runs  # noqa: F401  (the fixture)
 
 ALL = ("oracle", "random", "stub", "fading", "partial", "hostile")
 
@@ -116,27 +116,47 @@ def test_depth_cells_partition_the_records(runs, data):  # noqa: F811
     oracle = [c for c in data.depth_cells if c.series == "oracle"]
     assert sum(c.n for c in oracle) == len(runs["oracle"][1])
     for c in oracle:
-        expect = [r for r in runs["oracle"][1] if r["cell"]["tokens"] == c.tokens and r["cell"]["cot"] == c.cot
-                  and depth_of(r) == c.depth]
+        expect = [
+            r
+            for r in runs["oracle"][1]
+            if r["cell"]["tokens"] == c.tokens and r["cell"]["cot"] == c.cot and depth_of(r) == c.depth
+        ]
         assert c.n == len(expect)
 
 
 def test_csv_files_hold_the_numbers_of_the_tables(tmp_path, runs, data):  # noqa: F811
     written = write_report([runs[name][0] for name in ALL], tmp_path / "report.html", figures=False)
-    assert {p.name for p in written} >= {"report.html", "report.md", "report.cells.csv", "report.effective.csv",
-                                        "report.depth.csv", "report.runs.csv", "report.compare.csv"}
+    assert {p.name for p in written} >= {
+        "report.html",
+        "report.md",
+        "report.cells.csv",
+        "report.effective.csv",
+        "report.depth.csv",
+        "report.runs.csv",
+        "report.compare.csv",
+    }
     rows = list(csv.DictReader(open(tmp_path / "report.cells.csv")))
     assert len(rows) == len(data.cells)
     for row, c in zip(rows, data.cells):
-        assert (row["series"], int(row["tokens"]), int(row["n"]), int(row["correct"])) == (c.series, c.tokens, c.n, c.correct)
+        assert (row["series"], int(row["tokens"]), int(row["n"]), int(row["correct"])) == (
+            c.series,
+            c.tokens,
+            c.n,
+            c.correct,
+        )
         assert [int(row[f"n_{k}"]) for k in KINDS] == list(c.kinds)
-    eff = {(r["series"], r["hops"], r["mode"]): r["effective_length"] for r in csv.DictReader(open(tmp_path / "report.effective.csv"))}
+    eff = {
+        (r["series"], r["hops"], r["mode"]): r["effective_length"]
+        for r in csv.DictReader(open(tmp_path / "report.effective.csv"))
+    }
     assert eff[("fading", "1", "skip")] == "1K" and eff[("fading", "2", "cot")] == "500"
 
 
 def test_chain_diagrams_locate_the_wrong_hash(runs, data):  # noqa: F811
     diagrams = {d.kind: d for d in data.diagrams}
-    assert {"other_chain", "went_too_far", "stopped_early", "hallucinated", "partial_hash", "no_answer"} <= set(diagrams)
+    assert {"other_chain", "went_too_far", "stopped_early", "hallucinated", "partial_hash", "no_answer"} <= set(
+        diagrams
+    )
     assert "another chain" in diagrams["other_chain"].where
     assert "queried chain" in diagrams["went_too_far"].where and "queried chain" in diagrams["stopped_early"].where
     assert "nowhere" in diagrams["hallucinated"].where and diagrams["hallucinated"].answer_line is None
@@ -144,8 +164,10 @@ def test_chain_diagrams_locate_the_wrong_hash(runs, data):  # noqa: F811
     for d in data.diagrams:
         assert d.n_lines and len(d.link_lines) == d.hops
         if d.kind in ("other_chain", "went_too_far") and not d.cot:
-            assert any(r["answer_position"] == d.answer_line and r["kind"] == d.kind for r in stub.values()) \
+            assert (
+                any(r["answer_position"] == d.answer_line and r["kind"] == d.kind for r in stub.values())
                 or d.series == "random"
+            )
 
 
 def test_wrong_hash_is_the_first_wrong_hop_under_chain_of_thought():
@@ -162,12 +184,15 @@ def test_pick_failures_respects_the_limit(data):
 
 def _deuteranope_lab(hex_color: str) -> tuple[float, float, float]:
     """CIELAB of a colour as seen with full deuteranopia (Machado et al. 2009, on linear RGB)."""
-    rgb = [int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    rgb = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
     m = ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881))
     r, g, b = (min(max(sum(a * x for a, x in zip(row, lin)), 0.0), 1.0) for row in m)
-    xyz = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.9505, 0.2126 * r + 0.7152 * g + 0.0722 * b, \
-        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.089
+    xyz = (
+        (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.9505,
+        0.2126 * r + 0.7152 * g + 0.0722 * b,
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.089,
+    )
     fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz)
     return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
 

@@ -4,17 +4,17 @@ import asyncio
 import time
 
 import pytest
+from stub_server import oracle_answer
 
 from hashhop.backends import get_backend
 from hashhop.backends.base import BackendError, Completion, OverLength, RateLimited, TransientError
-from hashhop.cost import Prices
-from hashhop.prompt import DEFAULT_TEMPLATE, Planner, make_cell
-from hashhop.runner import AdaptiveLimiter, OverLengthStop, RunConfig, Runner
-from hashhop.store import RunStore, read_records
-from hashhop.summary import metrics
-from hashhop.tokenizers import get_tokenizer
-
-from stub_server import oracle_answer
+from hashhop.evaluate.cost import Prices
+from hashhop.evaluate.runner import AdaptiveLimiter, OverLengthStop, RunConfig, Runner
+from hashhop.evaluate.store import RunStore, read_records
+from hashhop.evaluate.summary import metrics
+from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.prompt.planner import Planner, make_cell
+from hashhop.prompt.template import DEFAULT_TEMPLATE
 
 FAST = dict(backoff=0.001, timeout=5.0)
 
@@ -155,8 +155,7 @@ def test_first_query_of_a_context_finishes_before_the_others_start(tmp_path):
 
 def test_max_cost_stops_before_the_budget_is_crossed(tmp_path):
     prices = Prices(input=1000.0, output=0.0)  # $1 per 1000 prompt tokens: ~0.8 per query
-    runner, records = run(tmp_path, Scripted(prompt_tokens=800), samples=5, concurrency=1, prices=prices,
-                          max_cost=2.0)
+    runner, records = run(tmp_path, Scripted(prompt_tokens=800), samples=5, concurrency=1, prices=prices, max_cost=2.0)
     assert len(records) == 2 and runner.stopped.startswith("max_cost")
     assert sum(r.cost_usd for r in records) <= 2.0
 

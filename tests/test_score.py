@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashhop.generate import build, make_sample, problem_of
-from hashhop.sample import Sample
-from hashhop.score import KINDS, Score, score_query, score_sample, summarize, wilson_interval
-from hashhop.spec import Spec
+from hashhop.evaluate.score import KINDS, Score, score_query, score_sample, summarize, wilson_interval
+from hashhop.generate.build import build, make_sample, problem_of
+from hashhop.generate.sample import Sample
+from hashhop.generate.spec import Spec
 
 SPEC = Spec(size=2000, hops=3, queries=2, distractors=1)
 
@@ -34,8 +34,17 @@ def _line_of_role(problem, lines, role):
 
 
 def test_kinds_are_in_the_documented_order():
-    assert KINDS == ("correct", "stopped_early", "went_too_far", "other_chain", "hallucinated",
-                     "partial_hash", "no_answer", "over_length", "error")
+    assert KINDS == (
+        "correct",
+        "stopped_early",
+        "went_too_far",
+        "other_chain",
+        "hallucinated",
+        "partial_hash",
+        "no_answer",
+        "over_length",
+        "error",
+    )
 
 
 def test_correct_answer(problem, lines):
@@ -50,11 +59,11 @@ def test_answer_position_is_where_the_context_holds_the_hash(problem):
 
     q, other = problem.queries
     bare = dataclasses.replace(q, positions=())  # a query stored without positions: located instead
-    for given in (*q.chain[1:], other.answer):  # (the start alone is an echo, no answer)
-        loc = problem.locate_hash(given)
+    for answer in (*q.chain[1:], other.answer):  # (the start alone is an echo, no answer)
+        loc = problem.locate_hash(answer)
         line = loc.value_line if loc.value_line is not None else loc.key_line
-        assert score_query(problem, q, given).answer_position == line
-        assert score_query(problem, bare, given).answer_position == line
+        assert score_query(problem, q, answer).answer_position == line
+        assert score_query(problem, bare, answer).answer_position == line
 
 
 def test_stopped_early(problem):
@@ -97,12 +106,16 @@ def test_hallucinated(problem):
     assert (s.kind, s.answer, s.answer_position) == ("hallucinated", fake, None)
 
 
-@pytest.mark.parametrize("garble", [
-    lambda h: h[:12] + "zzzz",  # right length, last symbols wrong, not in the context
-    lambda h: "ZZZZ" + h[4:],  # right length, first symbols wrong
-    lambda h: h[:10],  # truncated
-    lambda h: h + "xyz",  # overlong
-], ids=["suffix-garbled", "prefix-garbled", "truncated", "overlong"])
+@pytest.mark.parametrize(
+    "garble",
+    [
+        lambda h: h[:12] + "zzzz",  # right length, last symbols wrong, not in the context
+        lambda h: "ZZZZ" + h[4:],  # right length, first symbols wrong
+        lambda h: h[:10],  # truncated
+        lambda h: h + "xyz",  # overlong
+    ],
+    ids=["suffix-garbled", "prefix-garbled", "truncated", "overlong"],
+)
 def test_partial_hash(problem, garble):
     q = problem.queries[0]
     given = garble(q.answer)
@@ -121,6 +134,7 @@ def test_no_answer(problem):
 
 
 # -- chain of thought ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cot_problem():
@@ -180,6 +194,7 @@ def test_english_words_of_the_hash_length_do_not_hide_the_answer():
 
 # -- stored samples and the oracle --------------------------------------------------------------
 
+
 def test_scoring_from_a_stored_recipe_matches_the_built_problem(problem):
     sample = make_sample(SPEC, 0, with_prompt=False)
     stored = Sample.from_dict(json.loads(json.dumps(sample.to_dict(with_prompt=False))))
@@ -196,10 +211,17 @@ def test_the_reference_completion_scores_every_query_correct():
 
 
 specs = st.builds(
-    Spec, size=st.integers(600, 2500), hops=st.integers(1, 4), queries=st.integers(1, 2),
-    cot=st.booleans(), format=st.sampled_from(["plain", "magic"]), seed=st.integers(0, 10**6),
-    alphabet=st.sampled_from(["letters", "hex", "base32"]), mid_chain=st.booleans(),
-    distractors=st.integers(0, 1))
+    Spec,
+    size=st.integers(600, 2500),
+    hops=st.integers(1, 4),
+    queries=st.integers(1, 2),
+    cot=st.booleans(),
+    format=st.sampled_from(["plain", "magic"]),
+    seed=st.integers(0, 10**6),
+    alphabet=st.sampled_from(["letters", "hex", "base32"]),
+    mid_chain=st.booleans(),
+    distractors=st.integers(0, 1),
+)
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -214,13 +236,17 @@ def test_scoring_the_oracle_answer_is_always_correct(spec, template):
 
 # -- intervals and summaries ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("k,n,lo,hi", [
-    (5, 10, 0.2366, 0.7634),
-    (0, 10, 0.0, 0.2775),
-    (10, 10, 0.7225, 1.0),
-    (1, 1, 0.2065, 1.0),
-    (50, 100, 0.4038, 0.5962),
-])
+
+@pytest.mark.parametrize(
+    "k,n,lo,hi",
+    [
+        (5, 10, 0.2366, 0.7634),
+        (0, 10, 0.0, 0.2775),
+        (10, 10, 0.7225, 1.0),
+        (1, 1, 0.2065, 1.0),
+        (50, 100, 0.4038, 0.5962),
+    ],
+)
 def test_wilson_interval_known_values(k, n, lo, hi):
     assert wilson_interval(k, n) == (pytest.approx(lo, abs=1e-4), pytest.approx(hi, abs=1e-4))
 
@@ -235,17 +261,28 @@ def test_wilson_interval_rejects_impossible_counts():
 
 
 def test_summarize_counts_errors_and_over_length_apart():
-    rows = ([{"status": "ok", "kind": "correct", "correct": True, "credit": 1.0}] * 5
-            + [{"status": "ok", "kind": "stopped_early", "correct": False, "credit": 0.5}] * 5
-            + [{"status": "error", "kind": "error", "correct": False, "credit": 0.0}] * 3
-            + [{"status": "over_length", "kind": "over_length", "correct": False, "credit": 0.0}] * 2)
+    rows = (
+        [{"status": "ok", "kind": "correct", "correct": True, "credit": 1.0}] * 5
+        + [{"status": "ok", "kind": "stopped_early", "correct": False, "credit": 0.5}] * 5
+        + [{"status": "error", "kind": "error", "correct": False, "credit": 0.0}] * 3
+        + [{"status": "over_length", "kind": "over_length", "correct": False, "credit": 0.0}] * 2
+    )
     out = summarize(iter(rows))
     assert (out["n"], out["n_scored"], out["n_correct"]) == (15, 10, 5)
     assert out["accuracy"] == 0.5 and out["mean_credit"] == 0.75
     assert out["accuracy_ci95"] == [pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4)]
     assert (out["n_errors"], out["n_over_length"]) == (3, 2)
-    assert out["kinds"] == {"correct": 5, "stopped_early": 5, "went_too_far": 0, "other_chain": 0,
-                            "hallucinated": 0, "partial_hash": 0, "no_answer": 0, "over_length": 2, "error": 3}
+    assert out["kinds"] == {
+        "correct": 5,
+        "stopped_early": 5,
+        "went_too_far": 0,
+        "other_chain": 0,
+        "hallucinated": 0,
+        "partial_hash": 0,
+        "no_answer": 0,
+        "over_length": 2,
+        "error": 3,
+    }
 
 
 def test_summarize_with_nothing_scored_has_no_accuracy():
@@ -258,7 +295,9 @@ def test_summarize_keeps_unknown_kinds_visible():
     assert out["kinds"]["mystery"] == 1 and out["n_scored"] == 1
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(), st.sampled_from([0, 1]))
 def test_scoring_any_text_gives_a_known_kind_and_bounded_credit(problem, text, index):
     s = score_query(problem, problem.queries[index], text)

@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from stub_server import StubServer
 
 from hashhop.backends import get_backend
-from hashhop.errors import HashhopError
-
-from stub_server import StubServer
+from hashhop.core.errors import HashhopError
 
 KEY = "sk-hh-CANARY-7f3a9c2e41b84d0f-DO-NOT-LEAK"
 NEEDLES = (KEY, "CANARY-7f3a9c2e41b84d0f", "7f3a9c2e41b84d0f")
@@ -26,8 +25,7 @@ ENV = "HH_SECRET_TEST_KEY"
 def _hashhop(*args, key=KEY):
     env = {**os.environ, ENV: key, "PYTHONUNBUFFERED": "1"}
     env.pop("OPENAI_API_KEY", None)
-    r = subprocess.run([sys.executable, "-m", "hashhop", *args], capture_output=True, text=True, timeout=300,
-                       env=env)
+    r = subprocess.run([sys.executable, "-m", "hashhop", *args], capture_output=True, text=True, timeout=300, env=env)
     return r, r.stdout + r.stderr
 
 
@@ -48,9 +46,32 @@ def _assert_tree_clean(root: Path) -> int:
 
 
 def _eval_args(url: str, out: Path, *extra) -> list[str]:
-    return ["eval", "--model", "openai:stub", "--base-url", url + "/v1", "-M", f"api_key_env={ENV}",
-            "-M", "chat_overhead=11", "--tokens", "600", "--hops", "1,2", "--queries", "2", "--retries", "1",
-            "--backoff", "0.01", "--timeout", "0.5", "-o", str(out), *extra]
+    return [
+        "eval",
+        "--model",
+        "openai:stub",
+        "--base-url",
+        url + "/v1",
+        "-M",
+        f"api_key_env={ENV}",
+        "-M",
+        "chat_overhead=11",
+        "--tokens",
+        "600",
+        "--hops",
+        "1,2",
+        "--queries",
+        "2",
+        "--retries",
+        "1",
+        "--backoff",
+        "0.01",
+        "--timeout",
+        "0.5",
+        "-o",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -70,9 +91,12 @@ def test_a_planted_key_never_appears_in_any_file_or_output(tmp_path):
         assert r.returncode == 2 and "refused the key" in out
         outputs.append(("eval 401 mid-run", out))
 
-        for args in (["score", str(run)], ["score", str(run), "--dry"],
-                     ["report", str(run), "-o", str(tmp_path / "report" / "r.html"), "--no-figures"],
-                     _eval_args(s.url, tmp_path / "dry", "--dry-run", "--price-in", "1", "--price-out", "2")):
+        for args in (
+            ["score", str(run)],
+            ["score", str(run), "--dry"],
+            ["report", str(run), "-o", str(tmp_path / "report" / "r.html"), "--no-figures"],
+            _eval_args(s.url, tmp_path / "dry", "--dry-run", "--price-in", "1", "--price-out", "2"),
+        ):
             (tmp_path / "report").mkdir(exist_ok=True)
             r, out = _hashhop(*args)
             assert r.returncode == 0, out
@@ -92,9 +116,11 @@ def test_a_planted_key_never_appears_in_any_file_or_output(tmp_path):
 def test_bench_with_a_key_variable_never_writes_or_prints_the_key(tmp_path):
     with StubServer(require_key=KEY) as s:
         sweep = tmp_path / "s.toml"
-        sweep.write_text(f'name = "sec"\n[grid]\nlengths = ["600"]\nhops = [1]\nsamples = 1\nqueries = 2\n'
-                         f'[[models]]\nmodel = "openai:stub"\nbase_url = "{s.url}/v1"\napi_key_env = "{ENV}"\n'
-                         f'options = {{ chat_overhead = 11 }}\n')
+        sweep.write_text(
+            f'name = "sec"\n[grid]\nlengths = ["600"]\nhops = [1]\nsamples = 1\nqueries = 2\n'
+            f'[[models]]\nmodel = "openai:stub"\nbase_url = "{s.url}/v1"\napi_key_env = "{ENV}"\n'
+            f"options = {{ chat_overhead = 11 }}\n"
+        )
         for extra in (["--dry-run"], ["--no-figures"]):
             r, out = _hashhop("bench", "--sweep", str(sweep), "-o", str(tmp_path / "bench"), *extra)
             assert r.returncode == 0, out
@@ -104,8 +130,17 @@ def test_bench_with_a_key_variable_never_writes_or_prints_the_key(tmp_path):
 
 
 def test_a_key_on_the_command_line_is_refused_without_echoing_it(tmp_path):
-    r, out = _hashhop("eval", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "-M", f"api_key={KEY}",
-                      "-o", str(tmp_path / "r"))
+    r, out = _hashhop(
+        "eval",
+        "--model",
+        "openai:m",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "-M",
+        f"api_key={KEY}",
+        "-o",
+        str(tmp_path / "r"),
+    )
     assert r.returncode == 2 and out.startswith("error:")
     _assert_clean("the refusal", out)
     assert not (tmp_path / "r" / "results.json").exists()

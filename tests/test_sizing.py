@@ -2,10 +2,10 @@
 
 import pytest
 
-from hashhop.generate import build
-from hashhop.errors import SpecError, TokenizerError
-from hashhop.spec import Spec
-from hashhop.tokenizers import count_chunks, get_tokenizer
+from hashhop.core.errors import SpecError, TokenizerError
+from hashhop.generate.build import build
+from hashhop.generate.spec import Spec
+from hashhop.generate.tokenizers import count_chunks, get_tokenizer
 
 CL100K = "tiktoken:cl100k_base"
 

@@ -1,11 +1,22 @@
 import pytest
 
-from hashhop.errors import SpecError
-from hashhop.spec import Spec, format_size, parse_size
+from hashhop.core.errors import SpecError
+from hashhop.generate.spec import Spec, format_size, parse_size
 
 
-@pytest.mark.parametrize("text,value", [("4K", 4000), ("1M", 10**6), ("100M", 10**8), ("1.5K", 1500),
-                                        ("2000", 2000), (" 3k ", 3000), ("1G", 10**9), (7, 7)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("4K", 4000),
+        ("1M", 10**6),
+        ("100M", 10**8),
+        ("1.5K", 1500),
+        ("2000", 2000),
+        (" 3k ", 3000),
+        ("1G", 10**9),
+        (7, 7),
+    ],
+)
 def test_sizes_parse_with_suffixes(text, value):
     assert parse_size(text) == value
 
@@ -21,19 +32,22 @@ def test_format_size_round_trips(n):
     assert parse_size(format_size(n)) == n
 
 
-@pytest.mark.parametrize("fields,message", [
-    ({"hops": 0}, "hops must be at least 1"),
-    ({"queries": 0}, "queries must be at least 1"),
-    ({"hash_len": 0}, "hash length"),
-    ({"size": 0}, "size must be positive"),
-    ({"format": "xml"}, "unknown format"),
-    ({"alphabet": "klingon"}, "unknown alphabet"),
-    ({"depth": 1.5}, "depth must be a fraction"),
-    ({"query_hops": 5, "hops": 2}, "exceeds the longest chain"),
-    ({"hop_mix": (1, 0)}, "hop_mix"),
-    ({"distractors": 1, "hash_len": 3}, "at least 4 symbols"),
-    ({"hops": True}, "must be an integer"),
-])
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        ({"hops": 0}, "hops must be at least 1"),
+        ({"queries": 0}, "queries must be at least 1"),
+        ({"hash_len": 0}, "hash length"),
+        ({"size": 0}, "size must be positive"),
+        ({"format": "xml"}, "unknown format"),
+        ({"alphabet": "klingon"}, "unknown alphabet"),
+        ({"depth": 1.5}, "depth must be a fraction"),
+        ({"query_hops": 5, "hops": 2}, "exceeds the longest chain"),
+        ({"hop_mix": (1, 0)}, "hop_mix"),
+        ({"distractors": 1, "hash_len": 3}, "at least 4 symbols"),
+        ({"hops": True}, "must be an integer"),
+    ],
+)
 def test_impossible_specs_fail_with_the_fix(fields, message):
     with pytest.raises(SpecError, match=message):
         Spec(**fields)

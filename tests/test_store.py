@@ -9,23 +9,53 @@ from pathlib import Path
 
 import pytest
 
-from hashhop.errors import MissingExtraError
-from hashhop.generate import make_sample, problem_of
-from hashhop.sample import Sample
-from hashhop.spec import Spec
-from hashhop.store import (Record, RunStore, StoreError, load_run, read_records, read_results, read_samples,
-                           write_json_atomic)
-from hashhop.summary import metrics, prefix_cache
+from hashhop.core.errors import MissingExtraError
+from hashhop.evaluate.store import (
+    Record,
+    RunStore,
+    StoreError,
+    load_run,
+    read_records,
+    read_results,
+    read_samples,
+    write_json_atomic,
+)
+from hashhop.evaluate.summary import metrics, prefix_cache
+from hashhop.generate.build import make_sample, problem_of
+from hashhop.generate.sample import Sample
+from hashhop.generate.spec import Spec
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "records.md"
 
 
 def rec(sample_id="hh-1", q=0, status="ok", correct=True, latency=0.1, **kw):
-    base = dict(sample_id=sample_id, query_index=q, model="oracle", cell={"tokens": 1000, "hops": 1}, status=status,
-                kind="correct" if correct else "other_chain", correct=correct, credit=1.0 if correct else 0.0,
-                hops_correct=1, broke_at=None, answer="h", completion="h", error=None, start="s", target="h",
-                path=["s", "h"], query_depth=0.5, answer_position=3, n_tokens=900, prompt_tokens=None,
-                completion_tokens=None, latency_s=latency, cost_usd=0.0, attempts=1, time="2026-01-01T00:00:00Z")
+    base = dict(
+        sample_id=sample_id,
+        query_index=q,
+        model="oracle",
+        cell={"tokens": 1000, "hops": 1},
+        status=status,
+        kind="correct" if correct else "other_chain",
+        correct=correct,
+        credit=1.0 if correct else 0.0,
+        hops_correct=1,
+        broke_at=None,
+        answer="h",
+        completion="h",
+        error=None,
+        start="s",
+        target="h",
+        path=["s", "h"],
+        query_depth=0.5,
+        answer_position=3,
+        n_tokens=900,
+        prompt_tokens=None,
+        completion_tokens=None,
+        latency_s=latency,
+        cost_usd=0.0,
+        attempts=1,
+        time="2026-01-01T00:00:00Z",
+    )
     base.update(kw)
     return Record(**base)
 
@@ -70,15 +100,16 @@ def test_a_torn_last_line_is_ignored_and_the_next_append_is_readable(tmp_path):
 
 
 def test_a_second_store_on_the_same_folder_gets_a_clear_error(tmp_path):
-    with RunStore(str(tmp_path)):
-        with pytest.raises(StoreError, match="in use by another hashhop process"):
-            RunStore(str(tmp_path))
+    with RunStore(str(tmp_path)), pytest.raises(StoreError, match="in use by another hashhop process"):
+        RunStore(str(tmp_path))
     RunStore(str(tmp_path)).close()  # released on close
 
 
 def test_the_lock_is_held_across_processes_and_released_when_the_holder_dies(tmp_path):
-    code = ("import sys,time; from hashhop.store import RunStore; s=RunStore(sys.argv[1]); "
-            "print('locked', flush=True); time.sleep(60)")
+    code = (
+        "import sys,time; from hashhop.evaluate.store import RunStore; s=RunStore(sys.argv[1]); "
+        "print('locked', flush=True); time.sleep(60)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
@@ -122,8 +153,12 @@ def test_missing_or_corrupt_results_give_a_one_line_error(tmp_path):
 
 
 def test_metrics_count_errors_and_over_length_apart_from_accuracy():
-    records = [rec(q=0), rec(q=1, correct=False), rec(q=2, status="error", correct=False, kind="error"),
-               rec(q=3, status="over_length", correct=False, kind="over_length")]
+    records = [
+        rec(q=0),
+        rec(q=1, correct=False),
+        rec(q=2, status="error", correct=False, kind="error"),
+        rec(q=3, status="over_length", correct=False, kind="over_length"),
+    ]
     m = metrics(records)["overall"]
     assert (m["n"], m["n_scored"], m["accuracy"], m["n_errors"], m["n_over_length"]) == (4, 2, 0.5, 1, 1)
 
@@ -149,11 +184,14 @@ def test_load_run_gives_a_dataframe_or_names_the_extra(tmp_path):
 
 def test_a_record_survives_kill_9_right_after_it_is_added(tmp_path):
     # fsync is grouped; the line itself is in the OS as soon as add_record returns.
-    code = ("import sys,time; sys.path.insert(0, sys.argv[2]); from test_store import rec; "
-            "from hashhop.store import RunStore; s=RunStore(sys.argv[1], fsync_interval=3600); "
-            "s.add_record(rec(q=7)); print('added', flush=True); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(Path(__file__).parent)],
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys,time; sys.path.insert(0, sys.argv[2]); from test_store import rec; "
+        "from hashhop.evaluate.store import RunStore; s=RunStore(sys.argv[1], fsync_interval=3600); "
+        "s.add_record(rec(q=7)); print('added', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path), str(Path(__file__).parent)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "added"
     finally:

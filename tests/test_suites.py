@@ -2,9 +2,9 @@
 
 import pytest
 
-from hashhop.prompt import Planner
-from hashhop.spec import parse_size
-from hashhop.suites import FALLBACK_TOKENIZER, SUITES, Grid, SuiteError, get_suite, list_suites
+from hashhop.bench.suites import FALLBACK_TOKENIZER, SUITES, Grid, SuiteError, get_suite, list_suites
+from hashhop.generate.spec import parse_size
+from hashhop.prompt.planner import Planner
 
 
 def test_the_four_named_suites_are_shipped_with_versions():

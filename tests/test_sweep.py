@@ -5,10 +5,10 @@ import textwrap
 
 import pytest
 
+from hashhop.bench.suites import get_suite
+from hashhop.bench.sweep import SweepError, load_sweep, parse_sweep
 from hashhop.cli import main
 from hashhop.cli.bench import DEFAULT_MODEL
-from hashhop.suites import get_suite
-from hashhop.sweep import SweepError, load_sweep, parse_sweep
 
 FULL = """
 name = "mine"
@@ -51,8 +51,11 @@ def test_a_full_sweep_file_gives_the_grid_and_per_model_options(tmp_path):
     assert g.depths == (0.1, 0.9) and g.seeds == (0, 1) and g.hash_lens == (8, 16) and g.alphabets == ("letters", "hex")
     assert g.n_cells == 3 * 2 * 2 * 2 * 2 * 2 * 2 and g.n_queries == g.n_cells * 6
     api, oracle = sweep.models
-    assert api.backend_options() == {"api": "chat", "base_url": "https://api.example.com/v1",
-                                     "api_key_env": "HASHHOP_TEST_KEY"}
+    assert api.backend_options() == {
+        "api": "chat",
+        "base_url": "https://api.example.com/v1",
+        "api_key_env": "HASHHOP_TEST_KEY",
+    }
     assert (api.concurrency, api.price_in, api.price_out, api.max_cost) == (4, 0.15, 0.6, 2.5)
     assert oracle.max_cost is None
     assert api.folder == "openai-gpt-4o-mini" and oracle.folder == "oracle"
@@ -60,11 +63,15 @@ def test_a_full_sweep_file_gives_the_grid_and_per_model_options(tmp_path):
 
 def test_yaml_sweep_files_read_the_same_as_toml(tmp_path):
     pytest.importorskip("yaml")
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: y
         grid: {lengths: [1K, 2K], hops: [2], cot: [true]}
         models: [{model: oracle, concurrency: 2}]
-    """, "s.yaml")
+    """,
+        "s.yaml",
+    )
     sweep = load_sweep(path)
     assert sweep.grid.lengths == (1000, 2000) and sweep.grid.cot == (True,) and sweep.models[0].concurrency == 2
 
@@ -73,31 +80,55 @@ def test_a_sweep_may_start_from_a_suite_and_keeps_its_tag_only_when_unchanged(tm
     same = parse_sweep({"suite": "quick", "models": ["oracle"]}, "a.toml")
     assert same.tag == get_suite("quick").tag and same.grid == get_suite("quick").grid
     changed = parse_sweep({"name": "q2", "suite": "quick", "grid": {"hops": [8]}}, "b.toml")
-    assert changed.tag == "sweep:q2" and changed.grid.hops == (8,) and changed.grid.lengths == get_suite("quick").grid.lengths
+    assert (
+        changed.tag == "sweep:q2"
+        and changed.grid.hops == (8,)
+        and changed.grid.lengths == get_suite("quick").grid.lengths
+    )
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"grid": {"lengths": ["1K"], "hops": [1]}, "modles": []}, "unknown key(s) modles: known keys are name, suite, grid, models"),
-    ({"grid": {"lengths": ["1K"], "hops": [1], "hop": [2]}}, "[grid]: unknown key(s) hop: known keys are lengths, hops"),
-    ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "oracle", "concurency": 2}]},
-     "models[0] (oracle): unknown key(s) concurency: known keys are model, name, base_url"),
-    ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "openai:x", "api_key": "sk-123"}]},
-     "never put a key in a sweep file"),
-    ({"grid": {"lengths": ["1K"], "hops": [0]}}, "bad hops 0"),
-    ({"grid": {"lengths": ["4X"], "hops": [1]}}, "bad length '4X'"),
-    ({"grid": {"lengths": ["1K"], "hops": [1], "cot": ["maybe"]}}, "bad cot 'maybe'"),
-    ({"grid": {"lengths": ["1K"], "hops": [1], "depth": [1.5]}}, "bad depth 1.5"),
-    ({"grid": {"lengths": ["1K"], "hops": [1], "alphabet": ["greek"]}}, "unknown alphabet 'greek'"),
-    ({"grid": {"lengths": ["1K"], "hops": [1], "format": "xml"}}, "unknown format 'xml'"),
-    ({"grid": {"hops": [1]}}, "missing lengths"),
-    ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "oracle", "concurrency": 0}]},
-     "bad concurrency 0"),
-    ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "openai:x", "api_key_env": "sk-abc123"}]},
-     "must be the NAME of an environment variable"),
-    ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": ["oracle", "oracle"]}, "share the run folder 'oracle'"),
-    ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "oracle", "max_cost": -1}]}, "bad max_cost -1"),
-    ({"suite": "fast"}, "unknown suite 'fast'"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (
+            {"grid": {"lengths": ["1K"], "hops": [1]}, "modles": []},
+            "unknown key(s) modles: known keys are name, suite, grid, models",
+        ),
+        (
+            {"grid": {"lengths": ["1K"], "hops": [1], "hop": [2]}},
+            "[grid]: unknown key(s) hop: known keys are lengths, hops",
+        ),
+        (
+            {"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "oracle", "concurency": 2}]},
+            "models[0] (oracle): unknown key(s) concurency: known keys are model, name, base_url",
+        ),
+        (
+            {"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "openai:x", "api_key": "sk-123"}]},
+            "never put a key in a sweep file",
+        ),
+        ({"grid": {"lengths": ["1K"], "hops": [0]}}, "bad hops 0"),
+        ({"grid": {"lengths": ["4X"], "hops": [1]}}, "bad length '4X'"),
+        ({"grid": {"lengths": ["1K"], "hops": [1], "cot": ["maybe"]}}, "bad cot 'maybe'"),
+        ({"grid": {"lengths": ["1K"], "hops": [1], "depth": [1.5]}}, "bad depth 1.5"),
+        ({"grid": {"lengths": ["1K"], "hops": [1], "alphabet": ["greek"]}}, "unknown alphabet 'greek'"),
+        ({"grid": {"lengths": ["1K"], "hops": [1], "format": "xml"}}, "unknown format 'xml'"),
+        ({"grid": {"hops": [1]}}, "missing lengths"),
+        (
+            {"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "oracle", "concurrency": 0}]},
+            "bad concurrency 0",
+        ),
+        (
+            {"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "openai:x", "api_key_env": "sk-abc123"}]},
+            "must be the NAME of an environment variable",
+        ),
+        ({"grid": {"lengths": ["1K"], "hops": [1]}, "models": ["oracle", "oracle"]}, "share the run folder 'oracle'"),
+        (
+            {"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "oracle", "max_cost": -1}]},
+            "bad max_cost -1",
+        ),
+        ({"suite": "fast"}, "unknown suite 'fast'"),
+    ],
+)
 def test_bad_files_get_one_line_errors_naming_the_problem(data, message):
     with pytest.raises(Exception, match=re.escape(message)) as info:
         parse_sweep(data, "s.toml")
@@ -124,7 +155,9 @@ def test_a_missing_key_variable_is_named_before_anything_runs(tmp_path, monkeypa
 
 def test_dry_run_lists_cells_token_counts_and_cost_without_calling_anything(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("HASHHOP_TEST_KEY", raising=False)
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name = "dry"
         [grid]
         lengths = ["1K", "4K"]
@@ -138,10 +171,11 @@ def test_dry_run_lists_cells_token_counts_and_cost_without_calling_anything(tmp_
         api_key_env = "HASHHOP_TEST_KEY"
         price_in = 2.5
         price_out = 10
-    """)
+    """,
+    )
     assert main(["bench", "--sweep", path, "--dry-run"]) == 0  # port 9: nothing listens; nothing is called
     out = capsys.readouterr().out
-    lines = [l for l in out.splitlines() if l.strip().startswith(("1K", "4K"))]
+    lines = [line for line in out.splitlines() if line.strip().startswith(("1K", "4K"))]
     assert len(lines) == 2 and lines[0].split()[-1] == "10,000" and lines[1].split()[-1] == "40,000"
     prompt = 10 * 1000 + 10 * 4000
     completion = 10 * 2 * (32 + 2 * 19)  # max_tokens_for a skip query of 16-char hashes, per query
@@ -165,6 +199,6 @@ def test_model_on_the_command_line_replaces_the_models_of_a_sweep_file(tmp_path,
 def test_dry_run_of_a_shipped_suite_lists_every_cell(capsys):
     assert main(["bench", "--suite", "standard", "--model", "oracle", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    cells = [l for l in out.splitlines() if l.strip()[:1].isdigit()]
+    cells = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert len(cells) == get_suite("standard").grid.n_cells == 8 * 4 * 2 * 3
     assert "oracle: 1536 queries" in out and "standard@1" in out

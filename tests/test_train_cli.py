@@ -8,9 +8,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
-from hashhop.backends.base import Request  # noqa: E402
-from hashhop.cli import main  # noqa: E402
-from hashhop.errors import MissingExtraError  # noqa: E402
+from hashhop.backends.base import Request
+from hashhop.cli import main
+from hashhop.core.errors import MissingExtraError
 
 TINY = """
 [model]
@@ -84,8 +84,9 @@ def test_ltm_backend_rejects_a_bad_checkpoint_path(tmp_path):
 @pytest.mark.slow
 def test_eval_command_scores_the_builtin_model(tmp_path):
     out = tmp_path / "run"
-    assert main(["eval", "--model", "ltm:builtin", "--tokens", "1K", "--hops", "1", "--samples", "2",
-                 "-o", str(out)]) == 0
+    assert (
+        main(["eval", "--model", "ltm:builtin", "--tokens", "1K", "--hops", "1", "--samples", "2", "-o", str(out)]) == 0
+    )
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(r["status"] == "ok" for r in records)
     assert all(r["correct"] for r in records)  # the shipped model solves 1-hop at 1K

@@ -39,8 +39,20 @@ def test_torchrun_two_gloo_processes_train_and_rank0_writes_the_checkpoint(tmp_p
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", "-m", "hashhop_train.train", "--config", str(config), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "hashhop_train.train",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
     meta = json.loads((out / "config.json").read_text())

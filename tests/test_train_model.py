@@ -11,7 +11,7 @@ pytest.importorskip("safetensors")
 from hashhop_train import checkpoint  # noqa: E402
 from hashhop_train.config import ConfigError, ModelConfig, RunConfig, Stage, TrainConfig, load  # noqa: E402
 from hashhop_train.data import eval_batch, make_problem, sample_rows, stage_batch  # noqa: E402
-from hashhop_train.infer import KEY_CHUNK, Reader  # noqa: E402
+from hashhop_train.infer import Reader  # noqa: E402
 from hashhop_train.model import HopModel  # noqa: E402
 from hashhop_train.segments import segment_ids, segment_text  # noqa: E402
 

@@ -16,19 +16,21 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
-from hashhop.errors import HashhopError
-
 from stub_server import StubServer, oracle_answer
 
-HOSTILE = ('<script>alert("x")</script><img src=x onerror=alert(1)><svg onload=alert(2)>'
-           '<a href="javascript:alert(3)">y</a></pre></details><iframe srcdoc="<script>1</script>">'
-           '{{7*7}} ${7*7} <!-- --> ]]> \u202e\x00')
+from hashhop.core.errors import HashhopError
+
+HOSTILE = (
+    '<script>alert("x")</script><img src=x onerror=alert(1)><svg onload=alert(2)>'
+    '<a href="javascript:alert(3)">y</a></pre></details><iframe srcdoc="<script>1</script>">'
+    "{{7*7}} ${7*7} <!-- --> ]]> \u202e\x00"
+)
 
 
 def _hashhop(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "hashhop", *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "hashhop", *args], capture_output=True, text=True, timeout=300, cwd=cwd
+    )
 
 
 class _Audit(HTMLParser):
@@ -41,12 +43,17 @@ class _Audit(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         for name, value in attrs:
-            if name.startswith("on") or (name in ("href", "src", "action", "formaction", "srcdoc")
-                                         and value and not value.startswith(("#", "data:image/"))):
+            if name.startswith("on") or (
+                name in ("href", "src", "action", "formaction", "srcdoc")
+                and value
+                and not value.startswith(("#", "data:image/"))
+            ):
                 self.active.append((tag, name, value))
-        if tag in ("script", "iframe", "object", "embed", "form", "base", "meta") and \
-                not (tag == "meta" and dict(attrs).get("http-equiv", "").lower() == "content-security-policy") \
-                and not (tag == "meta" and set(dict(attrs)) <= {"charset", "name", "content"}):
+        if (
+            tag in ("script", "iframe", "object", "embed", "form", "base", "meta")
+            and not (tag == "meta" and dict(attrs).get("http-equiv", "").lower() == "content-security-policy")
+            and not (tag == "meta" and set(dict(attrs)) <= {"charset", "name", "content"})
+        ):
             self.active.append((tag, "", ""))
 
     def handle_data(self, data):
@@ -60,13 +67,35 @@ def _hostile_answer(prompt: str) -> str:
 
 @pytest.mark.slow
 def test_hostile_completions_messages_and_names_stay_text_in_the_html_report(tmp_path):
-    name = '<img src=x onerror=alert(9)>'  # a model name served back and used in the run folder
+    name = "<img src=x onerror=alert(9)>"  # a model name served back and used in the run folder
     run = tmp_path / name
     with StubServer(models=(name,), answer=_hostile_answer) as s:
         s.script({"status": 500, "message": HOSTILE}, {"status": 500, "message": HOSTILE})
-        r = _hashhop("eval", "--model", f"openai:{name}", "--base-url", s.url + "/v1", "-M", "chat_overhead=11",
-                     "--tokens", "600", "--hops", "1,2", "--samples", "2", "--queries", "2", "--retries", "1",
-                     "--backoff", "0.01", "--concurrency", "1", "-o", str(run))  # 1: the retry meets the 2nd 500
+        r = _hashhop(
+            "eval",
+            "--model",
+            f"openai:{name}",
+            "--base-url",
+            s.url + "/v1",
+            "-M",
+            "chat_overhead=11",
+            "--tokens",
+            "600",
+            "--hops",
+            "1,2",
+            "--samples",
+            "2",
+            "--queries",
+            "2",
+            "--retries",
+            "1",
+            "--backoff",
+            "0.01",
+            "--concurrency",
+            "1",
+            "-o",
+            str(run),
+        )  # 1: the retry meets the 2nd 500
         assert r.returncode == 0, r.stderr
     records = [json.loads(x) for x in (run / "records.jsonl").read_text().splitlines()]
     assert any(d["status"] == "error" and "<script>" in d["error"] for d in records)
@@ -81,7 +110,7 @@ def test_hostile_completions_messages_and_names_stay_text_in_the_html_report(tmp
     # The report draws its own <svg> diagrams; none of the hostile tags may appear as elements.
     assert not {"script", "img", "iframe", "a"} & set(audit.tags), set(audit.tags)
     text = "".join(audit.text)
-    assert "<script>alert(\"x\")</script>" in text  # shown, as text
+    assert '<script>alert("x")</script>' in text  # shown, as text
     assert "onerror=alert(9)" in text  # the model / folder name, as text
     assert "script-src" not in page or "'none'" in page  # the CSP never allows a script
 
@@ -93,7 +122,7 @@ def test_the_html_escaper_turns_every_markup_character_into_an_entity():
         out = esc(HOSTILE)
         assert "<" not in out and ">" not in out and '"' not in out
         audit = _Audit()
-        audit.feed(f"<pre>{out}</pre><a title=\"{esc(HOSTILE)}\">x</a>")
+        audit.feed(f'<pre>{out}</pre><a title="{esc(HOSTILE)}">x</a>')
         assert audit.tags == ["pre", "a"] and audit.active == []
 
 
@@ -108,8 +137,20 @@ def test_bench_run_folders_named_from_a_model_stay_inside_the_output_folder(tmp_
     out = tmp_path / "a" / "b" / "c" / "bench"
     out.parent.mkdir(parents=True)
     with StubServer(models=(model.split(":", 1)[1],)) as s:
-        r = _hashhop("bench", "--model", model, "--base-url", s.url + "/v1", "-M", "chat_overhead=11",
-                     "--sweep", str(_tiny_sweep(tmp_path)), "--no-figures", "-o", str(out))
+        r = _hashhop(
+            "bench",
+            "--model",
+            model,
+            "--base-url",
+            s.url + "/v1",
+            "-M",
+            "chat_overhead=11",
+            "--sweep",
+            str(_tiny_sweep(tmp_path)),
+            "--no-figures",
+            "-o",
+            str(out),
+        )
         assert r.returncode == 0, r.stderr
     for parent, child in ((tmp_path / "a", "b"), (tmp_path / "a" / "b", "c"), (out.parent, "bench")):
         _only_child(parent, child)
@@ -146,8 +187,19 @@ def test_an_eval_model_name_with_dots_writes_only_the_chosen_folder(tmp_path):
     out = tmp_path / "a" / "run"
     out.parent.mkdir()
     with StubServer(models=("../../etc",)) as s:
-        r = _hashhop("eval", "--model", "openai:../../etc", "--base-url", s.url + "/v1", "-M", "chat_overhead=11",
-                     "--tokens", "600", "-o", str(out))
+        r = _hashhop(
+            "eval",
+            "--model",
+            "openai:../../etc",
+            "--base-url",
+            s.url + "/v1",
+            "-M",
+            "chat_overhead=11",
+            "--tokens",
+            "600",
+            "-o",
+            str(out),
+        )
         assert r.returncode == 0, r.stderr
     _only_child(tmp_path / "a", "run")
     assert sorted(os.listdir(tmp_path)) == ["a"]
@@ -181,7 +233,7 @@ def test_a_pickle_posing_as_checkpoint_weights_is_refused_without_running_it(tmp
     from hashhop_train import checkpoint
 
     ckpt, marker = _malicious_checkpoint(tmp_path)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do; what matters is the payload never ran
         checkpoint.load(ckpt)
     assert not marker.exists()  # the payload never ran
 
@@ -212,8 +264,15 @@ def test_no_code_path_unpickles_a_file():
     offenders = []
     for path in root.rglob("*.py"):
         text = path.read_text()
-        for needle in ("torch.load(", "pickle.load", "pickle.loads", "joblib.load", "weights_only=False",
-                       "numpy.load(", "np.load("):
+        for needle in (
+            "torch.load(",
+            "pickle.load",
+            "pickle.loads",
+            "joblib.load",
+            "weights_only=False",
+            "numpy.load(",
+            "np.load(",
+        ):
             if needle in text:
                 offenders.append(f"{path.relative_to(root)}: {needle}")
     assert offenders == []

@@ -1,13 +1,16 @@
 import dataclasses
 
-from hashhop.generate import make_sample
-from hashhop.spec import Spec
-from hashhop.verify import verify_sample
+from hashhop.generate.build import make_sample
+from hashhop.generate.spec import Spec
+from hashhop.generate.verify import verify_sample
 
 
 def test_generated_samples_verify():
-    for spec in [Spec(size=5000, hops=3, queries=3), Spec(size=3000, format="magic", cot=True, distractors=1),
-                 Spec(size=2000, tokenizer="tiktoken:cl100k_base", hop_mix=(1, 3), queries=4)]:
+    for spec in [
+        Spec(size=5000, hops=3, queries=3),
+        Spec(size=3000, format="magic", cot=True, distractors=1),
+        Spec(size=2000, tokenizer="tiktoken:cl100k_base", hop_mix=(1, 3), queries=4),
+    ]:
         assert verify_sample(make_sample(spec)).ok
 
 

@@ -4,23 +4,34 @@ Generate seeded, collision-free, token-exact HashHop problems; evaluate any mode
 report the results. See README.md.
 """
 
-from .errors import HashhopError, SpecError
-from .generate import build, generate, make_sample
-from .reference import MultiHopEval, MultiHopSample
-from .sample import Query, Sample
-from .spec import Spec, parse_size
+from hashhop.core.errors import HashhopError, SpecError
+from hashhop.generate.build import build, generate, make_sample
+from hashhop.generate.reference import MultiHopEval, MultiHopSample
+from hashhop.generate.sample import Query, Sample
+from hashhop.generate.spec import Spec, parse_size
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "HashhopError", "MultiHopEval", "MultiHopSample", "Query", "Sample", "Spec", "SpecError",
-    "__version__", "build", "generate", "load_run", "make_sample", "parse_size",
+    "HashhopError",
+    "MultiHopEval",
+    "MultiHopSample",
+    "Query",
+    "Sample",
+    "Spec",
+    "SpecError",
+    "__version__",
+    "build",
+    "generate",
+    "load_run",
+    "make_sample",
+    "parse_size",
 ]
 
 
 def load_run(run_dir: str):
     """The records of a run folder (`runs/NAME`) as a pandas DataFrame: one row per query, with the
     record fields of docs/records.md and the cell's coordinates as `cell_*` columns."""
-    from .store import load_run as _load_run  # lazy: keeps `import hashhop` light
+    from hashhop.evaluate.store import load_run as _load_run  # lazy: keeps `import hashhop` light
 
     return _load_run(run_dir)

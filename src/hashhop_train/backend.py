@@ -16,14 +16,20 @@ import time
 from collections import OrderedDict
 
 from hashhop.backends.base import BackendError, Completion, Request, check_options
-from hashhop.errors import HashhopError, require
+from hashhop.core.errors import HashhopError, require
 
 
 class LtmBackend:
     context_window = None  # no limit: the sparse model reads any length in linear memory
 
-    def __init__(self, path: str, top_k: int | None = None, attention: str | None = None,
-                 length_scale: bool = True, threads: int | None = None):
+    def __init__(
+        self,
+        path: str,
+        top_k: int | None = None,
+        attention: str | None = None,
+        length_scale: bool = True,
+        threads: int | None = None,
+    ):
         torch = require("torch", "train")
         from . import checkpoint
 
@@ -63,8 +69,13 @@ class LtmBackend:
         # In a thread, so the runner's event loop (timeouts, progress) stays responsive.
         written = await asyncio.to_thread(self._answer, request)
         text = render_answer(written, request.cot)
-        return Completion(text=text, completion_tokens=len(written), latency_s=time.perf_counter() - t0,
-                          finish_reason="stop", model=self.name)
+        return Completion(
+            text=text,
+            completion_tokens=len(written),
+            latency_s=time.perf_counter() - t0,
+            finish_reason="stop",
+            model=self.name,
+        )
 
     def count_tokens(self, text: str) -> int | None:
         return None

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from hashhop.errors import HashhopError, require
+from hashhop.core.errors import HashhopError, require
 
 from .config import ConfigError, ModelConfig, RunConfig
 
@@ -45,14 +45,16 @@ def resolve(path: str | Path) -> Path:
     if p.is_file():
         p = p.parent
     if not (p / CONFIG).is_file() or not (p / WEIGHTS).is_file():
-        raise CheckpointError(f"no checkpoint at {p}: expected {CONFIG} and {WEIGHTS} there "
-                              f"(train one with `hashhop train --config FILE --out DIR`)")
+        raise CheckpointError(
+            f"no checkpoint at {p}: expected {CONFIG} and {WEIGHTS} there "
+            f"(train one with `hashhop train --config FILE --out DIR`)"
+        )
     return p
 
 
 def load(path: str | Path, **model_overrides):
     """(model, run config, metadata) from a checkpoint directory or `builtin`, on CPU, eval mode."""
-    torch = require("torch", "train")
+    require("torch", "train")
     st = require("safetensors.torch", "train")
     from .model import HopModel
 
@@ -67,8 +69,10 @@ def load(path: str | Path, **model_overrides):
     try:
         tensors = st.load_file(str(p / WEIGHTS))
     except Exception as exc:  # SafetensorError, OSError: not safetensors (a pickle is never unpickled)
-        raise CheckpointError(f"checkpoint {p / WEIGHTS} is not a safetensors file ({' '.join(str(exc).split())[:120]}): "
-                              f"re-save it with hashhop_train.checkpoint.save; pickled weights are never loaded") from None
+        raise CheckpointError(
+            f"checkpoint {p / WEIGHTS} is not a safetensors file ({' '.join(str(exc).split())[:120]}): "
+            f"re-save it with hashhop_train.checkpoint.save; pickled weights are never loaded"
+        ) from None
     _check_shapes(model.state_dict(), tensors, p)
     model.load_state_dict(tensors)
     model.eval()
@@ -79,10 +83,14 @@ def _check_shapes(expected: dict, got: dict, where: Path):
     missing = sorted(set(expected) - set(got))
     unexpected = sorted(set(got) - set(expected))
     if missing or unexpected:
-        raise CheckpointError(f"checkpoint {where} does not match its config.json: missing {missing[:3]}, "
-                              f"unexpected {unexpected[:3]}; retrain or fix config.json")
+        raise CheckpointError(
+            f"checkpoint {where} does not match its config.json: missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}; retrain or fix config.json"
+        )
     for name, tensor in expected.items():
         if tuple(got[name].shape) != tuple(tensor.shape):
-            raise CheckpointError(f"checkpoint {where} does not match its config.json: {name} has shape "
-                                  f"{tuple(got[name].shape)}, the config needs {tuple(tensor.shape)}; "
-                                  f"retrain or fix config.json")
+            raise CheckpointError(
+                f"checkpoint {where} does not match its config.json: {name} has shape "
+                f"{tuple(got[name].shape)}, the config needs {tuple(tensor.shape)}; "
+                f"retrain or fix config.json"
+            )

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hashhop.errors import HashhopError
+from hashhop.core.errors import HashhopError
 
 
 class ConfigError(HashhopError):
@@ -90,7 +90,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
+    def from_dict(cls, d: dict) -> RunConfig:
         return cls(model=model_config(d.get("model", {})), train=train_config(d.get("train", {})))
 
 
@@ -109,8 +109,10 @@ def model_config(d: dict) -> ModelConfig:
 def train_config(d: dict) -> TrainConfig:
     d = dict(d)
     if "stages" in d:
-        d["stages"] = tuple(_build(Stage, {k: tuple(v) if isinstance(v, list) else v for k, v in s.items()},
-                                   "stage") for s in d["stages"])
+        d["stages"] = tuple(
+            _build(Stage, {k: tuple(v) if isinstance(v, list) else v for k, v in s.items()}, "stage")
+            for s in d["stages"]
+        )
     return _build(TrainConfig, d, "train")
 
 
@@ -124,8 +126,10 @@ def _parse_value(text: str):
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """`model.dim=64`, `train.steps=...`, or a bare field name that exists in one table."""
     raw = {"model": dict(raw.get("model", {})), "train": dict(raw.get("train", {}))}
-    fields = {"model": {f.name for f in dataclasses.fields(ModelConfig)},
-              "train": {f.name for f in dataclasses.fields(TrainConfig)}}
+    fields = {
+        "model": {f.name for f in dataclasses.fields(ModelConfig)},
+        "train": {f.name for f in dataclasses.fields(TrainConfig)},
+    }
     for item in overrides:
         key, sep, value = item.lstrip("-").partition("=")
         if not sep:
@@ -145,7 +149,7 @@ def load(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
         try:
             import tomllib
         except ImportError:  # Python 3.10
-            from hashhop.errors import require
+            from hashhop.core.errors import require
 
             tomllib = require("tomli", "train")
         try:

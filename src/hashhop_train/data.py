@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hashhop.layout import Shape
-from hashhop.problem import Problem
-from hashhop.spec import Spec
+from hashhop.generate.layout import Shape
+from hashhop.generate.problem import Problem
+from hashhop.generate.spec import Spec
 
 from .config import Stage
 from .segments import line_value_segment, segment_ids
@@ -32,19 +32,29 @@ class Batch:
     skip: torch.Tensor  # (B, m) bool
     target: torch.Tensor  # (B, m) answer segment, -100 for padding rows
 
-    def to(self, device) -> "Batch":
+    def to(self, device) -> Batch:
         return Batch(*(t.to(device) for t in (self.ctx_ids, self.pad, self.q_ids, self.hops, self.skip, self.target)))
 
 
-def make_problem(lines: int, chain_hops: int, asked: int, queries: int, cot: bool, seed: int,
-                 index: int, distractors: int = 0) -> Problem:
+def make_problem(
+    lines: int, chain_hops: int, asked: int, queries: int, cot: bool, seed: int, index: int, distractors: int = 0
+) -> Problem:
     """A plain-format problem with about `lines` lines: chains of `chain_hops`, decoys, the rest filler."""
     n_chains = max(queries, lines // (2 * chain_hops))
     # Decoys only where they fit: the context never grows past `lines` (the 4K-token training cap).
     distractors = min(distractors, max(0, lines - n_chains * chain_hops) // (queries * asked))
     n_fill = max(0, lines - n_chains * chain_hops - distractors * queries * asked)
-    spec = Spec(size=1, hops=chain_hops, queries=queries, query_hops=asked, mid_chain=True, cot=cot,
-                format="plain", seed=seed, distractors=distractors)
+    spec = Spec(
+        size=1,
+        hops=chain_hops,
+        queries=queries,
+        query_hops=asked,
+        mid_chain=True,
+        cot=cot,
+        format="plain",
+        seed=seed,
+        distractors=distractors,
+    )
     return Problem(spec, index, Shape(n_chains, n_fill, 0))
 
 
@@ -70,15 +80,24 @@ def collate(samples, max_len: int) -> Batch:
     hops, skip = np.ones((b, m), np.int64), np.zeros((b, m), bool)
     target = np.full((b, m), -100, np.int64)
     for i, (c, rows) in enumerate(samples):
-        ctx[i, :len(c)], pad[i, :len(c)] = c, False
+        ctx[i, : len(c)], pad[i, : len(c)] = c, False
         for j, (qi, h, sk, t) in enumerate(rows):
             q[i, j], hops[i, j], skip[i, j], target[i, j] = qi, h, sk, t
     t = torch.from_numpy
     return Batch(t(ctx), t(pad), t(q), t(hops), t(skip), t(target))
 
 
-def stage_batch(stage: Stage, progress: float, batch: int, queries: int, max_len: int,
-                rng: np.random.Generator, seed: int, first_index: int, seed_base: int = TRAIN_SEED_BASE) -> Batch:
+def stage_batch(
+    stage: Stage,
+    progress: float,
+    batch: int,
+    queries: int,
+    max_len: int,
+    rng: np.random.Generator,
+    seed: int,
+    first_index: int,
+    seed_base: int = TRAIN_SEED_BASE,
+) -> Batch:
     """One batch of a curriculum stage; context lines grow linearly with `progress` in [0, 1]."""
     lo, hi = stage.lines
     samples = []

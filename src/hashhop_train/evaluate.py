@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hashhop.generate import build
-from hashhop.spec import Spec
+from hashhop.generate.build import build
+from hashhop.generate.spec import Spec
 
 from .infer import Reader
 
@@ -32,12 +32,21 @@ class Cell:
         return self.correct / self.queries
 
 
-def problem(tokens: int, hops: int, queries: int, tokenizer: str, index: int = 0, hash_len: int = 16,
-            distractors: int = 0):
+def problem(
+    tokens: int, hops: int, queries: int, tokenizer: str, index: int = 0, hash_len: int = 16, distractors: int = 0
+):
     """An evaluation problem; `queries` is lowered where the chains would not fit in `tokens`."""
     queries = max(1, min(queries, tokens // (30 * (hops + 1))))
-    spec = Spec(size=tokens, hops=hops, queries=queries, tokenizer=tokenizer, seed=EVAL_SEED,
-                hash_len=hash_len, format="plain", distractors=distractors)
+    spec = Spec(
+        size=tokens,
+        hops=hops,
+        queries=queries,
+        tokenizer=tokenizer,
+        seed=EVAL_SEED,
+        hash_len=hash_len,
+        format="plain",
+        distractors=distractors,
+    )
     return build(spec, index)[0]
 
 
@@ -52,6 +61,15 @@ def score(model, prob, modes=(True, False), tokens: int = 0) -> list[Cell]:
         starts = [q.start for q in prob.queries]
         answers = reader.answer(starts, prob.queries[0].hops, cot)
         right = sum(a == (list(q.path[1:]) if cot else [q.answer]) for a, q in zip(answers, prob.queries))
-        out.append(Cell(tokens, prob.queries[0].hops, cot, len(starts), right, reader.n,
-                        round(build_s + time.perf_counter() - t1, 3)))
+        out.append(
+            Cell(
+                tokens,
+                prob.queries[0].hops,
+                cot,
+                len(starts),
+                right,
+                reader.n,
+                round(build_s + time.perf_counter() - t1, 3),
+            )
+        )
     return out

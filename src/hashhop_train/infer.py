@@ -34,8 +34,10 @@ def _text_pieces(text: str, size: int = 1 << 23):
 class Reader:
     def __init__(self, model, context: str, length_scale: bool = True):
         self.model, self.cfg = model, model.cfg
-        self.ids = np.concatenate([segment_ids(p, self.cfg.max_seg_len).astype(np.int16)
-                                   for p in _text_pieces(context)] or [np.zeros((0, self.cfg.max_seg_len), np.int16)])
+        self.ids = np.concatenate(
+            [segment_ids(p, self.cfg.max_seg_len).astype(np.int16) for p in _text_pieces(context)]
+            or [np.zeros((0, self.cfg.max_seg_len), np.int16)]
+        )
         self.n = len(self.ids)
         # Sharper pointers on longer contexts (log-length scaling), so the soft read of a skip
         # step stays as peaked as at training length.
@@ -56,7 +58,7 @@ class Reader:
         for s in range(0, self.n, KEY_CHUNK):
             lo, e = max(0, s - overlap), min(self.n, s + KEY_CHUNK)
             k = self.model.keys(*self._embed_rows(self.ids[lo:e], both=True))[0]
-            out[s:e] = k[s - lo:].to(torch.float16)
+            out[s:e] = k[s - lo :].to(torch.float16)
         return out
 
     def _dense_keys(self) -> torch.Tensor:
@@ -68,7 +70,7 @@ class Reader:
         best_s = torch.full((q.shape[0], 0), float("-inf"))
         best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
         for s in range(0, self.n, SCAN_CHUNK):
-            scores = (q @ self.keys[s:s + SCAN_CHUNK].float().T) * factor
+            scores = (q @ self.keys[s : s + SCAN_CHUNK].float().T) * factor
             top = scores.topk(min(k, scores.shape[1]), dim=1)
             merged_s = torch.cat([best_s, top.values], 1)
             merged_i = torch.cat([best_i, top.indices + s], 1)

@@ -34,8 +34,9 @@ class MixerBlock(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(cfg.dim), nn.LayerNorm(cfg.dim)
         self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
         self.out = nn.Linear(cfg.dim, cfg.dim)
-        self.mlp = nn.Sequential(nn.Linear(cfg.dim, cfg.mlp_ratio * cfg.dim), nn.GELU(),
-                                 nn.Linear(cfg.mlp_ratio * cfg.dim, cfg.dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.dim, cfg.mlp_ratio * cfg.dim), nn.GELU(), nn.Linear(cfg.mlp_ratio * cfg.dim, cfg.dim)
+        )
         # Head h starts out reading offset h % window, so the block begins as a set of shifts
         # (a convolution) and learns content-based weights from there: it trains much faster.
         bias = torch.full((cfg.heads, cfg.window), -2.0)
@@ -54,8 +55,8 @@ class MixerBlock(nn.Module):
         """Window attention: W shifted copies of k and v, so memory is O(n * W)."""
         w, n = self.window, q.shape[2]
         kp, vp = (F.pad(t, (0, 0, w - 1, 0)) for t in (k, v))
-        ks = torch.stack([kp[:, :, w - 1 - o: w - 1 - o + n] for o in range(w)], dim=3)
-        vs = torch.stack([vp[:, :, w - 1 - o: w - 1 - o + n] for o in range(w)], dim=3)
+        ks = torch.stack([kp[:, :, w - 1 - o : w - 1 - o + n] for o in range(w)], dim=3)
+        vs = torch.stack([vp[:, :, w - 1 - o : w - 1 - o + n] for o in range(w)], dim=3)
         scores = torch.einsum("bhnd,bhnwd->bhnw", q, ks) / math.sqrt(q.shape[-1])
         before_start = torch.arange(n, device=q.device)[:, None] < torch.arange(w, device=q.device)[None, :]
         scores = (scores + self.rel_bias[None, :, None, :]).masked_fill(before_start, float("-inf"))
@@ -126,7 +127,7 @@ class HopModel(nn.Module):
         before_start[:, w] = False
         a = logits.masked_fill(before_start, float("-inf")).softmax(-1)
         cp = F.pad(c, (0, 0, w - 1, 0))
-        shifted = torch.stack([cp[:, w - 1 - o: w - 1 - o + n] for o in range(w)], dim=2)  # (B, n, w, k)
+        shifted = torch.stack([cp[:, w - 1 - o : w - 1 - o + n] for o in range(w)], dim=2)  # (B, n, w, k)
         return torch.einsum("bnw,bnwk->bnk", a[..., :w], shifted)
 
     def query(self, v: torch.Tensor) -> torch.Tensor:

@@ -116,8 +116,15 @@ def train(run: RunConfig, out_dir: str | Path, echo=print) -> dict:
     rng = np.random.default_rng(tc.seed * 7919 + rank)
     start, total = time.time(), tc.steps
     if rank == 0:
-        _log(log_path, {"start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "world": world,
-                        "parameters": count_parameters(model), "config": run.to_dict()})
+        _log(
+            log_path,
+            {
+                "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "world": world,
+                "parameters": count_parameters(model),
+                "config": run.to_dict(),
+            },
+        )
         echo(f"training {count_parameters(model):,} parameters, {total} steps, world {world}, out {out}")
     step = 0
     while True:
@@ -126,8 +133,9 @@ def train(run: RunConfig, out_dir: str | Path, echo=print) -> dict:
         if progress >= 1.0:
             break
         stage, within = stage_at(tc.stages, progress)
-        batch = stage_batch(stage, within, tc.batch, tc.queries, run.model.max_seg_len, rng,
-                            tc.seed, (step * world + rank) * tc.batch)
+        batch = stage_batch(
+            stage, within, tc.batch, tc.queries, run.model.max_seg_len, rng, tc.seed, (step * world + rank) * tc.batch
+        )
         for group in opt.param_groups:
             group["lr"] = lr_at(progress, tc)
         loss, acc = loss_and_accuracy(ddp, batch.to(device))
@@ -136,16 +144,26 @@ def train(run: RunConfig, out_dir: str | Path, echo=print) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
         opt.step()
         if rank == 0 and step % tc.log_every == 0:
-            rec = {"step": step, "stage": stage.name, "loss": round(loss.item(), 4), "acc": round(acc, 4),
-                   "lr": round(opt.param_groups[0]["lr"], 6), "segments": int(batch.ctx_ids.shape[1]),
-                   "elapsed_s": round(time.time() - start, 1)}
+            rec = {
+                "step": step,
+                "stage": stage.name,
+                "loss": round(loss.item(), 4),
+                "acc": round(acc, 4),
+                "lr": round(opt.param_groups[0]["lr"], 6),
+                "segments": int(batch.ctx_ids.shape[1]),
+                "elapsed_s": round(time.time() - start, 1),
+            }
             _log(log_path, rec)
             echo(json.dumps(rec))
         if rank == 0 and tc.eval_every and step and step % tc.eval_every == 0:
             checkpoint.save(model, run, out, {"steps_done": step + 1})
         step += 1
-    summary = {"steps_done": step, "train_seconds": round(time.time() - start, 1), "world": world,
-               "parameters": count_parameters(model)}
+    summary = {
+        "steps_done": step,
+        "train_seconds": round(time.time() - start, 1),
+        "world": world,
+        "parameters": count_parameters(model),
+    }
     if rank == 0:
         model.cpu()
         summary["eval_pointer_accuracy"] = evaluate_stages(model, run)

@@ -10,13 +10,24 @@ from __future__ import annotations
 import importlib
 from importlib import metadata
 
-from .base import Backend, BackendError, Completion, OverLength, RateLimited, Request, TransientError
+from hashhop.backends.base import Backend, BackendError, Completion, OverLength, RateLimited, Request, TransientError
 
 BUILTIN = ("openai", "anthropic", "hf", "llamacpp", "oracle", "random")
 ENTRY_POINT_GROUP = "hashhop.backends"
 
-__all__ = ["Backend", "BackendError", "Completion", "OverLength", "RateLimited", "Request", "TransientError",
-           "available_backends", "get_backend", "parse_model", "parse_options"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "Completion",
+    "OverLength",
+    "RateLimited",
+    "Request",
+    "TransientError",
+    "available_backends",
+    "get_backend",
+    "parse_model",
+    "parse_options",
+]
 
 
 def parse_model(spec: str) -> tuple[str, str]:
@@ -82,8 +93,9 @@ def get_backend(spec: str, **options) -> Backend:
         factory = _load_factory(name)
     except ModuleNotFoundError as exc:
         if exc.name == f"{__name__}.{name}":  # a built-in backend not written yet
-            raise BackendError(f"backend {name!r} is not available in this version: use one of "
-                               f"openai, oracle, random") from exc
+            raise BackendError(
+                f"backend {name!r} is not available in this version: use one of openai, oracle, random"
+            ) from exc
         raise
     try:
         return factory(model, **options)

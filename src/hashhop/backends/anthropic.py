@@ -11,8 +11,16 @@ from __future__ import annotations
 import os
 import time
 
-from ..errors import require
-from .base import BackendError, Completion, OverLength, RateLimited, Request, TransientError, check_options
+from hashhop.backends.base import (
+    BackendError,
+    Completion,
+    OverLength,
+    RateLimited,
+    Request,
+    TransientError,
+    check_options,
+)
+from hashhop.core.errors import require
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -29,16 +37,26 @@ class AnthropicBackend:
 
     chat = True  # the prompt sizer counts the message contents, as the API sees them
 
-    def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "ANTHROPIC_API_KEY",
-                 context_window: int | str = DEFAULT_CONTEXT_WINDOW, timeout: float | str = 600.0,
-                 cache_prompt: bool | str = True, anthropic_version: str = API_VERSION, preflight: bool | str = True):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key_env: str = "ANTHROPIC_API_KEY",
+        context_window: int | str = DEFAULT_CONTEXT_WINDOW,
+        timeout: float | str = 600.0,
+        cache_prompt: bool | str = True,
+        anthropic_version: str = API_VERSION,
+        preflight: bool | str = True,
+    ):
         if not model:
             raise BackendError("no model name: use --model anthropic:MODEL, e.g. anthropic:claude-sonnet-4-5")
         httpx = require("httpx", "anthropic")
         key = os.environ.get(api_key_env)
         if not key:
-            raise BackendError(f"environment variable {api_key_env} is not set: export your Anthropic key in it, "
-                               f"or name another variable with -M api_key_env=NAME")
+            raise BackendError(
+                f"environment variable {api_key_env} is not set: export your Anthropic key in it, "
+                f"or name another variable with -M api_key_env=NAME"
+            )
         self.name = f"anthropic:{model}"
         self.model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -48,8 +66,7 @@ class AnthropicBackend:
         self._preflight = _parse_bool(preflight)
         headers = {"x-api-key": key, "anthropic-version": anthropic_version, "content-type": "application/json"}
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-        self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=float(timeout),
-                                         limits=limits)
+        self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=float(timeout), limits=limits)
         # count_tokens is synchronous in the contract (the prompt sizer calls it outside the event loop).
         self._sync = httpx.Client(base_url=self.base_url, headers=headers, timeout=float(timeout))
         self._httpx = httpx
@@ -69,8 +86,12 @@ class AnthropicBackend:
 
     def options(self) -> dict:
         """What results.json records (the variable's name, never the key)."""
-        return {"base_url": self.base_url, "api_key_env": self._key_env, "context_window": self._window,
-                "cache_prompt": self._cache_prompt}
+        return {
+            "base_url": self.base_url,
+            "api_key_env": self._key_env,
+            "context_window": self._window,
+            "cache_prompt": self._cache_prompt,
+        }
 
     async def check(self) -> None:
         """Fail fast, once, before anything is sized or sent: unreachable server, refused key, unknown
@@ -80,8 +101,9 @@ class AnthropicBackend:
         try:
             response = await self._client.get(f"/v1/models/{self.model}")
         except self._httpx.HTTPError as exc:
-            raise BackendError(f"cannot reach {self.base_url} ({type(exc).__name__}): check the network or "
-                               f"--base-url") from None
+            raise BackendError(
+                f"cannot reach {self.base_url} ({type(exc).__name__}): check the network or --base-url"
+            ) from None
         if response.status_code in (401, 403, 404):
             _raise_for_status(response, self.base_url, self.model)
         # 429/5xx here say nothing about the run: the requests retry on their own.
@@ -105,8 +127,12 @@ class AnthropicBackend:
         messages = [{"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"]
         if self._cache_prompt and request.context:
             messages = _mark_cacheable(messages, request.context)
-        body = {"model": self.model, "max_tokens": request.max_tokens, "messages": messages,
-                "temperature": request.temperature}
+        body = {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "messages": messages,
+            "temperature": request.temperature,
+        }
         if system:
             body["system"] = "\n\n".join(system)
         # The API rejects whitespace-only stop sequences; the parser copes with the extra text.
@@ -193,8 +219,9 @@ def _raise_for_status(response, base_url: str, model: str) -> None:
     if status in (401, 403):
         raise BackendError(f"{base_url} refused the key ({status}): check the variable named by -M api_key_env")
     if status == 404:
-        raise BackendError(f"model {model!r} or endpoint not found at {base_url} (404): check the model name "
-                           f"and --base-url")
+        raise BackendError(
+            f"model {model!r} or endpoint not found at {base_url} (404): check the model name and --base-url"
+        )
     if status == 413 or (status == 400 and any(h in message.lower() for h in _OVERLENGTH_HINTS)):
         raise OverLength(message or f"prompt too long ({status})")
     if status == 429:
@@ -223,9 +250,15 @@ def _completion(response, latency: float) -> Completion:
     fresh = _count(usage.get("input_tokens"))
     # input_tokens excludes cached tokens: the prompt size is the sum of all three.
     prompt_tokens = None if fresh is None else fresh + cache_write + cache_read
-    return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=_count(usage.get("output_tokens")),
-                      latency_s=latency, finish_reason=data.get("stop_reason"), model=data.get("model"),
-                      extra={"cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read})
+    return Completion(
+        text=text,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=_count(usage.get("output_tokens")),
+        latency_s=latency,
+        finish_reason=data.get("stop_reason"),
+        model=data.get("model"),
+        extra={"cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read},
+    )
 
 
 def create(model: str, **options) -> AnthropicBackend:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import HashhopError
+from hashhop.core.errors import HashhopError
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,9 @@ def check_options(backend: str, options: dict, known) -> None:
     """Refuse `-M` options a backend does not take, naming the ones it does."""
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise BackendError(f"unknown option(s) for {backend}: {', '.join(unknown)}; known are "
-                           f"{', '.join(sorted(known))}")
+        raise BackendError(
+            f"unknown option(s) for {backend}: {', '.join(unknown)}; known are {', '.join(sorted(known))}"
+        )
 
 
 @runtime_checkable

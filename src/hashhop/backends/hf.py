@@ -13,8 +13,8 @@ import asyncio
 import threading
 import time
 
-from ..errors import require
-from .base import BackendError, Completion, OverLength, Request, check_options
+from hashhop.backends.base import BackendError, Completion, OverLength, Request, check_options
+from hashhop.core.errors import require
 
 _WINDOW_FIELDS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
 
@@ -24,9 +24,17 @@ def _parse_bool(value) -> bool:
 
 
 class HFBackend:
-    def __init__(self, model: str, device: str = "cpu", dtype: str | None = None, chat: str | bool = "auto",
-                 context_window: int | str | None = None, threads: int | str | None = None,
-                 trust_remote_code: bool | str = False, local_files_only: bool | str = False):
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        dtype: str | None = None,
+        chat: str | bool = "auto",
+        context_window: int | str | None = None,
+        threads: int | str | None = None,
+        trust_remote_code: bool | str = False,
+        local_files_only: bool | str = False,
+    ):
         transformers = require("transformers", "hf")
         self.torch = require("torch", "hf")
         if threads:
@@ -44,8 +52,10 @@ class HFBackend:
             self.model = transformers.AutoModelForCausalLM.from_pretrained(model, **kwargs).to(device).eval()
         except (OSError, ValueError, AttributeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BackendError(f"cannot load Hugging Face model {model!r} ({first[:200]}): pass a local folder "
-                               f"holding config.json and a tokenizer, or a hub name you can download") from exc
+            raise BackendError(
+                f"cannot load Hugging Face model {model!r} ({first[:200]}): pass a local folder "
+                f"holding config.json and a tokenizer, or a hub name you can download"
+            ) from exc
         has_template = getattr(self.tokenizer, "chat_template", None) is not None
         self.chat = has_template if chat == "auto" else _parse_bool(chat)
         if self.chat and not has_template:
@@ -79,8 +89,9 @@ class HFBackend:
         """The exact token ids the model is fed: the chat template (with the generation prompt) or
         the plain prompt with the tokenizer's usual special tokens."""
         if self.chat:
-            text = self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True,
-                                                      tokenize=False)
+            text = self.tokenizer.apply_chat_template(
+                list(request.messages), add_generation_prompt=True, tokenize=False
+            )
             return self.tokenizer.encode(text, add_special_tokens=False)  # the template holds BOS already
         return self.tokenizer.encode(request.prompt, add_special_tokens=True)
 
@@ -100,15 +111,26 @@ class HFBackend:
         started = time.perf_counter()
         inputs = self.torch.tensor([ids], device=self.device)
         with self.torch.inference_mode():
-            out = self.model.generate(inputs, attention_mask=self.torch.ones_like(inputs), max_new_tokens=max_new,
-                                      do_sample=False, pad_token_id=self._pad_id())
-        new = out[0, len(ids):].tolist()
+            out = self.model.generate(
+                inputs,
+                attention_mask=self.torch.ones_like(inputs),
+                max_new_tokens=max_new,
+                do_sample=False,
+                pad_token_id=self._pad_id(),
+            )
+        new = out[0, len(ids) :].tolist()
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         text, stopped = _cut_at_stop(text, request.stop)
         finish = "stop" if stopped or len(new) < max_new else "length"
-        return Completion(text=text, prompt_tokens=len(ids), completion_tokens=len(new),
-                          latency_s=time.perf_counter() - started, finish_reason=finish, model=self.name,
-                          extra={"max_tokens_capped": max_new < request.max_tokens})
+        return Completion(
+            text=text,
+            prompt_tokens=len(ids),
+            completion_tokens=len(new),
+            latency_s=time.perf_counter() - started,
+            finish_reason=finish,
+            model=self.name,
+            extra={"max_tokens_capped": max_new < request.max_tokens},
+        )
 
     def _pad_id(self) -> int | None:
         tok = self.tokenizer
@@ -132,7 +154,7 @@ def _cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
     """Cut the text at the first stop sequence (generation is not stopped early: greedy output up to
     it is identical either way)."""
     cuts = [i for i in (text.find(s) for s in stops if s) if i >= 0]
-    return (text[:min(cuts)], True) if cuts else (text, False)
+    return (text[: min(cuts)], True) if cuts else (text, False)
 
 
 def create(model: str, **options) -> HFBackend:

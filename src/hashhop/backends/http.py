@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from ..errors import require
-from .base import BackendError, TransientError
+from hashhop.backends.base import BackendError, TransientError
+from hashhop.core.errors import require
 
 
 async def _read_limited(headers, chunks, limit: int) -> bytes:
@@ -37,14 +37,21 @@ class _Aiohttp:
     async def request(self, method: str, url: str, body: dict | None = None):
         aiohttp = self.aiohttp
         if self.session is None:
-            self.session = aiohttp.ClientSession(headers=self.headers, timeout=aiohttp.ClientTimeout(total=self.timeout),
-                                                 connector=aiohttp.TCPConnector(limit=0))
+            self.session = aiohttp.ClientSession(
+                headers=self.headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=0),
+            )
         data = None if body is None else json.dumps(body).encode()
         try:
-            async with self.session.request(method, url, data=data,
-                                            headers={"Content-Type": "application/json"}) as resp:
-                return resp.status, resp.headers, await _read_limited(resp.headers, resp.content.iter_chunked(65536),
-                                                                      self.limit)
+            async with self.session.request(
+                method, url, data=data, headers={"Content-Type": "application/json"}
+            ) as resp:
+                return (
+                    resp.status,
+                    resp.headers,
+                    await _read_limited(resp.headers, resp.content.iter_chunked(65536), self.limit),
+                )
         except asyncio.TimeoutError:
             raise TransientError(f"timeout from {url}") from None
         except aiohttp.ClientError as exc:
@@ -60,8 +67,11 @@ class _Httpx:
 
     def __init__(self, headers: dict, timeout: float, limit: int):
         self.httpx, self.limit = require("httpx", "openai"), limit
-        self.client = self.httpx.AsyncClient(headers=headers, timeout=timeout, limits=self.httpx.Limits(
-            max_connections=None, max_keepalive_connections=256))
+        self.client = self.httpx.AsyncClient(
+            headers=headers,
+            timeout=timeout,
+            limits=self.httpx.Limits(max_connections=None, max_keepalive_connections=256),
+        )
 
     async def request(self, method: str, url: str, body: dict | None = None):
         try:
@@ -96,11 +106,10 @@ def _auto(url: str) -> str:
 def make_transport(kind: str, headers: dict, timeout: float, limit: int, url: str = ""):
     """The HTTP client named by `kind` (`auto`: see _auto) for requests to `url`."""
     if kind not in KINDS:
-        raise BackendError(f"unknown http client {kind!r}: use -M http=native, http=aiohttp, http=httpx "
-                           f"or http=auto")
+        raise BackendError(f"unknown http client {kind!r}: use -M http=native, http=aiohttp, http=httpx or http=auto")
     kind = _auto(url) if kind == "auto" else kind
     if kind == "native":
-        from .wire import Wire
+        from hashhop.backends.wire import Wire
 
         return Wire(headers, timeout, limit)
     return (_Aiohttp if kind == "aiohttp" else _Httpx)(headers, timeout, limit)

@@ -14,8 +14,8 @@ import os
 import threading
 import time
 
-from ..errors import require
-from .base import BackendError, Completion, OverLength, Request, TransientError, check_options
+from hashhop.backends.base import BackendError, Completion, OverLength, Request, TransientError, check_options
+from hashhop.core.errors import require
 
 
 def _parse_bool(value) -> bool:
@@ -23,9 +23,17 @@ def _parse_bool(value) -> bool:
 
 
 class LlamaCppBackend:
-    def __init__(self, model: str, n_ctx: int | str = 0, chat: bool | str = True, n_threads: int | str | None = None,
-                 n_gpu_layers: int | str = 0, seed: int | str = 0, chat_format: str | None = None,
-                 n_batch: int | str = 512):
+    def __init__(
+        self,
+        model: str,
+        n_ctx: int | str = 0,
+        chat: bool | str = True,
+        n_threads: int | str | None = None,
+        n_gpu_layers: int | str = 0,
+        seed: int | str = 0,
+        chat_format: str | None = None,
+        n_batch: int | str = 512,
+    ):
         llama_cpp = require("llama_cpp", "llamacpp")
         path = os.path.expanduser(model)
         if not os.path.isfile(path):
@@ -34,16 +42,30 @@ class LlamaCppBackend:
         self.chat = _parse_bool(chat)
         try:
             # n_ctx=0 means the model's training context, as in llama.cpp itself.
-            self.llm = llama_cpp.Llama(model_path=path, n_ctx=int(n_ctx), n_threads=int(n_threads) if n_threads
-                                       else None, n_gpu_layers=int(n_gpu_layers), seed=int(seed),
-                                       chat_format=chat_format, n_batch=int(n_batch), verbose=False)
+            self.llm = llama_cpp.Llama(
+                model_path=path,
+                n_ctx=int(n_ctx),
+                n_threads=int(n_threads) if n_threads else None,
+                n_gpu_layers=int(n_gpu_layers),
+                seed=int(seed),
+                chat_format=chat_format,
+                n_batch=int(n_batch),
+                verbose=False,
+            )
         except (ValueError, RuntimeError) as exc:
-            raise BackendError(f"llama.cpp cannot load {model!r} ({str(exc)[:200]}): check that it is a GGUF "
-                               f"file and that -M n_ctx fits in memory") from exc
+            raise BackendError(
+                f"llama.cpp cannot load {model!r} ({str(exc)[:200]}): check that it is a GGUF "
+                f"file and that -M n_ctx fits in memory"
+            ) from exc
         self._lock = threading.Lock()
         self._chat_overhead: int | None = None
-        self._options = {"n_ctx": self.llm.n_ctx(), "chat": self.chat, "chat_format": self.llm.chat_format,
-                         "n_gpu_layers": int(n_gpu_layers), "seed": int(seed)}
+        self._options = {
+            "n_ctx": self.llm.n_ctx(),
+            "chat": self.chat,
+            "chat_format": self.llm.chat_format,
+            "n_gpu_layers": int(n_gpu_layers),
+            "seed": int(seed),
+        }
 
     @property
     def context_window(self) -> int | None:
@@ -86,8 +108,7 @@ class LlamaCppBackend:
 
     def _call(self, request: Request) -> dict:
         # temperature 0 makes llama.cpp sample greedily; seed fixed for anything stochastic left.
-        common = {"max_tokens": request.max_tokens, "temperature": 0.0, "top_k": 1,
-                  "stop": list(request.stop) or None}
+        common = {"max_tokens": request.max_tokens, "temperature": 0.0, "top_k": 1, "stop": list(request.stop) or None}
         if self.chat:
             return self.llm.create_chat_completion(messages=list(request.messages), **common)
         return self.llm.create_completion(prompt=request.prompt, **common)
@@ -107,9 +128,14 @@ def _completion(result: dict, latency: float, chat: bool, name: str) -> Completi
         usage = result.get("usage") or {}
     except (KeyError, IndexError, TypeError) as exc:
         raise TransientError("llama.cpp returned no choice") from exc
-    return Completion(text=text or "", prompt_tokens=usage.get("prompt_tokens"),
-                      completion_tokens=usage.get("completion_tokens"), latency_s=latency,
-                      finish_reason=choice.get("finish_reason"), model=name)
+    return Completion(
+        text=text or "",
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        latency_s=latency,
+        finish_reason=choice.get("finish_reason"),
+        model=name,
+    )
 
 
 def create(model: str, **options) -> LlamaCppBackend:

@@ -19,15 +19,33 @@ import os
 import re
 import time
 
-from .. import fastjson
-from .base import BackendError, Completion, OverLength, RateLimited, Request, TransientError, check_options
-from .http import make_transport
+from hashhop.backends.base import (
+    BackendError,
+    Completion,
+    OverLength,
+    RateLimited,
+    Request,
+    TransientError,
+    check_options,
+)
+from hashhop.backends.http import make_transport
+from hashhop.core import fastjson
 
 OPENAI_URL = "https://api.openai.com/v1"
 MAX_RESPONSE_BYTES = 4 * 2**20
 _OVER_LENGTH = re.compile(r"context|too long|too many tokens|maximum.*tokens|exceed", re.I)
-OPTIONS = {"base_url", "api", "api_key_env", "timeout", "context_window", "max_response_bytes",
-           "cache_prompt", "tokenize", "chat_overhead", "http"}
+OPTIONS = {
+    "base_url",
+    "api",
+    "api_key_env",
+    "timeout",
+    "context_window",
+    "max_response_bytes",
+    "cache_prompt",
+    "tokenize",
+    "chat_overhead",
+    "http",
+}
 
 
 def _retry_after(headers) -> float | None:
@@ -77,10 +95,20 @@ def _message(body: bytes) -> str:
 
 
 class OpenAIBackend:
-    def __init__(self, model: str, base_url: str | None = None, api: str = "chat", api_key_env: str | None = None,
-                 timeout: float = 600.0, context_window: int | None = None,
-                 max_response_bytes: int = MAX_RESPONSE_BYTES, cache_prompt: bool | None = None,
-                 tokenize: str = "auto", chat_overhead: int | None = None, http: str = "auto"):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api: str = "chat",
+        api_key_env: str | None = None,
+        timeout: float = 600.0,
+        context_window: int | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        cache_prompt: bool | None = None,
+        tokenize: str = "auto",
+        chat_overhead: int | None = None,
+        http: str = "auto",
+    ):
         if not model:
             raise BackendError("no model name: use --model openai:MODEL")
         if api not in ("chat", "completions"):
@@ -107,8 +135,9 @@ class OpenAIBackend:
         key = os.environ.get(env)
         if not key:
             if self.official or api_key_env:
-                raise BackendError(f"no API key in ${env}: export {env}=... or name another variable "
-                                   f"with -M api_key_env=NAME")
+                raise BackendError(
+                    f"no API key in ${env}: export {env}=... or name another variable with -M api_key_env=NAME"
+                )
             return {}  # a local server without authentication
         return {"Authorization": f"Bearer {key}"}
 
@@ -118,8 +147,14 @@ class OpenAIBackend:
 
     def options(self) -> dict:
         """What is recorded in results.json (never the key)."""
-        return {"base_url": self.base_url, "api": self.api, "cache_prompt": self.cache_prompt,
-                "context_window": self._window, "chat_overhead": self.chat_overhead, "http": self._http.name}
+        return {
+            "base_url": self.base_url,
+            "api": self.api,
+            "cache_prompt": self.cache_prompt,
+            "context_window": self._window,
+            "chat_overhead": self.chat_overhead,
+            "http": self._http.name,
+        }
 
     def cap_timeout(self, seconds: float) -> bool:
         """Enforce the runner's per-request timeout in the transport, if it can (the native one):
@@ -139,8 +174,9 @@ class OpenAIBackend:
         except TransientError as exc:
             raise BackendError(f"cannot reach {self.base_url} ({exc}): start the server or fix --base-url") from None
         if status in (401, 403):
-            raise BackendError(f"the server at {self.base_url} refused the key ({status}): "
-                               f"check the variable named by -M api_key_env")
+            raise BackendError(
+                f"the server at {self.base_url} refused the key ({status}): check the variable named by -M api_key_env"
+            )
         if status == 200 and self._window is None:
             self._window = self._window_from_models(body) or await self._window_from_props()
         if self._calibrate and not self.official:
@@ -207,11 +243,14 @@ class OpenAIBackend:
         if status >= 500:
             raise TransientError(f"server error {status}: {message}")
         if status in (401, 403):
-            raise BackendError(f"the server refused the key ({status}: {message}): check the variable "
-                               f"named by -M api_key_env")
+            raise BackendError(
+                f"the server refused the key ({status}: {message}): check the variable named by -M api_key_env"
+            )
         if status == 404:
-            raise BackendError(f"model {self.model!r} or endpoint not found at {self.base_url} (404: {message}): "
-                               f"check --model and --base-url")
+            raise BackendError(
+                f"model {self.model!r} or endpoint not found at {self.base_url} (404: {message}): "
+                f"check --model and --base-url"
+            )
         if status in (400, 413, 422) and _OVER_LENGTH.search(message):
             raise OverLength(f"prompt too long for the model ({status}: {message})")
         raise BackendError(f"the server rejected the request ({status}: {message})")
@@ -222,13 +261,21 @@ class OpenAIBackend:
             choice = data["choices"][0]
             text = _text(choice["message"]["content"] if self.api == "chat" else choice["text"])
             usage = data.get("usage") or {}
-            prompt_tokens, completion_tokens = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+            prompt_tokens, completion_tokens = (
+                _count(usage.get("prompt_tokens")),
+                _count(usage.get("completion_tokens")),
+            )
             finish_reason, model = choice.get("finish_reason"), data.get("model")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise TransientError(f"malformed response from {self.base_url}: {body[:80]!r}") from None
-        return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          latency_s=latency, finish_reason=finish_reason if isinstance(finish_reason, str) else None,
-                          model=model if isinstance(model, str) else None)
+        return Completion(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=latency,
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+            model=model if isinstance(model, str) else None,
+        )
 
     # -- token counting -------------------------------------------------------------------
     def count_tokens(self, text: str) -> int | None:
@@ -254,8 +301,12 @@ class OpenAIBackend:
         """A blocking POST (sizing runs in a worker thread); raises on any HTTP or network error."""
         import urllib.request
 
-        req = urllib.request.Request(url, data=json.dumps(obj).encode(), method="POST",
-                                     headers={**self._headers, "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url,
+            data=json.dumps(obj).encode(),
+            method="POST",
+            headers={**self._headers, "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=self._timeout) as resp:
             return json.loads(resp.read(self.max_bytes))
 
@@ -264,12 +315,13 @@ class OpenAIBackend:
 
     def _count_tokenize(self, text: str) -> int:
         # llama.cpp native reads `content`, vLLM reads `prompt`; both answer with a token list.
-        data = self._post_sync(f"{self.root}/tokenize", {"content": text, "prompt": text, "model": self.model,
-                                                         "add_special_tokens": False})
+        data = self._post_sync(
+            f"{self.root}/tokenize", {"content": text, "prompt": text, "model": self.model, "add_special_tokens": False}
+        )
         return int(data["count"]) if "count" in data else len(data["tokens"])
 
     def _tiktoken_counter(self):
-        from ..tokenizers import get_tokenizer
+        from hashhop.generate.tokenizers import get_tokenizer
 
         encoding = "o200k_base" if re.match(r"(gpt-4o|gpt-4\.1|gpt-5|o\d)", self.model) else "cl100k_base"
         return get_tokenizer(f"tiktoken:{encoding}").count

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import OrderedDict
 
-from .base import Completion, Request, check_options
+from hashhop.backends.base import Completion, Request, check_options
 
 
 def index_context(context: str) -> dict[str, str]:

@@ -6,8 +6,8 @@ import hashlib
 import random as _random
 import time
 
-from .base import Completion, Request, check_options
-from .oracle import ContextCache, index_context
+from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.oracle import ContextCache, index_context
 
 
 def _hash_pool(context: str) -> list[str]:

@@ -19,9 +19,9 @@ import ssl as _ssl
 import urllib.parse
 import zlib
 
-from .. import fastjson
-from ..errors import require
-from .base import BackendError, TransientError
+from hashhop.backends.base import BackendError, TransientError
+from hashhop.core import fastjson
+from hashhop.core.errors import require
 
 USER_AGENT = "hashhop"
 
@@ -74,8 +74,11 @@ class _Exchange(asyncio.Protocol):
     def on_headers_complete(self):
         self.headers_done = True
         length = self.headers.get("content-length", "")
-        self.framed = length.isdigit() or "chunked" in self.headers.get("transfer-encoding", "").lower() \
+        self.framed = (
+            length.isdigit()
+            or "chunked" in self.headers.get("transfer-encoding", "").lower()
             or self.status in (204, 304)
+        )
         if length.isdigit() and int(length) > self.limit:
             self.fail(TransientError(f"response of {length} bytes exceeds the {self.limit}-byte limit"))
 
@@ -155,8 +158,13 @@ class _Origin:
         self.tls = parts.scheme == "https"
         self.host, self.port = parts.hostname, parts.port or (443 if self.tls else 80)
         default = self.port == (443 if self.tls else 80)
-        fixed = {"Host": parts.hostname if default else f"{parts.hostname}:{self.port}", "User-Agent": USER_AGENT,
-                 "Accept": "application/json", "Accept-Encoding": "identity", **headers}
+        fixed = {
+            "Host": parts.hostname if default else f"{parts.hostname}:{self.port}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+            **headers,
+        }
         for name, value in fixed.items():
             if any(c in f"{name}{value}" for c in "\r\n\0"):  # a key with a newline would inject headers
                 raise BackendError(f"header {name} holds a line break: fix the value (an API key variable?)")
@@ -257,9 +265,16 @@ class Wire:
                 return exchange, True
         loop = asyncio.get_running_loop()
         try:
-            _, exchange = await asyncio.wait_for(loop.create_connection(
-                lambda: _Exchange(self.limit), origin.host, origin.port, ssl=self._context() if origin.tls else None,
-                server_hostname=origin.host if origin.tls else None), self.timeout)
+            _, exchange = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _Exchange(self.limit),
+                    origin.host,
+                    origin.port,
+                    ssl=self._context() if origin.tls else None,
+                    server_hostname=origin.host if origin.tls else None,
+                ),
+                self.timeout,
+            )
         except asyncio.TimeoutError:
             raise TransientError(f"timeout connecting to {origin.host}:{origin.port}") from None
         except (OSError, _ssl.SSLError) as exc:

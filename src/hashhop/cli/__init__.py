@@ -10,13 +10,13 @@ import argparse
 import importlib
 import sys
 
-from ..errors import HashhopError
+from hashhop.core.errors import HashhopError
 
 SUBCOMMANDS = ("generate", "verify", "materialize", "evaluate", "score", "report", "bench", "train", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from hashhop import __version__
 
     parser = argparse.ArgumentParser(prog="hashhop", description="The HashHop long-context benchmark.")
     parser.add_argument("--version", action="version", version=f"hashhop {__version__}")
@@ -30,8 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(subparsers)
     return parser
-
-
 
 
 def _refuse_nul_bytes(args):

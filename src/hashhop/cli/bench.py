@@ -12,16 +12,16 @@ import dataclasses
 import os
 import sys
 
-from ..backends import parse_options
-from ..cost import check_budget, estimate, load_prices
-from ..errors import HashhopError
-from ..executors import EXECUTORS, Job, run
-from ..executors.job import max_completion
-from ..prompt import DEFAULT_TEMPLATE, Template
-from ..spec import format_size
-from ..store import StoreError, now_iso, read_results, write_json_atomic
-from ..suites import FALLBACK_TOKENIZER, get_suite, list_suites
-from ..sweep import ModelEntry, Sweep, load_sweep
+from hashhop.backends import parse_options
+from hashhop.bench.executors import EXECUTORS, Job, run
+from hashhop.bench.job import max_completion
+from hashhop.bench.suites import FALLBACK_TOKENIZER, get_suite, list_suites
+from hashhop.bench.sweep import ModelEntry, Sweep, load_sweep
+from hashhop.core.errors import HashhopError
+from hashhop.evaluate.cost import check_budget, estimate, load_prices
+from hashhop.evaluate.store import StoreError, now_iso, read_results, write_json_atomic
+from hashhop.generate.spec import format_size
+from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 
 DEFAULT_MODEL = "ltm:builtin"
 DEFAULT_SUITE = "quick"
@@ -29,26 +29,45 @@ MANIFEST = "bench.json"
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="the main job: evaluate, score and report a suite or sweep",
-                              description="Evaluate a model on a suite (default quick) or a sweep file, score it and "
-                                          "write runs/NAME/report.html. Run the same command again to resume.")
-    p.add_argument("--model", help=f"BACKEND:MODEL (default {DEFAULT_MODEL}, the built-in trained model); "
-                                   "replaces the models of a sweep file")
-    p.add_argument("-M", "--model-arg", dest="model_args", action="append", default=[], metavar="KEY=VALUE",
-                   help="backend option for --model (repeatable), e.g. -M api_key_env=MY_KEY")
+    p = subparsers.add_parser(
+        "bench",
+        help="the main job: evaluate, score and report a suite or sweep",
+        description="Evaluate a model on a suite (default quick) or a sweep file, score it and "
+        "write runs/NAME/report.html. Run the same command again to resume.",
+    )
+    p.add_argument(
+        "--model",
+        help=f"BACKEND:MODEL (default {DEFAULT_MODEL}, the built-in trained model); "
+        "replaces the models of a sweep file",
+    )
+    p.add_argument(
+        "-M",
+        "--model-arg",
+        dest="model_args",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option for --model (repeatable), e.g. -M api_key_env=MY_KEY",
+    )
     p.add_argument("--base-url", help="server URL for --model, e.g. http://127.0.0.1:8080/v1")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight for --model (default 8)")
     p.add_argument("--price-in", type=float, help="USD per million prompt tokens for --model")
     p.add_argument("--price-out", type=float, help="USD per million completion tokens for --model")
-    p.add_argument("--max-cost", type=float, metavar="USD",
-                   help="per model: send nothing that could take its run folder's spend past this (resumed runs "
-                        "count); replaces max_cost in a sweep file")
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="per model: send nothing that could take its run folder's spend past this (resumed runs "
+        "count); replaces max_cost in a sweep file",
+    )
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--suite", help="shipped suite: quick (default), standard, magic, extreme")
     grid.add_argument("--sweep", metavar="FILE", help="sweep file (TOML, or YAML with PyYAML): see docs/bench.md")
     p.add_argument("--list-suites", action="store_true", help="print the shipped suites and exit")
-    p.add_argument("--tokenizer", help=f"size prompts in this tokenizer (default: the model's own if it can count, "
-                                       f"else {FALLBACK_TOKENIZER})")
+    p.add_argument(
+        "--tokenizer",
+        help=f"size prompts in this tokenizer (default: the model's own if it can count, else {FALLBACK_TOKENIZER})",
+    )
     p.add_argument("--template", help="JSON file of template fields (see docs/evaluation.md)")
     p.add_argument("--executor", choices=EXECUTORS, default="local", help="where to run (default local)")
     p.add_argument("--address", help="Ray cluster to join, e.g. auto or 10.0.0.1:6379 (default: start a local one)")
@@ -56,8 +75,12 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the cells, token counts and cost; call nothing")
     p.add_argument("--threshold", type=float, default=0.9, help="effective length threshold (default 0.9)")
     p.add_argument("--no-figures", action="store_true", help="report tables only (no matplotlib needed)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal; local executor)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal; local executor)",
+    )
     p.add_argument("-o", "--output", help="run folder, e.g. runs/quick")
     p.set_defaults(func=main)
 
@@ -68,8 +91,13 @@ def _cli_model(args) -> ModelEntry:
         options["base_url"] = args.base_url
     if args.concurrency < 1:
         raise HashhopError("--concurrency must be at least 1")
-    return ModelEntry(model=args.model or DEFAULT_MODEL, options=options, concurrency=args.concurrency,
-                      price_in=args.price_in, price_out=args.price_out)
+    return ModelEntry(
+        model=args.model or DEFAULT_MODEL,
+        options=options,
+        concurrency=args.concurrency,
+        price_in=args.price_in,
+        price_out=args.price_out,
+    )
 
 
 def resolve(args) -> Sweep:
@@ -92,8 +120,18 @@ def resolve(args) -> Sweep:
 def jobs_of(sweep: Sweep, out: str, args) -> list[Job]:
     template = Template.load(args.template) if args.template else DEFAULT_TEMPLATE
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    return [Job(entry=m, grid=sweep.grid, tag=sweep.tag, run_dir=os.path.join(out, m.folder), template=template,
-                progress=progress and len(sweep.models) == 1, tokenizer=args.tokenizer) for m in sweep.models]
+    return [
+        Job(
+            entry=m,
+            grid=sweep.grid,
+            tag=sweep.tag,
+            run_dir=os.path.join(out, m.folder),
+            template=template,
+            progress=progress and len(sweep.models) == 1,
+            tokenizer=args.tokenizer,
+        )
+        for m in sweep.models
+    ]
 
 
 # -- dry run ---------------------------------------------------------------------------------
@@ -103,16 +141,24 @@ def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
     g = sweep.grid
     unit = tokenizer or g.tokenizer or f"the model's own tokens (or {FALLBACK_TOKENIZER})"
     cells = g.cells(tokenizer or g.tokenizer or "model", sweep.tag)
-    print(f"dry run of {sweep.tag}, nothing called: {len(cells)} cells x {g.samples} sample(s) x {g.queries} "
-          f"queries, sized in {unit}", file=file)
-    print(f"{'tokens':>8} {'hops':>4} {'mode':>4} {'depth':>5} {'seed':>4} {'hash':>4} {'alphabet':>8} "
-          f"{'queries':>7} {'prompt tokens':>14}", file=file)
+    print(
+        f"dry run of {sweep.tag}, nothing called: {len(cells)} cells x {g.samples} sample(s) x {g.queries} "
+        f"queries, sized in {unit}",
+        file=file,
+    )
+    print(
+        f"{'tokens':>8} {'hops':>4} {'mode':>4} {'depth':>5} {'seed':>4} {'hash':>4} {'alphabet':>8} "
+        f"{'queries':>7} {'prompt tokens':>14}",
+        file=file,
+    )
     per_cell = g.samples * g.queries
     for c in cells:
         depth = "-" if c["depth"] is None else f"{c['depth']:g}"
-        print(f"{format_size(c['tokens']):>8} {c['hops']:>4} {'cot' if c['cot'] else 'skip':>4} {depth:>5} "
-              f"{c['seed']:>4} {c['hash_len']:>4} {c['alphabet']:>8} {per_cell:>7} {c['tokens'] * per_cell:>14,}",
-              file=file)
+        print(
+            f"{format_size(c['tokens']):>8} {c['hops']:>4} {'cot' if c['cot'] else 'skip':>4} {depth:>5} "
+            f"{c['seed']:>4} {c['hash_len']:>4} {c['alphabet']:>8} {per_cell:>7} {c['tokens'] * per_cell:>14,}",
+            file=file,
+        )
     total = 0.0
     for m in sweep.models:
         prices = load_prices(m.model, m.price_in, m.price_out)
@@ -148,22 +194,36 @@ def _manifest(out: str, sweep: Sweep, jobs: list[Job], executor: str) -> None:
         raise StoreError(f"cannot create {out!r}: {exc.strerror}; choose another -o") from exc
     runs = dict(old.get("runs", {}))
     runs.update({j.entry.model: os.path.basename(j.run_dir) for j in jobs})
-    write_json_atomic(path, {"suite": sweep.tag, "name": sweep.name, "grid": sweep.grid.to_dict(), "runs": runs,
-                             "executor": executor, "created": old.get("created") or now_iso(), "updated": now_iso()})
+    write_json_atomic(
+        path,
+        {
+            "suite": sweep.tag,
+            "name": sweep.name,
+            "grid": sweep.grid.to_dict(),
+            "runs": runs,
+            "executor": executor,
+            "created": old.get("created") or now_iso(),
+            "updated": now_iso(),
+        },
+    )
 
 
 # -- report and headline -----------------------------------------------------------------------
 def headline(data) -> str:
     """Effective context length per model and hop count (columns: cot, skip), and overall accuracy."""
     opt = data.options
-    lines = [f"effective context length (longest length with accuracy >= {opt.threshold:.0%} at every length up "
-             f"to it):", f"{'model':<24} {'hops':>4} {'cot':>10} {'skip':>10}"]
+    lines = [
+        f"effective context length (longest length with accuracy >= {opt.threshold:.0%} at every length up to it):",
+        f"{'model':<24} {'hops':>4} {'cot':>10} {'skip':>10}",
+    ]
     by_key = {(e.series, e.hops, e.cot): e.text for e in data.effective}
     for label in data.labels:
         hops = sorted({h for s, h, _ in by_key if s == label and h is not None})
         for i, h in enumerate(hops):
-            lines.append(f"{label if i == 0 else '':<24} {h:>4} {by_key.get((label, h, True), '-'):>10} "
-                         f"{by_key.get((label, h, False), '-'):>10}")
+            lines.append(
+                f"{label if i == 0 else '':<24} {h:>4} {by_key.get((label, h, True), '-'):>10} "
+                f"{by_key.get((label, h, False), '-'):>10}"
+            )
     for t in data.totals:
         acc = "-" if t.accuracy is None else f"{t.accuracy:.1%}"
         lines.append(f"{t.series}: overall accuracy {acc} over {t.scored} scored queries ({t.n} recorded)")
@@ -172,8 +232,8 @@ def headline(data) -> str:
 
 def report(jobs: list[Job], out: str, threshold: float, figures: bool, title: str) -> tuple[str, str]:
     """Write out/report.html (tables only when matplotlib is missing); (its path, the headline text)."""
-    from ..errors import MissingExtraError
-    from ..report import ReportOptions, collect, write_report
+    from hashhop.core.errors import MissingExtraError
+    from hashhop.report import ReportOptions, collect, write_report
 
     runs = [j.run_dir for j in jobs if os.path.exists(os.path.join(j.run_dir, "records.jsonl"))]
     if not runs:
@@ -208,8 +268,10 @@ def main(args) -> int:
     for job in jobs:
         stopped = os.path.exists(os.path.join(job.run_dir, "results.json")) and read_results(job.run_dir).get("stopped")
         if stopped:
-            print(f"{job.entry.model} stopped: {stopped}; raise the limit and run the same command to resume",
-                  file=sys.stderr)
+            print(
+                f"{job.entry.model} stopped: {stopped}; raise the limit and run the same command to resume",
+                file=sys.stderr,
+            )
     path, text = report(jobs, args.output, args.threshold, not args.no_figures, f"HashHop bench: {sweep.tag}")
     print(text)
     print(f"report: {path}")

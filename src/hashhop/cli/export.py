@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import DatasetError, OutputError, SpecError, require
-from .generate import add_spec_arguments, spec_from_args
+from hashhop.cli.generate import add_spec_arguments, spec_from_args
+from hashhop.core.errors import DatasetError, OutputError, SpecError, require
 
 PARQUET, JSONL, README = "data/test.parquet", "data/test.jsonl", "README.md"
 BATCH = 16  # samples per Parquet row group: bounds memory to a few prompts at a time
@@ -22,8 +22,11 @@ BATCH = 16  # samples per Parquet row group: bounds memory to a few prompts at a
 
 def register(subparsers) -> None:
     """Add `hashhop export` to the command line."""
-    p = subparsers.add_parser("export", help="write a Hub-ready dataset folder (Parquet + JSONL + card)",
-                              description="Write a folder ready to upload to the Hugging Face Hub.")
+    p = subparsers.add_parser(
+        "export",
+        help="write a Hub-ready dataset folder (Parquet + JSONL + card)",
+        description="Write a folder ready to upload to the Hugging Face Hub.",
+    )
     p.add_argument("--hub-ready", required=True, metavar="DIR", help="folder to write")
     p.add_argument("--dataset", help="export this hashhop dataset file instead of generating from a spec")
     add_spec_arguments(p)
@@ -34,7 +37,7 @@ def register(subparsers) -> None:
 
 
 def _check_dir(path: str, force: bool) -> None:
-    from ..card import check_card_path
+    from hashhop.generate.card import check_card_path
 
     if os.path.isdir(path) and os.listdir(path) and not force:
         raise OutputError(f"{path} is not empty: pass --force to replace its dataset files, or choose another folder")
@@ -47,8 +50,8 @@ def _check_dir(path: str, force: bool) -> None:
 
 def _samples_jsonl(args, path: str):
     """Write the JSONL and return its samples (with prompts: read back from the file as written)."""
-    from ..dataset import atomic_output, read_samples, write_jsonl
-    from ..generate import problem_of
+    from hashhop.generate.build import problem_of
+    from hashhop.generate.dataset import atomic_output, read_samples, write_jsonl
 
     if args.dataset:
         with atomic_output(path) as f:
@@ -74,7 +77,7 @@ def _write_parquet(samples, path: str) -> list:
     """Parquet in row groups of BATCH samples (never every prompt in memory); returns the samples."""
     pa = require("pyarrow", "parquet")
     pq = require("pyarrow.parquet", "parquet")
-    from ..dataset import atomic_output, parquet_row
+    from hashhop.generate.dataset import atomic_output, parquet_row
 
     kept, rows, writer = [], [], None
     with atomic_output(path) as f:
@@ -107,7 +110,7 @@ def _flush(pa, pq, f, writer, rows: list):
 
 def run(args) -> int:
     """Write DIR/data/test.parquet, DIR/data/test.jsonl and DIR/README.md (the card)."""
-    from ..card import write_card
+    from hashhop.generate.card import write_card
 
     out = args.hub_ready
     _check_dir(out, args.force)
@@ -115,6 +118,8 @@ def run(args) -> int:
     if not samples:
         raise DatasetError(f"{args.dataset} holds no samples: generate one with `hashhop generate`")
     write_card(out, samples, {"parquet": PARQUET, "jsonl": JSONL}, license=args.license, source=args.dataset)
-    print(f"wrote {out}: {len(samples)} samples ({PARQUET}, {JSONL}, {README}); upload with "
-          f"`huggingface-cli upload OWNER/NAME {out} --repo-type dataset`")
+    print(
+        f"wrote {out}: {len(samples)} samples ({PARQUET}, {JSONL}, {README}); upload with "
+        f"`huggingface-cli upload OWNER/NAME {out} --repo-type dataset`"
+    )
     return 0

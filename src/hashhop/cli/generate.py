@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import SpecError
-from ..spec import Spec, format_size, parse_size
+from hashhop.core.errors import SpecError
+from hashhop.generate.spec import Spec, format_size, parse_size
 
 
 def add_spec_arguments(p: argparse.ArgumentParser):
@@ -36,16 +36,32 @@ def spec_from_args(args, size: str | None = None) -> Spec:
         hop_mix = tuple(int(h) for h in args.hop_mix.split(",") if h.strip()) if args.hop_mix else ()
     except ValueError:
         raise SpecError(f"bad --hop-mix {args.hop_mix!r}: use hop counts separated by commas, e.g. 1,2,4") from None
-    return Spec(size=parse_size(size or args.chars or args.tokens), hops=args.hops, queries=args.queries,
-                hash_len=args.hash_len, alphabet=args.alphabet, cot=args.cot, format=args.format,
-                tokenizer=tokenizer, seed=args.seed, hop_mix=hop_mix, query_hops=args.query_hops,
-                mid_chain=args.mid_chain, depth=args.depth, depth_window=args.depth_window,
-                distractors=args.distractors, filler=not args.no_filler)
+    return Spec(
+        size=parse_size(size or args.chars or args.tokens),
+        hops=args.hops,
+        queries=args.queries,
+        hash_len=args.hash_len,
+        alphabet=args.alphabet,
+        cot=args.cot,
+        format=args.format,
+        tokenizer=tokenizer,
+        seed=args.seed,
+        hop_mix=hop_mix,
+        query_hops=args.query_hops,
+        mid_chain=args.mid_chain,
+        depth=args.depth,
+        depth_window=args.depth_window,
+        distractors=args.distractors,
+        filler=not args.no_filler,
+    )
 
 
 def register(subparsers):
-    p = subparsers.add_parser("generate", help="generate a HashHop dataset",
-                              description="Generate HashHop samples to JSONL (streamed) or Parquet.")
+    p = subparsers.add_parser(
+        "generate",
+        help="generate a HashHop dataset",
+        description="Generate HashHop samples to JSONL (streamed) or Parquet.",
+    )
     add_spec_arguments(p)
     p.add_argument("--samples", type=int, default=1)
     p.add_argument("--start", type=int, default=0, help="index of the first sample")
@@ -57,7 +73,7 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from ..dataset import write_jsonl, write_parquet
+    from hashhop.generate.dataset import write_jsonl, write_parquet
 
     spec = spec_from_args(args)
     if args.samples < 1:
@@ -67,20 +83,24 @@ def run(args) -> int:
             raise SpecError("--recipe writes JSONL: use an output ending in .jsonl")
         samples = write_parquet(spec, args.samples, args.output, start=args.start)
     else:
-        samples = write_jsonl(spec, args.samples, args.output, recipe=args.recipe, workers=args.workers,
-                              start=args.start)
-    from ..alphabets import entropy_bits
+        samples = write_jsonl(
+            spec, args.samples, args.output, recipe=args.recipe, workers=args.workers, start=args.start
+        )
+    from hashhop.generate.alphabets import entropy_bits
 
     if args.card:
         import os
 
-        from ..card import write_card
+        from hashhop.generate.card import write_card
 
         fmt = "parquet" if args.output.endswith(".parquet") else "jsonl"
         write_card(os.path.dirname(os.path.abspath(args.output)) or ".", samples, {fmt: os.path.basename(args.output)})
 
     sizes = ", ".join(str(s.n_tokens) for s in samples[:8]) + (" ..." if len(samples) > 8 else "")
-    print(f"wrote {len(samples)} sample(s) of {format_size(spec.size)} {spec.tokenizer} "
-          f"(measured: {sizes}; {entropy_bits(spec.alphabet, spec.hash_len):.1f} bits per hash) "
-          f"to {args.output}", file=sys.stderr)
+    print(
+        f"wrote {len(samples)} sample(s) of {format_size(spec.size)} {spec.tokenizer} "
+        f"(measured: {sizes}; {entropy_bits(spec.alphabet, spec.hash_len):.1f} bits per hash) "
+        f"to {args.output}",
+        file=sys.stderr,
+    )
     return 0

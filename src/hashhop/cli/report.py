@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import HashhopError
+from hashhop.core.errors import HashhopError
 
 
 def _threshold(text: str) -> float:
@@ -20,12 +20,19 @@ def _threshold(text: str) -> float:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("report", help="HTML/Markdown/CSV report of one or more runs",
-                              description="Render runs (folders written by `hashhop eval`) into one self-contained "
-                                          "HTML page, a Markdown file and CSVs. Partial runs are shown as partial.")
+    p = subparsers.add_parser(
+        "report",
+        help="HTML/Markdown/CSV report of one or more runs",
+        description="Render runs (folders written by `hashhop eval`) into one self-contained "
+        "HTML page, a Markdown file and CSVs. Partial runs are shown as partial.",
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, e.g. runs/A runs/B (the first is the baseline)")
-    p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html); "
-                   "report.md and report.*.csv go beside it")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="report.html",
+        help="HTML file to write (default report.html); report.md and report.*.csv go beside it",
+    )
     p.add_argument("--threshold", default="0.9", help="effective context length threshold (default 0.9 = 90%%)")
     p.add_argument("--anchors", action="store_true", help="add the published HashHop figures (marked as published)")
     p.add_argument("--show-paths", action="store_true", help="keep absolute paths of this machine in the report")
@@ -38,15 +45,20 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from ..report import ReportOptions, write_report
+    from hashhop.report import ReportOptions, write_report
 
-    options = ReportOptions(threshold=_threshold(args.threshold), anchors=args.anchors, show_paths=args.show_paths,
-                            diagrams=max(0, args.diagrams), title=args.title)
+    options = ReportOptions(
+        threshold=_threshold(args.threshold),
+        anchors=args.anchors,
+        show_paths=args.show_paths,
+        diagrams=max(0, args.diagrams),
+        title=args.title,
+    )
     written = write_report(args.runs, args.output, options, figures=not args.no_figures)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
     if args.screenshot:
-        from ..report.browser import screenshot
+        from hashhop.report.browser import screenshot
 
         try:
             width, height = (int(v) for v in args.screenshot_size.lower().split("x"))

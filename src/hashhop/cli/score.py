@@ -11,17 +11,20 @@ import dataclasses
 import os
 import sys
 
-from ..generate import problem_of
-from ..prompt import Template
-from ..sample import Sample
-from ..score import score_query
-from ..store import Record, RunStore, StoreError, now_iso, read_records, read_results, read_samples
-from ..summary import metrics
+from hashhop.evaluate.score import score_query
+from hashhop.evaluate.store import Record, RunStore, StoreError, now_iso, read_records, read_results, read_samples
+from hashhop.evaluate.summary import metrics
+from hashhop.generate.build import problem_of
+from hashhop.generate.sample import Sample
+from hashhop.prompt.template import Template
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("score", help="rescore a run's stored completions",
-                              description="Rescore the stored completions of a run and refresh results.json.")
+    p = subparsers.add_parser(
+        "score",
+        help="rescore a run's stored completions",
+        description="Rescore the stored completions of a run and refresh results.json.",
+    )
     p.add_argument("run", help="run folder, e.g. runs/NAME")
     p.add_argument("--dry", action="store_true", help="print the new summary; change nothing")
     p.set_defaults(func=main)
@@ -63,17 +66,23 @@ def print_summary(results: dict, file=None) -> None:
     """One line per cell: size, hops, accuracy with its 95% interval, credit, errors apart."""
     file = file or sys.stdout
     m = results.get("metrics", {})
-    print(f"{'tokens':>8} {'hops':>4} {'cot':>5} {'depth':>5} {'n':>5} {'acc':>6} {'ci95':>13} "
-          f"{'credit':>6} {'err':>4} {'over':>4}", file=file)
+    print(
+        f"{'tokens':>8} {'hops':>4} {'cot':>5} {'depth':>5} {'n':>5} {'acc':>6} {'ci95':>13} "
+        f"{'credit':>6} {'err':>4} {'over':>4}",
+        file=file,
+    )
     for c in m.get("cells", []) + [{"cell": {"tokens": "all"}, **m.get("overall", {})}]:
         cell = c["cell"]
         acc = "-" if c.get("accuracy") is None else f"{c['accuracy']:.3f}"
         ci = "-" if not c.get("accuracy_ci95") else "{:.3f}-{:.3f}".format(*c["accuracy_ci95"])
         credit = "-" if c.get("mean_credit") is None else f"{c['mean_credit']:.3f}"
         depth = "-" if cell.get("depth") is None else f"{cell['depth']:g}"
-        print(f"{cell.get('tokens', ''):>8} {cell.get('hops', ''):>4} {str(cell.get('cot', '')):>5} {depth:>5} "
-              f"{c.get('n', 0):>5} {acc:>6} {ci:>13} {credit:>6} {c.get('n_errors', 0):>4} "
-              f"{c.get('n_over_length', 0):>4}", file=file)
+        print(
+            f"{cell.get('tokens', ''):>8} {cell.get('hops', ''):>4} {str(cell.get('cot', '')):>5} {depth:>5} "
+            f"{c.get('n', 0):>5} {acc:>6} {ci:>13} {credit:>6} {c.get('n_errors', 0):>4} "
+            f"{c.get('n_over_length', 0):>4}",
+            file=file,
+        )
     if results.get("partial"):
         print("partial run: run the same eval command again to resume", file=file)
 

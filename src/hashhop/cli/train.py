@@ -8,7 +8,7 @@ hashhop_train is imported only inside the handler, so the core never depends on 
 
 from __future__ import annotations
 
-from ..errors import MissingExtraError, require
+from hashhop.core.errors import MissingExtraError, require
 
 
 def _handler(args) -> int:
@@ -25,8 +25,11 @@ def _handler(args) -> int:
 
 
 def register(subparsers):
-    parser = subparsers.add_parser("train", help="train the long-context HashHop model (needs hashhop[train])",
-                                   description=__doc__.split("\n\n")[1])
+    parser = subparsers.add_parser(
+        "train",
+        help="train the long-context HashHop model (needs hashhop[train])",
+        description=__doc__.split("\n\n")[1],
+    )
     parser.add_argument("--config", help="TOML file with [model] and [train] tables (default: built-in defaults)")
     parser.add_argument("--out", help="output directory (default runs/train)")
     parser.set_defaults(func=_handler, overrides=[])

@@ -6,15 +6,18 @@ import sys
 
 
 def register(subparsers):
-    p = subparsers.add_parser("verify", help="check every sample of a dataset",
-                              description="Chains resolve in exactly `hops`, no duplicate hash, sizes as stated.")
+    p = subparsers.add_parser(
+        "verify",
+        help="check every sample of a dataset",
+        description="Chains resolve in exactly `hops`, no duplicate hash, sizes as stated.",
+    )
     p.add_argument("file")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..dataset import read_samples
-    from ..verify import verify_sample
+    from hashhop.generate.dataset import read_samples
+    from hashhop.generate.verify import verify_sample
 
     bad = total = 0
     for sample in read_samples(args.file):

@@ -11,9 +11,16 @@ the failure kind of every wrong answer, each reported as a metric.
 
 from __future__ import annotations
 
-from hashhop.errors import require
-from hashhop.integrations.common import (ANSWER_KINDS, METRICS, Sizer, make_docs, max_gen_tokens, resolve_sizer,
-                                         score_doc)
+from hashhop.core.errors import require
+from hashhop.integrations.documents import (
+    ANSWER_KINDS,
+    METRICS,
+    Sizer,
+    make_docs,
+    max_gen_tokens,
+    resolve_sizer,
+    score_doc,
+)
 
 require("inspect_ai", "inspect")
 
@@ -23,8 +30,12 @@ from inspect_ai.model import GenerateConfig  # noqa: E402
 from inspect_ai.scorer import Score, Target, accuracy, mean, scorer, stderr  # noqa: E402
 from inspect_ai.solver import TaskState, generate  # noqa: E402
 
-_METRICS = {"exact_match": [accuracy(), stderr()], "credit": [mean(), stderr()], "hops_correct": [mean()],
-            **{f"kind_{k}": [mean()] for k in ANSWER_KINDS}}
+_METRICS = {
+    "exact_match": [accuracy(), stderr()],
+    "credit": [mean(), stderr()],
+    "hops_correct": [mean()],
+    **{f"kind_{k}": [mean()] for k in ANSWER_KINDS},
+}
 
 
 @scorer(metrics=_METRICS)
@@ -33,8 +44,12 @@ def hashhop_scorer():
 
     async def score(state: TaskState, target: Target) -> Score:
         verdict = score_doc(state.metadata, state.output.completion)
-        return Score(value={name: verdict[name] for name in METRICS}, answer=verdict["answer"] or "",
-                     explanation=verdict["kind"], metadata={"kind": verdict["kind"], "broke_at": verdict["broke_at"]})
+        return Score(
+            value={name: verdict[name] for name in METRICS},
+            answer=verdict["answer"] or "",
+            explanation=verdict["kind"],
+            metadata={"kind": verdict["kind"], "broke_at": verdict["broke_at"]},
+        )
 
     return score
 
@@ -53,17 +68,41 @@ def _sizer(tokenizer: str | None, base_url: str | None) -> Sizer:
 
 
 @task
-def hashhop(tokens: str = "4K", hops: int = 2, cot: bool = False, samples: int = 10, seed: int = 0,
-            queries: int = 1, tokenizer: str | None = None, base_url: str | None = None) -> Task:
+def hashhop(
+    tokens: str = "4K",
+    hops: int = 2,
+    cot: bool = False,
+    samples: int = 10,
+    seed: int = 0,
+    queries: int = 1,
+    tokenizer: str | None = None,
+    base_url: str | None = None,
+) -> Task:
     """HashHop: `samples` contexts of `tokens` tokens (the whole prompt, in the model's tokens when
     known), `queries` questions each, following `hops` links (every hash on the way with `cot`)."""
-    docs = make_docs(tokens=tokens, hops=int(hops), cot=cot, samples=int(samples), queries=int(queries),
-                     seed=int(seed), sizer=_sizer(tokenizer, base_url))
-    dataset = MemoryDataset([
-        # The prompt is the sample's input; metadata keeps the recipe (small) to rescore exactly.
-        Sample(id=d["id"], input=d["input"], target=d["target"],
-               metadata={k: v for k, v in d.items() if k != "input"})
-        for d in docs], name=f"hashhop-{tokens}-{hops}hop{'-cot' if docs and docs[0]['cot'] else ''}")
-    return Task(dataset=dataset, solver=generate(), scorer=hashhop_scorer(),
-                config=GenerateConfig(temperature=0.0, max_tokens=max_gen_tokens(int(hops), cot)),
-                version=1)
+    docs = make_docs(
+        tokens=tokens,
+        hops=int(hops),
+        cot=cot,
+        samples=int(samples),
+        queries=int(queries),
+        seed=int(seed),
+        sizer=_sizer(tokenizer, base_url),
+    )
+    dataset = MemoryDataset(
+        [
+            # The prompt is the sample's input; metadata keeps the recipe (small) to rescore exactly.
+            Sample(
+                id=d["id"], input=d["input"], target=d["target"], metadata={k: v for k, v in d.items() if k != "input"}
+            )
+            for d in docs
+        ],
+        name=f"hashhop-{tokens}-{hops}hop{'-cot' if docs and docs[0]['cot'] else ''}",
+    )
+    return Task(
+        dataset=dataset,
+        solver=generate(),
+        scorer=hashhop_scorer(),
+        config=GenerateConfig(temperature=0.0, max_tokens=max_gen_tokens(int(hops), cot)),
+        version=1,
+    )

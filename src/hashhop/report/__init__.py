@@ -4,7 +4,7 @@
 `plots` is pure Python; `plots` needs matplotlib (`pip install 'hashhop[report]'`).
 """
 
-from .build import write_report
-from .collect import ReportOptions, collect
+from hashhop.report.build import write_report
+from hashhop.report.collect import ReportOptions, collect
 
 __all__ = ["ReportOptions", "collect", "write_report"]

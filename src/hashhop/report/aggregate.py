@@ -11,13 +11,21 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ..score import KINDS, wilson_interval
-from .privacy import redact
+from hashhop.evaluate.score import KINDS, wilson_interval
+from hashhop.report.privacy import redact
 
 FAILURES = KINDS[1:]
-KIND_LABELS = {"correct": "correct", "stopped_early": "stopped early", "went_too_far": "went too far",
-               "other_chain": "other chain", "hallucinated": "hallucinated", "partial_hash": "partial hash",
-               "no_answer": "no answer", "over_length": "over length", "error": "error"}
+KIND_LABELS = {
+    "correct": "correct",
+    "stopped_early": "stopped early",
+    "went_too_far": "went too far",
+    "other_chain": "other chain",
+    "hallucinated": "hallucinated",
+    "partial_hash": "partial hash",
+    "no_answer": "no answer",
+    "over_length": "over length",
+    "error": "error",
+}
 DEPTH_BINS = 5  # unrequested depths are binned into fifths of the context
 
 
@@ -136,10 +144,24 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
         if r.get("latency_s") is not None:
             latencies.append(r["latency_s"])
         cost += r.get("cost_usd") or 0.0
-    return Cell(series=label, tokens=tokens, hops=hops, cot=cot, depth=depth, n=len(rows), scored=scored,
-                correct=correct, credit=credit.mean, kinds=tuple(counts.values()), n_tokens=usage["n_tokens"].mean,
-                prompt_tokens=usage["prompt_tokens"].mean, completion_tokens=usage["completion_tokens"].mean,
-                latency_s=usage["latency_s"].mean, latency_p95_s=_p95(latencies), cost_usd=cost)
+    return Cell(
+        series=label,
+        tokens=tokens,
+        hops=hops,
+        cot=cot,
+        depth=depth,
+        n=len(rows),
+        scored=scored,
+        correct=correct,
+        credit=credit.mean,
+        kinds=tuple(counts.values()),
+        n_tokens=usage["n_tokens"].mean,
+        prompt_tokens=usage["prompt_tokens"].mean,
+        completion_tokens=usage["completion_tokens"].mean,
+        latency_s=usage["latency_s"].mean,
+        latency_p95_s=_p95(latencies),
+        cost_usd=cost,
+    )
 
 
 def cells(series, by=("tokens", "hops", "cot")) -> list[Cell]:
@@ -149,10 +171,12 @@ def cells(series, by=("tokens", "hops", "cot")) -> list[Cell]:
         groups = defaultdict(list)
         for r in rows:
             c = r.get("cell") or {}
-            key = (int(c.get("tokens") or 0),
-                   int(c["hops"]) if "hops" in by and c.get("hops") is not None else None,
-                   bool(c.get("cot")) if "cot" in by else None,
-                   depth_of(r) if "depth" in by else None)
+            key = (
+                int(c.get("tokens") or 0),
+                int(c["hops"]) if "hops" in by and c.get("hops") is not None else None,
+                bool(c.get("cot")) if "cot" in by else None,
+                depth_of(r) if "depth" in by else None,
+            )
             groups[key].append(r)
         for key in sorted(groups, key=lambda k: tuple((v is None, v or 0) for v in k)):
             out.append(_cell(s.label, key, groups[key]))

@@ -67,5 +67,16 @@ def load_anchors() -> list[Anchor]:
     """Every published row, those without numbers included (they appear in the table only)."""
     text = resources.files("hashhop").joinpath("data/published_results.json").read_text(encoding="utf-8")
     rows = json.loads(text)["rows"]
-    return [Anchor(r["who"], r["model"], r["task"], r["context"], r["accuracy"], r.get("hops"), r["unit"],
-                   tuple(_point(p) for p in r["points"])) for r in rows]
+    return [
+        Anchor(
+            r["who"],
+            r["model"],
+            r["task"],
+            r["context"],
+            r["accuracy"],
+            r.get("hops"),
+            r["unit"],
+            tuple(_point(p) for p in r["points"]),
+        )
+        for r in rows
+    ]

@@ -5,27 +5,42 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import OutputError
-from . import html, tables
-from .aggregate import KINDS
-from .chainview import diagrams_html
-from .collect import ReportOptions, collect
-from .markdown import csv_files, markdown
+from hashhop.core.errors import OutputError
+from hashhop.report import html, tables
+from hashhop.report.aggregate import KINDS
+from hashhop.report.chainview import diagrams_html
+from hashhop.report.collect import ReportOptions, collect
+from hashhop.report.markdown import csv_files, markdown
 
 KIND_COLUMNS = ["series", "tokens", "n"] + [f"n_{k}" for k in KINDS]
-USAGE_COLUMNS = ["series", "tokens", "hops", "mode", "n", "mean_context_tokens", "mean_prompt_tokens",
-                 "mean_completion_tokens", "mean_latency_s", "p95_latency_s", "cost_usd"]
+USAGE_COLUMNS = [
+    "series",
+    "tokens",
+    "hops",
+    "mode",
+    "n",
+    "mean_context_tokens",
+    "mean_prompt_tokens",
+    "mean_completion_tokens",
+    "mean_latency_s",
+    "p95_latency_s",
+    "cost_usd",
+]
 
 
 def _heatmaps(data, plots) -> str:
     out = []
     for label in data.labels:
         group = [c for c in data.cells if c.series == label]
-        out.append(html.figure(plots.heatmap_hops(label, group),
-                               f"Accuracy of {label} at each context length (columns, {html.lengths_text(group)} tokens) "
-                               f"and hop count (rows), one panel per answer mode (chain of thought: every hash on the "
-                               f"way; skip steps: only the last). Each cell: share of scored queries answered exactly, "
-                               f"and their number n. Grey: not run; n/a: no scored query (over length or errors)."))
+        out.append(
+            html.figure(
+                plots.heatmap_hops(label, group),
+                f"Accuracy of {label} at each context length (columns, {html.lengths_text(group)} tokens) "
+                f"and hop count (rows), one panel per answer mode (chain of thought: every hash on the "
+                f"way; skip steps: only the last). Each cell: share of scored queries answered exactly, "
+                f"and their number n. Grey: not run; n/a: no scored query (over length or errors).",
+            )
+        )
     return "".join(out)
 
 
@@ -33,69 +48,125 @@ def _depth_maps(data, plots) -> str:
     out = []
     for label in data.labels:
         group = [c for c in data.depth_cells if c.series == label]
-        out.append(html.figure(plots.heatmap_depth(label, group),
-                               f"Accuracy of {label} by depth of the queried chain (rows: where its links sit, 0% = top "
-                               f"of the context; requested depths, or fifths of the context when none was requested) "
-                               f"and context length (columns), all hop counts pooled."))
+        out.append(
+            html.figure(
+                plots.heatmap_depth(label, group),
+                f"Accuracy of {label} by depth of the queried chain (rows: where its links sit, 0% = top "
+                f"of the context; requested depths, or fifths of the context when none was requested) "
+                f"and context length (columns), all hop counts pooled.",
+            )
+        )
     return "".join(out)
 
 
 def _figure_sections(data, plots) -> list[tuple[str, str]]:
     anchors_note = " Grey hollow markers are published figures, not measured here." if data.anchors else ""
-    out = [("Accuracy vs context length", html.figure(
-               plots.curves(data.cells, data.labels, data.anchors),
-               "Accuracy against context length (log scale), one panel per hop count; solid: skip steps, dashed: chain "
-               "of thought; the shaded band is the 95% Wilson interval." + anchors_note)),
-           ("Accuracy by context length and hops", _heatmaps(data, plots)),
-           ("Accuracy by depth of the query chain", _depth_maps(data, plots)),
-           ("Why answers failed", html.figure(
-               plots.failures(data.length_cells, data.labels),
-               "Share of all queries at each context length that failed, split by failure kind (all hop counts and "
-               "modes pooled); the gap above a bar is the share answered correctly.")
-            + html.table(tables.cell_rows(data.length_cells), KIND_COLUMNS)),
-           ("Failed queries, hop by hop", '<p class="note">The true chain from the start hash; ✗ marks the hop where '
+    out = [
+        (
+            "Accuracy vs context length",
+            html.figure(
+                plots.curves(data.cells, data.labels, data.anchors),
+                "Accuracy against context length (log scale), one panel per hop count; solid: skip steps, dashed: chain "
+                "of thought; the shaded band is the 95% Wilson interval." + anchors_note,
+            ),
+        ),
+        ("Accuracy by context length and hops", _heatmaps(data, plots)),
+        ("Accuracy by depth of the query chain", _depth_maps(data, plots)),
+        (
+            "Why answers failed",
+            html.figure(
+                plots.failures(data.length_cells, data.labels),
+                "Share of all queries at each context length that failed, split by failure kind (all hop counts and "
+                "modes pooled); the gap above a bar is the share answered correctly.",
+            )
+            + html.table(tables.cell_rows(data.length_cells), KIND_COLUMNS),
+        ),
+        (
+            "Failed queries, hop by hop",
+            '<p class="note">The true chain from the start hash; ✗ marks the hop where '
             "the answer left it. The strip is the whole context (top of the prompt on the left): green ticks are the "
-            "chain's links, red is where the model's hash sits.</p>" + diagrams_html(data.diagrams)),
-           ("Cost, tokens and latency", html.figure(
-               plots.usage(data.length_cells, data.labels),
-               "Per context length: mean latency per query, mean completion tokens, and total cost (USD; 0 for local "
-               "models), all hop counts and modes pooled; the table gives every cell.")
+            "chain's links, red is where the model's hash sits.</p>" + diagrams_html(data.diagrams),
+        ),
+        (
+            "Cost, tokens and latency",
+            html.figure(
+                plots.usage(data.length_cells, data.labels),
+                "Per context length: mean latency per query, mean completion tokens, and total cost (USD; 0 for local "
+                "models), all hop counts and modes pooled; the table gives every cell.",
+            )
             + "<details><summary>tokens, latency and cost of every cell</summary>"
-            + html.table(tables.cell_rows(data.cells), USAGE_COLUMNS) + "</details>")]
+            + html.table(tables.cell_rows(data.cells), USAGE_COLUMNS)
+            + "</details>",
+        ),
+    ]
     if data.anchors:
-        out.append(("Published figures (not measured here)", html.figure(
-            plots.anchors_figure(data.cells, data.labels, data.anchors),
-            "Published HashHop results (grey, hollow, dotted; from other papers and repositories, NOT measured by this "
-            "report) beside this report's runs. Tasks and units differ: several count characters, not tokens.")
-            + html.table(tables.anchor_rows(data.anchors))))
+        out.append(
+            (
+                "Published figures (not measured here)",
+                html.figure(
+                    plots.anchors_figure(data.cells, data.labels, data.anchors),
+                    "Published HashHop results (grey, hollow, dotted; from other papers and repositories, NOT measured by this "
+                    "report) beside this report's runs. Tasks and units differ: several count characters, not tokens.",
+                )
+                + html.table(tables.anchor_rows(data.anchors)),
+            )
+        )
     return out
 
 
 def sections(data, figures: bool = True) -> list[tuple[str, str]]:
     """(heading, HTML) of every section, figures drawn when `figures`."""
     opt = data.options
-    out = [(f"Effective context length (accuracy ≥ {opt.threshold:.0%})",
+    out = [
+        (
+            f"Effective context length (accuracy ≥ {opt.threshold:.0%})",
             html.headline(data) + f'<p class="note">The longest context length whose accuracy stays at or above '
             f"{opt.threshold:.0%} at every tested length up to it (RULER's definition); “≥” means it passed at every "
-            f"length tested, “&lt;” that it failed at the shortest. Hover a cell for what stopped it.</p>")]
+            f"length tested, “&lt;” that it failed at the shortest. Hover a cell for what stopped it.</p>",
+        )
+    ]
     if not data.cells:
-        out.append(("No records yet", '<p class="note">The runs hold no finished query yet: run the report again '
-                    "once some are recorded.</p>"))
+        out.append(
+            (
+                "No records yet",
+                '<p class="note">The runs hold no finished query yet: run the report again once some are recorded.</p>',
+            )
+        )
     elif figures:
-        from . import plots
+        from hashhop.report import plots
 
         out += _figure_sections(data, plots)
     else:
         out.append(("Failed queries, hop by hop", diagrams_html(data.diagrams)))
     if len(data.labels) > 1:
-        out.append((f"Compared with {data.labels[0]}", '<p class="note">Highlighted rows: the two 95% intervals do not '
-                    "overlap (a difference beyond the noise of the sample sizes).</p>"
-                    + html.table(tables.compare_rows(data.differences), row_class=lambda r: "beyond" if r["beyond_intervals"] else "")))
-    out.append(("How the runs were made", "".join(
-        f"<details><summary>{html.esc(run.name)}{' (partial)' if run.partial else ''}</summary>"
-        f"{html.table(tables.run_details(run, opt.show_paths))}</details>" for run in data.runs)))
-    out.append(("Every cell", "<details><summary>accuracy, intervals, credit and counts of every cell</summary>"
-                + html.table(tables.cell_rows(data.cells)) + "</details>"))
+        out.append(
+            (
+                f"Compared with {data.labels[0]}",
+                '<p class="note">Highlighted rows: the two 95% intervals do not '
+                "overlap (a difference beyond the noise of the sample sizes).</p>"
+                + html.table(
+                    tables.compare_rows(data.differences), row_class=lambda r: "beyond" if r["beyond_intervals"] else ""
+                ),
+            )
+        )
+    out.append(
+        (
+            "How the runs were made",
+            "".join(
+                f"<details><summary>{html.esc(run.name)}{' (partial)' if run.partial else ''}</summary>"
+                f"{html.table(tables.run_details(run, opt.show_paths))}</details>"
+                for run in data.runs
+            ),
+        )
+    )
+    out.append(
+        (
+            "Every cell",
+            "<details><summary>accuracy, intervals, credit and counts of every cell</summary>"
+            + html.table(tables.cell_rows(data.cells))
+            + "</details>",
+        )
+    )
     return out
 
 
@@ -109,12 +180,12 @@ def _write_atomic(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path.name}: {exc.strerror}: choose another -o path") from exc
 
 
-def write_report(run_paths, out: str | Path, options: ReportOptions = ReportOptions(), figures: bool = True) -> list[Path]:
+def write_report(run_paths, out: str | Path, options: ReportOptions | None = None, figures: bool = True) -> list[Path]:
     """Write OUT (HTML), OUT's stem + .md, and one CSV per aggregate; returns the paths written."""
     out = Path(out)
     if not out.parent.is_dir():
         raise OutputError(f"folder {out.parent} does not exist: create it or choose another -o path")
-    data = collect(run_paths, options)
+    data = collect(run_paths, options or ReportOptions())
     page = html.page(data, sections(data, figures))  # drawn before anything is written: all or nothing
     files = {out: page, out.with_suffix(".md"): markdown(data)}
     for name, text in csv_files(data).items():

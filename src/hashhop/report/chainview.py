@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
-from ..spec import format_size
-from .aggregate import KIND_LABELS
+from hashhop.generate.spec import format_size
+from hashhop.report.aggregate import KIND_LABELS
 
 MAX_COMPLETION = 600  # characters of the raw completion shown under a diagram
 
@@ -40,16 +40,22 @@ def _context_bar(d) -> str:
     if not d.n_lines:
         return ""
     width, n = 600, max(d.n_lines - 1, 1)
-    ticks = [f'<rect x="{p / n * width - 1.5:.1f}" y="4" width="3" height="16" class="link"><title>true link at line {p}</title></rect>'
-             for p in d.link_lines]
+    ticks = [
+        f'<rect x="{p / n * width - 1.5:.1f}" y="4" width="3" height="16" class="link"><title>true link at line {p}</title></rect>'
+        for p in d.link_lines
+    ]
     if d.answer_line is not None:
         x = d.answer_line / n * width
-        ticks.append(f'<path d="M{x:.1f} 0 L{x - 5:.1f} -7 L{x + 5:.1f} -7 Z" transform="translate(0 8)" class="wrong">'
-                     f"<title>answer hash at line {d.answer_line}</title></path>"
-                     f'<rect x="{x - 1.5:.1f}" y="4" width="3" height="16" class="wrong"></rect>')
-    return (f'<svg class="ctx" viewBox="-8 -2 {width + 16} 36" role="img" aria-label="where the chain and the answer sit in the context">'
-            f'<rect x="0" y="4" width="{width}" height="16" class="ctxbg"></rect>{"".join(ticks)}'
-            f'<text x="0" y="32">line 0 (top)</text><text x="{width}" y="32" text-anchor="end">line {d.n_lines - 1}</text></svg>')
+        ticks.append(
+            f'<path d="M{x:.1f} 0 L{x - 5:.1f} -7 L{x + 5:.1f} -7 Z" transform="translate(0 8)" class="wrong">'
+            f"<title>answer hash at line {d.answer_line}</title></path>"
+            f'<rect x="{x - 1.5:.1f}" y="4" width="3" height="16" class="wrong"></rect>'
+        )
+    return (
+        f'<svg class="ctx" viewBox="-8 -2 {width + 16} 36" role="img" aria-label="where the chain and the answer sit in the context">'
+        f'<rect x="0" y="4" width="{width}" height="16" class="ctxbg"></rect>{"".join(ticks)}'
+        f'<text x="0" y="32">line 0 (top)</text><text x="{width}" y="32" text-anchor="end">line {d.n_lines - 1}</text></svg>'
+    )
 
 
 def diagram_html(d) -> str:
@@ -60,11 +66,13 @@ def diagram_html(d) -> str:
     else:
         answer = esc(d.where)
     completion = d.completion if len(d.completion) <= MAX_COMPLETION else d.completion[:MAX_COMPLETION] + " …"
-    return (f'<div class="diagram"><div class="dhead"><span class="kind k-{esc(d.kind)}">{esc(KIND_LABELS.get(d.kind, d.kind))}</span> '
-            f"{esc(d.series)} · {esc(format_size(d.tokens))} tokens · {d.hops} hop{'s' * (d.hops != 1)} · {mode} "
-            f'<span class="note">({esc(d.sample_id)}, query {d.query_index})</span></div>'
-            f"{_chain(d)}<p>The answer {esc(left)}: {answer}.</p>{_context_bar(d)}"
-            f"<details><summary>raw completion (untrusted model output)</summary><pre>{esc(completion)}</pre></details></div>")
+    return (
+        f'<div class="diagram"><div class="dhead"><span class="kind k-{esc(d.kind)}">{esc(KIND_LABELS.get(d.kind, d.kind))}</span> '
+        f"{esc(d.series)} · {esc(format_size(d.tokens))} tokens · {d.hops} hop{'s' * (d.hops != 1)} · {mode} "
+        f'<span class="note">({esc(d.sample_id)}, query {d.query_index})</span></div>'
+        f"{_chain(d)}<p>The answer {esc(left)}: {answer}.</p>{_context_bar(d)}"
+        f"<details><summary>raw completion (untrusted model output)</summary><pre>{esc(completion)}</pre></details></div>"
+    )
 
 
 def diagrams_html(diagrams) -> str:

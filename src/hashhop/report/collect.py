@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .aggregate import cells, series_of, totals
-from .anchors import load_anchors
-from .compare import compare
-from .diagnose import pick_failures
-from .effective import effective_lengths
-from .runs import load_runs
+from hashhop.report.aggregate import cells, series_of, totals
+from hashhop.report.anchors import load_anchors
+from hashhop.report.compare import compare
+from hashhop.report.diagnose import pick_failures
+from hashhop.report.effective import effective_lengths
+from hashhop.report.runs import load_runs
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,16 @@ def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
     labels = tuple(s.label for s, _ in series)
     samples = {r.name: r.samples for r in runs}
     return ReportData(
-        runs=tuple(runs), series=tuple(series), labels=labels, cells=tuple(grid),
+        runs=tuple(runs),
+        series=tuple(series),
+        labels=labels,
+        cells=tuple(grid),
         length_cells=tuple(cells(series, by=("tokens",))),
-        depth_cells=tuple(cells(series, by=("tokens", "cot", "depth"))), totals=tuple(totals(series)),
-        effective=tuple(effective_lengths(grid, options.threshold)), differences=tuple(compare(grid, labels)),
+        depth_cells=tuple(cells(series, by=("tokens", "cot", "depth"))),
+        totals=tuple(totals(series)),
+        effective=tuple(effective_lengths(grid, options.threshold)),
+        differences=tuple(compare(grid, labels)),
         diagrams=tuple(pick_failures(series, samples, options.diagrams)),
-        anchors=tuple(load_anchors()) if options.anchors else (), options=options)
+        anchors=tuple(load_anchors()) if options.anchors else (),
+        options=options,
+    )

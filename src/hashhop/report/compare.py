@@ -39,7 +39,20 @@ def compare(cells, labels) -> list[Difference]:
             if series != base or o is None:
                 continue
             (blo, bhi), (olo, ohi) = b.interval, o.interval
-            out.append(Difference(tokens, hops, cot, base, other, b.correct, b.scored, o.correct, o.scored,
-                                  o.accuracy - b.accuracy, ohi < blo or olo > bhi))
+            out.append(
+                Difference(
+                    tokens,
+                    hops,
+                    cot,
+                    base,
+                    other,
+                    b.correct,
+                    b.scored,
+                    o.correct,
+                    o.scored,
+                    o.accuracy - b.accuracy,
+                    ohi < blo or olo > bhi,
+                )
+            )
     out.sort(key=lambda d: (d.other, d.tokens, d.hops or 0, bool(d.cot)))
     return out

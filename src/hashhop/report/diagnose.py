@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..generate import problem_of
-from ..sample import Sample
+from hashhop.generate.build import problem_of
+from hashhop.generate.sample import Sample
 
 DIAGRAM_KINDS = ("other_chain", "went_too_far", "stopped_early", "hallucinated", "partial_hash", "no_answer")
 _SPLIT = re.compile(r"[\s=,'\"`\->]+")
@@ -85,11 +85,23 @@ def diagram(series: str, record: dict, recipe: dict | None) -> ChainDiagram:
         where = _from_record(line)
     if wrong is None:
         where = "the answer gave no hash for this hop"
-    return ChainDiagram(series, int(cell.get("tokens") or 0), int(cell.get("hops") or len(record["path"]) - 1),
-                        bool(cell.get("cot")), record.get("kind", "?"), tuple(record.get("path") or ()),
-                        record.get("broke_at"), wrong, where, line, tuple(links), n_lines,
-                        record.get("completion") or "", str(record.get("sample_id", "")),
-                        int(record.get("query_index") or 0))
+    return ChainDiagram(
+        series,
+        int(cell.get("tokens") or 0),
+        int(cell.get("hops") or len(record["path"]) - 1),
+        bool(cell.get("cot")),
+        record.get("kind", "?"),
+        tuple(record.get("path") or ()),
+        record.get("broke_at"),
+        wrong,
+        where,
+        line,
+        tuple(links),
+        n_lines,
+        record.get("completion") or "",
+        str(record.get("sample_id", "")),
+        int(record.get("query_index") or 0),
+    )
 
 
 def pick_failures(runs_series, samples_by_run: dict, limit: int = 6) -> list[ChainDiagram]:

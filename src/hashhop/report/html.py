@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import base64
 
-from .. import __version__
-from ..spec import format_size
-from .chainview import esc
-from .plots import ACCURACY_COLORS
-from .tables import mode
+from hashhop import __version__
+from hashhop.generate.spec import format_size
+from hashhop.report.chainview import esc
+from hashhop.report.plots import ACCURACY_COLORS
+from hashhop.report.tables import mode
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 CSS = """
@@ -48,7 +48,7 @@ details{margin:6px 0}summary{cursor:pointer;color:#0072B2}
 
 
 def _hex(c: str) -> tuple[int, ...]:
-    return tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(c[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def accuracy_color(p: float) -> tuple[str, str]:
@@ -59,7 +59,7 @@ def accuracy_color(p: float) -> tuple[str, str]:
     a, b = _hex(stops[i]), _hex(stops[i + 1])
     rgb = [round(u + (v - u) * (x - i)) for u, v in zip(a, b)]
     light = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255
-    return "#%02x%02x%02x" % tuple(rgb), ("#000" if light > 0.45 else "#fff")
+    return "#{:02x}{:02x}{:02x}".format(*rgb), ("#000" if light > 0.45 else "#fff")
 
 
 def _fmt(v) -> str:
@@ -84,8 +84,12 @@ def table(rows: list[dict], columns: list[str] | None = None, row_class=None) ->
     body = []
     for r in rows:
         cls = f' class="{row_class(r)}"' if row_class and row_class(r) else ""
-        tds = "".join(f'<td class="num">{esc(_fmt(r.get(c)))}</td>' if isinstance(r.get(c), (int, float)) and not
-                      isinstance(r.get(c), bool) else f"<td>{esc(_fmt(r.get(c)))}</td>" for c in columns)
+        tds = "".join(
+            f'<td class="num">{esc(_fmt(r.get(c)))}</td>'
+            if isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
+            else f"<td>{esc(_fmt(r.get(c)))}</td>"
+            for c in columns
+        )
         body.append(f"<tr{cls}>{tds}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -108,7 +112,7 @@ def headline(data) -> str:
         for h, c in combos:
             e = by_key.get((label, h, c))
             if e is None:
-                tds.append("<td class=\"eff\">–</td>")
+                tds.append('<td class="eff">–</td>')
                 continue
             # shade by how far up the tested lengths it got: all -> green, none -> red
             passed = len(e.lengths) if e.all_pass else (0 if e.length is None else e.lengths.index(e.length) + 1)
@@ -118,15 +122,23 @@ def headline(data) -> str:
         t = accuracy[label]
         acc = "–" if t.accuracy is None else f"{t.accuracy:.1%} ({t.interval[0]:.0%}–{t.interval[1]:.0%})"
         badge = ' <span class="badge partial">partial</span>' if label in partial else ""
-        rows.append(f"<tr><th>{esc(label)}{badge}</th>{''.join(tds)}<td class=\"num\">{esc(acc)}</td><td class=\"num\">{t.scored}</td></tr>")
-    return (f'<table class="headline"><thead><tr><th>model</th>{head}<th>overall accuracy (95% CI)</th><th>scored</th>'
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        rows.append(
+            f'<tr><th>{esc(label)}{badge}</th>{"".join(tds)}<td class="num">{esc(acc)}</td><td class="num">{t.scored}</td></tr>'
+        )
+    return (
+        f'<table class="headline"><thead><tr><th>model</th>{head}<th>overall accuracy (95% CI)</th><th>scored</th>'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def run_list(data) -> str:
     items = []
     for run in data.runs:
-        badge = '<span class="badge partial">partial</span>' if run.partial else '<span class="badge complete">complete</span>'
+        badge = (
+            '<span class="badge partial">partial</span>'
+            if run.partial
+            else '<span class="badge complete">complete</span>'
+        )
         models = ", ".join(s.label for s, _ in data.series if s.run == run.name)
         items.append(f"<li><code>{esc(run.name)}</code> {badge} {len(run.records)} records · {esc(models)}</li>")
     return "<ul>" + "".join(items) + "</ul>"
@@ -137,19 +149,22 @@ def partial_banners(data) -> str:
         f'<div class="banner"><strong>Partial run <code>{esc(r.name)}</code></strong>: still running or interrupted. '
         f"This report shows the {len(r.records)} records written so far"
         f"{f' ({r.torn_lines} torn line skipped)' if r.torn_lines else ''}; rerun the report when it finishes.</div>"
-        for r in data.partial_runs)
+        for r in data.partial_runs
+    )
 
 
 def page(data, sections: list[tuple[str, str]]) -> str:
     """The whole document from (heading, inner HTML) sections."""
     opt = data.options
     body = "".join(f'<section><h2 id="s{i}">{esc(h)}</h2>{inner}</section>' for i, (h, inner) in enumerate(sections))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{esc(opt.title)}</title>'
-            f"<style>{CSS}</style></head><body><main><h1>{esc(opt.title)}</h1>"
-            f'<p class="sub">{len(data.runs)} run{"s" * (len(data.runs) != 1)}, {sum(t.n for t in data.totals)} queries · '
-            f"made by hashhop {esc(__version__)}</p>{partial_banners(data)}{run_list(data)}{body}</main></body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{esc(opt.title)}</title>'
+        f"<style>{CSS}</style></head><body><main><h1>{esc(opt.title)}</h1>"
+        f'<p class="sub">{len(data.runs)} run{"s" * (len(data.runs) != 1)}, {sum(t.n for t in data.totals)} queries · '
+        f"made by hashhop {esc(__version__)}</p>{partial_banners(data)}{run_list(data)}{body}</main></body></html>"
+    )
 
 
 def lengths_text(cells) -> str:

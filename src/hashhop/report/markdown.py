@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from . import tables
+from hashhop.report import tables
 
 
 def csv_text(rows: list[dict]) -> str:
@@ -44,17 +44,38 @@ def markdown(data) -> str:
     out = [f"# {opt.title}\n"]
     for run in data.partial_runs:
         out.append(f"> **Partial run `{run.name}`**: {len(run.records)} records so far (no final results.json).\n")
-    out += ["## Effective context length\n",
-            f"Longest length whose accuracy stays at or above {opt.threshold:.0%} at every tested length up to it.\n",
-            md_table(tables.effective_rows(data.effective), ["series", "hops", "mode", "effective_length", "tested",
-                                                              "stopped_by"]),
-            "## Runs\n", md_table(tables.series_rows(data.series, data.totals)),
-            "## Accuracy per cell (95% Wilson interval; errors and over-length queries counted apart)\n",
-            md_table(tables.cell_rows(data.cells), ["series", "tokens", "hops", "mode", "n", "scored", "correct",
-                                                   "accuracy", "ci95_lo", "ci95_hi", "mean_credit"])]
+    out += [
+        "## Effective context length\n",
+        f"Longest length whose accuracy stays at or above {opt.threshold:.0%} at every tested length up to it.\n",
+        md_table(
+            tables.effective_rows(data.effective),
+            ["series", "hops", "mode", "effective_length", "tested", "stopped_by"],
+        ),
+        "## Runs\n",
+        md_table(tables.series_rows(data.series, data.totals)),
+        "## Accuracy per cell (95% Wilson interval; errors and over-length queries counted apart)\n",
+        md_table(
+            tables.cell_rows(data.cells),
+            [
+                "series",
+                "tokens",
+                "hops",
+                "mode",
+                "n",
+                "scored",
+                "correct",
+                "accuracy",
+                "ci95_lo",
+                "ci95_hi",
+                "mean_credit",
+            ],
+        ),
+    ]
     if data.differences:
-        out += [f"## Compared with {data.labels[0]} (beyond_intervals: the 95% intervals do not overlap)\n",
-                md_table(tables.compare_rows(data.differences))]
+        out += [
+            f"## Compared with {data.labels[0]} (beyond_intervals: the 95% intervals do not overlap)\n",
+            md_table(tables.compare_rows(data.differences)),
+        ]
     if data.anchors:
         out += ["## Published figures (not measured here)\n", md_table(tables.anchor_rows(data.anchors))]
     return "\n".join(out)
@@ -62,7 +83,11 @@ def markdown(data) -> str:
 
 def csv_files(data) -> dict[str, str]:
     """Suffix -> CSV text, one file per aggregate."""
-    files = {"cells": tables.cell_rows(data.cells), "depth": tables.cell_rows(data.depth_cells),
-             "effective": tables.effective_rows(data.effective), "runs": tables.series_rows(data.series, data.totals),
-             "compare": tables.compare_rows(data.differences)}
+    files = {
+        "cells": tables.cell_rows(data.cells),
+        "depth": tables.cell_rows(data.depth_cells),
+        "effective": tables.effective_rows(data.effective),
+        "runs": tables.series_rows(data.series, data.totals),
+        "compare": tables.compare_rows(data.differences),
+    }
     return {name: csv_text(rows) for name, rows in files.items() if rows}

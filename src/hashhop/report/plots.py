@@ -10,14 +10,15 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 
-from ..errors import require
-from ..spec import format_size
-from .aggregate import FAILURES, KIND_LABELS
+from hashhop.core.errors import require
+from hashhop.generate.spec import format_size
+from hashhop.report.aggregate import FAILURES, KIND_LABELS
 
 ACCURACY_COLORS = ("#67001f", "#b2182b", "#e8804f", "#f7e3a1", "#b4dfcf", "#5cbba7", "#1b9e8a")
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-KIND_COLORS = dict(zip(FAILURES, ("#E69F00", "#56B4E9", "#CC79A7", "#D55E00", "#F0E442", "#999999",
-                                  "#0072B2", "#000000")))
+KIND_COLORS = dict(
+    zip(FAILURES, ("#E69F00", "#56B4E9", "#CC79A7", "#D55E00", "#F0E442", "#999999", "#0072B2", "#000000"))
+)
 DPI = 110
 
 
@@ -29,8 +30,17 @@ def _mpl():
     from matplotlib.colors import LinearSegmentedColormap
 
     # text.parse_math off: a model name like "m$x^$" must print as is, not break mathtext
-    plt.rcParams.update({"text.parse_math": False, "font.size": 10, "axes.titlesize": 11, "axes.spines.top": False,
-                         "axes.spines.right": False, "svg.hashsalt": "hashhop", "figure.dpi": DPI})
+    plt.rcParams.update(
+        {
+            "text.parse_math": False,
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "svg.hashsalt": "hashhop",
+            "figure.dpi": DPI,
+        }
+    )
     return plt, LinearSegmentedColormap.from_list("hashhop_accuracy", ACCURACY_COLORS)
 
 
@@ -70,8 +80,16 @@ def _heat(ax, cmap, grid_cells, rows, cols, row_label):
         if cell.accuracy is None:
             ax.text(j, i, f"n/a\n{cell.n} not scored", ha="center", va="center", fontsize=9, color="#333")
             continue
-        ax.text(j, i, f"{cell.accuracy:.0%}", ha="center", va="bottom", fontsize=11, fontweight="bold",
-                color=_text_color(cmap(cell.accuracy)))
+        ax.text(
+            j,
+            i,
+            f"{cell.accuracy:.0%}",
+            ha="center",
+            va="bottom",
+            fontsize=11,
+            fontweight="bold",
+            color=_text_color(cmap(cell.accuracy)),
+        )
         ax.text(j, i, f"n={cell.scored}", ha="center", va="top", fontsize=8, color=_text_color(cmap(cell.accuracy)))
     ax.set_xticks(range(len(cols)), [format_size(c) for c in cols])
     ax.set_yticks(range(len(rows)), [row_label(r) for r in rows])
@@ -102,8 +120,15 @@ def _heatmap(label: str, cells, row_of, row_name, row_height: float, ylabel: str
     """Rows chosen by `row_of(cell)` x context length, one panel per answer mode."""
     plt, cmap = _mpl()
     modes = _by_mode(cells)
-    fig, axes = plt.subplots(1, len(modes), figsize=(1.0 + 3.2 * len(modes) + 0.5 * len({c.tokens for c in cells}),
-                                                      0.9 + row_height * len({row_of(c) for c in cells})), squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(modes),
+        figsize=(
+            1.0 + 3.2 * len(modes) + 0.5 * len({c.tokens for c in cells}),
+            0.9 + row_height * len({row_of(c) for c in cells}),
+        ),
+        squeeze=False,
+    )
     for ax, (cot, group) in zip(axes[0], modes.items()):
         rows, cols = sorted({row_of(c) for c in group}), sorted({c.tokens for c in group})
         image = _heat(ax, cmap, {(row_of(c), c.tokens): c for c in group}, rows, cols, row_name)
@@ -123,7 +148,7 @@ def _log_x(ax, lengths):
     ticks = sorted(set(lengths))
     if len(ticks) > 6 or (len(ticks) > 1 and max(b / a for a, b in zip(ticks, ticks[1:])) > 30):
         lo, hi = math.floor(math.log10(ticks[0])), math.ceil(math.log10(ticks[-1]))
-        ticks = [10 ** e for e in range(lo, hi + 1)]
+        ticks = [10**e for e in range(lo, hi + 1)]
     ax.set_xticks(ticks, [format_size(int(t)) for t in ticks])
     ax.minorticks_off()
 
@@ -136,17 +161,31 @@ def curves(cells, labels, anchors=()) -> bytes:
     for ax, h in zip(axes[0], hops):
         for i, label in enumerate(labels):
             for cot, style, marker in ((False, "-", "o"), (True, "--", "s")):
-                pts = sorted((c for c in cells if c.series == label and c.hops == h and c.cot == cot
-                              and c.accuracy is not None), key=lambda c: c.tokens)
+                pts = sorted(
+                    (c for c in cells if c.series == label and c.hops == h and c.cot == cot and c.accuracy is not None),
+                    key=lambda c: c.tokens,
+                )
                 if not pts:
                     continue
                 x = [c.tokens for c in pts]
                 color = OKABE_ITO[i % len(OKABE_ITO)]
-                ax.fill_between(x, [c.interval[0] for c in pts], [c.interval[1] for c in pts], color=color, alpha=0.15, lw=0)
-                ax.plot(x, [c.accuracy for c in pts], style, marker=marker, ms=5 if cot else 4, mfc="white" if cot else color,
-                        color=color, label=_wrap(f"{label}, {_mode(cot)}"))
+                ax.fill_between(
+                    x, [c.interval[0] for c in pts], [c.interval[1] for c in pts], color=color, alpha=0.15, lw=0
+                )
+                ax.plot(
+                    x,
+                    [c.accuracy for c in pts],
+                    style,
+                    marker=marker,
+                    ms=5 if cot else 4,
+                    mfc="white" if cot else color,
+                    color=color,
+                    label=_wrap(f"{label}, {_mode(cot)}"),
+                )
         _anchor_points(ax, [a for a in anchors if a.hops == h])
-        _log_x(ax, [c.tokens for c in cells if c.hops == h] + [p.context for a in anchors if a.hops == h for p in a.points])
+        _log_x(
+            ax, [c.tokens for c in cells if c.hops == h] + [p.context for a in anchors if a.hops == h for p in a.points]
+        )
         ax.set_title(f"{h} hop{'s' * (h != 1)}")
         ax.set_xlabel("context length (log scale)")
         ax.set_ylim(-0.03, 1.03)
@@ -177,8 +216,19 @@ def _anchor_points(ax, anchors):
         xs, ys = [p.context for p in pts], [p.accuracy for p in pts]
         xerr = [[p.context - p.context_lo for p in pts], [p.context_hi - p.context for p in pts]]
         yerr = [[p.accuracy - p.accuracy_lo for p in pts], [p.accuracy_hi - p.accuracy for p in pts]]
-        ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt=":" + markers[i % len(markers)], color="#555555",
-                    mfc="white", ms=6, capsize=2, lw=1.2, label=_wrap(f"published, not measured here: {a.short_label}"))
+        ax.errorbar(
+            xs,
+            ys,
+            xerr=xerr,
+            yerr=yerr,
+            fmt=":" + markers[i % len(markers)],
+            color="#555555",
+            mfc="white",
+            ms=6,
+            capsize=2,
+            lw=1.2,
+            label=_wrap(f"published, not measured here: {a.short_label}"),
+        )
 
 
 def anchors_figure(cells, labels, anchors) -> bytes:
@@ -186,13 +236,21 @@ def anchors_figure(cells, labels, anchors) -> bytes:
     plt, _ = _mpl()
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
     for i, label in enumerate(labels):
-        for (h, cot) in sorted({(c.hops, c.cot) for c in cells if c.series == label}, key=str):
-            pts = sorted((c for c in cells if c.series == label and c.hops == h and c.cot == cot and c.accuracy is not None),
-                         key=lambda c: c.tokens)
+        for h, cot in sorted({(c.hops, c.cot) for c in cells if c.series == label}, key=str):
+            pts = sorted(
+                (c for c in cells if c.series == label and c.hops == h and c.cot == cot and c.accuracy is not None),
+                key=lambda c: c.tokens,
+            )
             if pts:
-                ax.plot([c.tokens for c in pts], [c.accuracy for c in pts], "-" if not cot else "--", marker="o", ms=3,
-                        color=OKABE_ITO[i % len(OKABE_ITO)],
-                        label=_wrap(f"{label}, {h} hop{'s' * (h != 1)}, {_mode(cot)} (this report)"))
+                ax.plot(
+                    [c.tokens for c in pts],
+                    [c.accuracy for c in pts],
+                    "-" if not cot else "--",
+                    marker="o",
+                    ms=3,
+                    color=OKABE_ITO[i % len(OKABE_ITO)],
+                    label=_wrap(f"{label}, {h} hop{'s' * (h != 1)}, {_mode(cot)} (this report)"),
+                )
     _anchor_points(ax, anchors)
     lengths = [c.tokens for c in cells] + [p.context for a in anchors for p in a.points]
     _log_x(ax, lengths)  # explicit labels: the default ones need mathtext, which is off
@@ -215,8 +273,16 @@ def failures(cells, labels) -> bytes:
         bottom = [0.0] * len(group)
         for kind in FAILURES:
             share = [c.count(kind) / c.n if c.n else 0.0 for c in group]
-            ax.bar(x, share, bottom=bottom, color=KIND_COLORS[kind], label=KIND_LABELS[kind], width=0.7,
-                   edgecolor="white", lw=0.5)
+            ax.bar(
+                x,
+                share,
+                bottom=bottom,
+                color=KIND_COLORS[kind],
+                label=KIND_LABELS[kind],
+                width=0.7,
+                edgecolor="white",
+                lw=0.5,
+            )
             bottom = [b + s for b, s in zip(bottom, share)]
         ax.set_xticks(x, [format_size(c.tokens) for c in group])
         ax.set_title(label)
@@ -231,20 +297,38 @@ def failures(cells, labels) -> bytes:
 def usage(cells, labels) -> bytes:
     """Mean latency, completion tokens and total cost per context length, per series."""
     plt, _ = _mpl()
-    panels = [("latency_s", "mean latency (s)"), ("completion_tokens", "mean completion tokens"),
-              ("cost_usd", "cost (USD, total)")]
+    panels = [
+        ("latency_s", "mean latency (s)"),
+        ("completion_tokens", "mean completion tokens"),
+        ("cost_usd", "cost (USD, total)"),
+    ]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.0), squeeze=False)
     for ax, (field, title) in zip(axes[0], panels):
         for i, label in enumerate(labels):
-            pts = sorted((c for c in cells if c.series == label and getattr(c, field) is not None), key=lambda c: c.tokens)
+            pts = sorted(
+                (c for c in cells if c.series == label and getattr(c, field) is not None), key=lambda c: c.tokens
+            )
             if pts:
-                ax.plot([c.tokens for c in pts], [getattr(c, field) for c in pts], marker="o", ms=4,
-                        color=OKABE_ITO[i % len(OKABE_ITO)], label=label)
+                ax.plot(
+                    [c.tokens for c in pts],
+                    [getattr(c, field) for c in pts],
+                    marker="o",
+                    ms=4,
+                    color=OKABE_ITO[i % len(OKABE_ITO)],
+                    label=label,
+                )
         _log_x(ax, [c.tokens for c in cells])
         ax.set_title(title)
         ax.set_xlabel("context length (tokens)")
         ax.grid(alpha=0.3)
     handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, max(1, len(names))),
-               frameon=False, fontsize=9)
+    fig.legend(
+        handles,
+        names,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=min(3, max(1, len(names))),
+        frameon=False,
+        fontsize=9,
+    )
     return _png(fig)

@@ -2,7 +2,7 @@
 
 The format is fixed by docs/records.md. The reader is read-only and tolerant: a torn last line
 (a run still writing, or killed mid-write) is skipped, and a duplicated key keeps its first record
-(as `hashhop.store.read_records` does), so a report can be made from a run that is still going.
+(as `hashhop.evaluate.store.read_records` does), so a report can be made from a run that is still going.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DatasetError
+from hashhop.core.errors import DatasetError
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,9 @@ def load_run(path: str | Path) -> Run:
     folder = Path(path)
     records_file = folder / "records.jsonl"
     if not records_file.is_file():
-        raise DatasetError(f"{folder.name or path}: no records.jsonl here: pass a run folder written by "
-                           f"`hashhop eval` (runs/NAME)")
+        raise DatasetError(
+            f"{folder.name or path}: no records.jsonl here: pass a run folder written by `hashhop eval` (runs/NAME)"
+        )
     rows, torn = read_jsonl(records_file)
     latest = {}
     for row in rows:  # a key written twice keeps its first record, like the store's resume
@@ -88,8 +89,14 @@ def load_run(path: str | Path) -> Run:
             results = json.loads((folder / "results.json").read_text())
         except ValueError:
             results = None  # unreadable summary: treat the run as partial
-    return Run(name=folder.resolve().name, path=folder, records=tuple(latest.values()),
-               samples=_samples(folder), results=results, torn_lines=torn)
+    return Run(
+        name=folder.resolve().name,
+        path=folder,
+        records=tuple(latest.values()),
+        samples=_samples(folder),
+        results=results,
+        torn_lines=torn,
+    )
 
 
 def load_runs(paths) -> list[Run]:

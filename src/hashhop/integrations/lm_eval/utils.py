@@ -8,8 +8,8 @@ so the prompts are sized in the model's own tokens whenever lm-eval knows them (
 
 from __future__ import annotations
 
-from hashhop.errors import require
-from hashhop.integrations.common import METRICS, make_docs, resolve_sizer, score_doc
+from hashhop.core.errors import require
+from hashhop.integrations.documents import METRICS, make_docs, resolve_sizer, score_doc
 
 _PARAMS = ("tokens", "hops", "cot", "samples", "queries", "seed", "hash_len", "alphabet", "depth")
 

@@ -1,0 +1,191 @@
+"""Named, versioned evaluation grids shipped with hashhop (`quick`, `standard`, `magic`, `extreme`).
+
+Owns `Grid` (the coordinates a bench run crosses: lengths x hops x cot x depth x seeds x hash length
+x alphabet, plus samples and queries per cell) and `Suite` (a named, versioned Grid). A suite's
+`name@version` is written into every cell (`cell["suite"]`) and into results.json, so numbers from
+two runs are only compared when they come from the same grid. Changing a shipped grid in any way
+that changes its cells MUST bump its version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from hashhop.core.errors import HashhopError, SpecError
+from hashhop.generate.spec import FORMATS, format_size, parse_size
+from hashhop.prompt.planner import make_cell
+
+# Models that cannot count their own tokens are sized in this tokenizer (recorded in each cell).
+FALLBACK_TOKENIZER = "tiktoken:cl100k_base"
+
+
+class SuiteError(HashhopError):
+    """An unknown suite name."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The cells of a bench run and how many contexts/queries each gets."""
+
+    lengths: tuple[int, ...]  # whole-prompt sizes, in the cell's tokenizer
+    hops: tuple[int, ...]
+    cot: tuple[bool, ...] = (True, False)
+    depths: tuple[float | None, ...] = (None,)  # None: chains placed anywhere
+    seeds: tuple[int, ...] = (0,)
+    hash_lens: tuple[int, ...] = (16,)
+    alphabets: tuple[str, ...] = ("letters",)
+    format: str = "plain"
+    samples: int = 1  # contexts per cell
+    queries: int = 1  # queries per context
+    tokenizer: str | None = None  # forced tokenizer; None: the model's own if it counts, else FALLBACK
+    filler: bool = True  # False: whole chains only, as in Magic's reference layout
+
+    def __post_init__(self):
+        for name in ("lengths", "hops", "cot", "depths", "seeds", "hash_lens", "alphabets"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+            if not getattr(self, name):
+                raise SpecError(f"grid {name} is empty: give at least one value")
+        if self.format not in FORMATS:
+            raise SpecError(f"unknown format {self.format!r}: use {' or '.join(FORMATS)}")
+        if self.samples < 1 or self.queries < 1:
+            raise SpecError(f"samples and queries must be at least 1 (got {self.samples}, {self.queries})")
+
+    def replace(self, **changes) -> Grid:
+        return dataclasses.replace(self, **changes)
+
+    def cells(self, tokenizer: str, suite: str | None = None) -> list[dict]:
+        """Every cell, in a fixed order (short contexts first, so early results come fast)."""
+        out = []
+        for tokens in sorted(self.lengths):
+            for hops in self.hops:
+                for cot in self.cot:
+                    for depth in self.depths:
+                        for seed in self.seeds:
+                            for hash_len in self.hash_lens:
+                                for alphabet in self.alphabets:
+                                    cell = make_cell(
+                                        tokens, hops, cot, depth, seed, tokenizer, hash_len, alphabet, self.format
+                                    )
+                                    if not self.filler:
+                                        cell["filler"] = False
+                                    if suite:
+                                        cell["suite"] = suite
+                                    out.append(cell)
+        return out
+
+    @property
+    def n_cells(self) -> int:
+        n = 1
+        for name in ("lengths", "hops", "cot", "depths", "seeds", "hash_lens", "alphabets"):
+            n *= len(getattr(self, name))
+        return n
+
+    @property
+    def n_queries(self) -> int:
+        return self.n_cells * self.samples * self.queries
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def describe(self) -> str:
+        """One line: `1K..16K x hops 1/2/4 x cot+skip x 1 seed, 2 samples x 4 queries (240 queries)`."""
+        lengths = sorted(self.lengths)
+        span = format_size(lengths[0]) + (f"..{format_size(lengths[-1])}" if len(lengths) > 1 else "")
+        modes = "+".join("cot" if c else "skip" for c in self.cot)
+        parts = [
+            f"{span} ({len(lengths)} lengths)",
+            f"hops {'/'.join(map(str, self.hops))}",
+            modes,
+            f"{len(self.seeds)} seed{'s' * (len(self.seeds) != 1)}",
+        ]
+        if self.depths != (None,):
+            parts.append(f"depths {'/'.join(f'{d:g}' for d in self.depths if d is not None)}")
+        if self.hash_lens != (16,) or self.alphabets != ("letters",):
+            parts.append(f"hash {'/'.join(map(str, self.hash_lens))} {'/'.join(self.alphabets)}")
+        if self.format != "plain":
+            parts.append(f"{self.format} format")
+        return " x ".join(parts) + f", {self.samples} sample(s) x {self.queries} queries ({self.n_queries} queries)"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    version: int
+    description: str
+    grid: Grid
+
+    @property
+    def tag(self) -> str:
+        """What results record: `quick@1`."""
+        return f"{self.name}@{self.version}"
+
+
+def _sizes(*texts: str) -> tuple[int, ...]:
+    return tuple(parse_size(t) for t in texts)
+
+
+SUITES: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite(
+            "quick",
+            1,
+            "a first look in a few minutes on 2 CPU cores (the default)",
+            Grid(_sizes("1K", "2K", "4K", "8K", "16K"), (1, 2, 4), samples=2, queries=4),
+        ),
+        Suite(
+            "standard",
+            1,
+            "the standard grid: 1K..128K tokens, hops 1/2/4/8, chain of thought and skip, 3 seeds",
+            Grid(
+                _sizes("1K", "2K", "4K", "8K", "16K", "32K", "64K", "128K"),
+                (1, 2, 4, 8),
+                seeds=(0, 1, 2),
+                samples=2,
+                queries=4,
+            ),
+        ),
+        # Magic's reference layout and parameters (MultiHopEval.make_one: sizes in characters,
+        # 16-char hashes, 5 queries per context), for comparison with published numbers.
+        Suite(
+            "magic",
+            1,
+            "Magic's reference layout: sizes in characters, 16-char hashes, 5 queries per context",
+            Grid(
+                _sizes("1K", "10K", "100K", "200K", "500K", "1M"),
+                (1, 2, 4),
+                format="magic",
+                samples=2,
+                queries=5,
+                tokenizer="chars",
+                filler=False,
+            ),
+        ),
+        Suite(
+            "extreme",
+            1,
+            "very long contexts, up to 100M tokens (hours, and memory for the prompt)",
+            Grid(_sizes("128K", "1M", "10M", "100M"), (1, 2), cot=(False,), samples=1, queries=4),
+        ),
+    )
+}
+
+
+def get_suite(name: str) -> Suite:
+    """The shipped suite `name` (`quick`, or `quick@1` to insist on a version)."""
+    base, _, version = name.partition("@")
+    suite = SUITES.get(base)
+    if suite is None:
+        raise SuiteError(f"unknown suite {name!r}: use one of {', '.join(SUITES)} (or --sweep FILE for your own grid)")
+    if version and version != str(suite.version):
+        raise SuiteError(
+            f"suite {base} is at version {suite.version}, not {version}: install the hashhop release "
+            f"that shipped {name}, or use {suite.tag}"
+        )
+    return suite
+
+
+def list_suites() -> str:
+    """A table of the shipped suites, for `hashhop bench --list-suites` and the docs."""
+    return "\n".join(f"{s.tag:<12} {s.description}\n{'':12} {s.grid.describe()}" for s in SUITES.values())

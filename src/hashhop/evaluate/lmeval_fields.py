@@ -1,0 +1,46 @@
+"""lm-evaluation-harness-compatible fields for results.json: `results`, `n-samples` and
+`higher_is_better`, one task per cell, named like the lm-eval tasks in hashhop.integrations."""
+
+from __future__ import annotations
+
+from hashhop.evaluate.score import KINDS
+from hashhop.evaluate.store import Record
+from hashhop.generate.spec import format_size
+
+_GRADED = ("exact_match", "credit", "hops_correct")
+
+
+def task_name(cell: dict) -> str:
+    """`hashhop_[cot_]{hops}hop_{size}`, e.g. hashhop_2hop_1k."""
+    size = format_size(int(cell.get("tokens") or 0)).lower()
+    return f"hashhop_{'cot_' if cell.get('cot') else ''}{cell.get('hops')}hop_{size}"
+
+
+def _mean_stderr(values: list[float]) -> tuple[float, float]:
+    n, mean = len(values), sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return mean, (var / n) ** 0.5
+
+
+def lm_eval_results(records: list[Record]) -> dict:
+    """`METRIC,none` and `METRIC_stderr,none` over scored queries per task; failure kinds as
+    `kind_KIND,none` (errors and over-length queries are not scored, as in hashhop's own metrics)."""
+    kinds = tuple(k for k in KINDS if k not in ("over_length", "error"))
+    by_task: dict[str, list[Record]] = {}
+    for r in records:
+        if r.status == "ok":
+            by_task.setdefault(task_name(r.cell or {}), []).append(r)
+    results, n_samples = {}, {}
+    for task, rows in sorted(by_task.items()):
+        values = {
+            "exact_match": [float(r.correct) for r in rows],
+            "credit": [float(r.credit) for r in rows],
+            "hops_correct": [float(r.hops_correct) for r in rows],
+            **{f"kind_{k}": [float(r.kind == k) for r in rows] for k in kinds},
+        }
+        block = {"alias": task}
+        for metric, vals in values.items():
+            block[f"{metric},none"], block[f"{metric}_stderr,none"] = _mean_stderr(vals)
+        results[task], n_samples[task] = block, {"original": len(rows), "effective": len(rows)}
+    better = {m: m in _GRADED or m == "kind_correct" for m in (*_GRADED, *[f"kind_{k}" for k in kinds])}
+    return {"results": results, "n-samples": n_samples, "higher_is_better": {t: better for t in results}}

@@ -1,0 +1,68 @@
+"""The record: one finished query, exactly the fields of docs/records.md, and its timestamp format.
+
+The runner builds records, the store appends them, the report reads them back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+from hashhop.generate.spec import shallow_dict
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished query: exactly the fields of docs/records.md."""
+
+    sample_id: str
+    query_index: int
+    model: str
+    cell: dict
+    status: str  # ok, error, over_length
+    kind: str
+    correct: bool
+    credit: float
+    hops_correct: int
+    broke_at: int | None
+    answer: str | None
+    completion: str
+    error: str | None
+    start: str
+    target: str
+    path: list
+    query_depth: float
+    answer_position: int | None
+    n_tokens: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+    cost_usd: float
+    attempts: int
+    time: str
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.sample_id, self.query_index)
+
+    def to_dict(self) -> dict:
+        return shallow_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Record:
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{n: d.get(n) for n in names})
+
+
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, reused within that second
+
+
+def now_iso() -> str:
+    """UTC now as 2026-01-31T12:34:56.789Z (what datetime.isoformat gives, at a fifth of its cost)."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"

@@ -1,0 +1,92 @@
+"""Summaries of a run for results.json: metrics per cell, the prefix-cache saving, the check of
+planned against reported prompt tokens, and the provenance (versions, git commit)."""
+
+from __future__ import annotations
+
+import os
+
+from hashhop.evaluate.score import summarize
+from hashhop.evaluate.store import Record
+from hashhop.prompt.planner import cell_key
+
+
+def git_hash() -> str | None:
+    """The commit of the hashhop source tree, when it is a git checkout."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def versions() -> dict:
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("hashhop", "numpy", "httpx", "tiktoken", "transformers", "llama_cpp_python"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def metrics(records: list[Record]) -> dict:
+    """Overall and per-cell summaries (accuracy, Wilson CI, credit, failure kinds, errors apart)."""
+    rows = [r.to_dict() for r in records]
+    cells: dict[str, list[dict]] = {}
+    for row in rows:
+        cells.setdefault(cell_key(row["cell"] or {}), []).append(row)
+    return {
+        "overall": summarize(rows),
+        "cells": [{"cell": group[0]["cell"], **summarize(group)} for group in cells.values()],
+    }
+
+
+def prefix_cache(records: list[Record]) -> dict:
+    """Latency of each context's first query (cold) against its later ones (prefix cached)."""
+    by_sample: dict[str, list[Record]] = {}
+    for r in records:
+        if r.status == "ok" and r.latency_s:
+            by_sample.setdefault(r.sample_id, []).append(r)
+    first, later = [], []
+    for group in by_sample.values():
+        if len(group) > 1:
+            group.sort(key=lambda r: r.query_index)
+            first.append(group[0].latency_s)
+            later.extend(r.latency_s for r in group[1:])
+    if not first:
+        return {"contexts": 0, "first_latency_s": None, "later_latency_s": None, "saving": None}
+    f, later_mean = sum(first) / len(first), sum(later) / len(later)
+    return {
+        "contexts": len(first),
+        "first_latency_s": round(f, 6),
+        "later_latency_s": round(later_mean, 6),
+        "saving": round(1 - later_mean / f, 4) if f > 0 else None,
+    }
+
+
+def token_check(records: list[Record], samples: dict) -> dict:
+    """Prompt tokens we measured before sending against what the backend reported reading."""
+    expected = {e["sample_id"]: e.get("prompt_tokens") for e in samples.values()}
+    diffs = [
+        r.prompt_tokens - expected[r.sample_id]
+        for r in records
+        if r.prompt_tokens is not None and expected.get(r.sample_id)
+    ]
+    if not diffs:
+        return {"compared": 0}
+    return {
+        "compared": len(diffs),
+        "mean_diff": round(sum(diffs) / len(diffs), 2),
+        "max_abs_diff": max(abs(d) for d in diffs),
+    }

@@ -1,0 +1,59 @@
+"""Generation entry points: a Spec (plus sample index) in, sized Problems and Samples out."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+from hashhop.generate.problem import Problem
+from hashhop.generate.sample import Sample
+from hashhop.generate.sizing import plan
+from hashhop.generate.spec import Spec
+
+
+def build(spec: Spec, index: int = 0, counter=None) -> tuple[Problem, int]:
+    """The sized problem for sample `index` and its measured size in `spec.tokenizer` units."""
+    return plan(spec, index, counter)
+
+
+def sample_from_problem(problem: Problem, n_tokens: int, with_prompt: bool = True) -> Sample:
+    """Freeze a problem into a Sample (streams the prompt once to hash it)."""
+    digest = hashlib.sha256()
+    parts = [] if with_prompt else None
+    for chunk in problem.chunks():
+        digest.update(chunk.encode("ascii"))
+        if parts is not None:
+            parts.append(chunk)
+    shape = problem.shape
+    return Sample(
+        spec=problem.spec,
+        index=problem.index,
+        n_chains=shape.n_chains,
+        n_fill=shape.n_fill,
+        fill_variant=shape.fill_variant,
+        queries=problem.queries,
+        n_lines=problem.n_lines,
+        n_chars=problem.n_chars,
+        n_tokens=n_tokens,
+        prompt_sha256=digest.hexdigest(),
+        prompt="".join(parts) if parts is not None else None,
+    )
+
+
+def make_sample(spec: Spec, index: int = 0, with_prompt: bool = True) -> Sample:
+    """Sample `index` of `spec`, prompt included unless `with_prompt=False` (a recipe)."""
+    problem, n_tokens = build(spec, index)
+    return sample_from_problem(problem, n_tokens, with_prompt)
+
+
+def generate(spec: Spec, n: int = 1, start: int = 0, with_prompt: bool = True) -> Iterator[Sample]:
+    """Samples start..start+n-1 of `spec`."""
+    for index in range(start, start + n):
+        yield make_sample(spec, index, with_prompt)
+
+
+def problem_of(sample: Sample) -> Problem:
+    """Rebuild the Problem behind a stored sample (its recipe), without re-sizing."""
+    from hashhop.generate.layout import Shape
+
+    return Problem(sample.spec, sample.index, Shape(sample.n_chains, sample.n_fill, sample.fill_variant))

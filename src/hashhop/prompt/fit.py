@@ -1,0 +1,65 @@
+"""Fitting a context to a token budget: the sample whose whole prompt (template, question and
+context) measures the requested number of tokens in the model under test's own tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hashhop.generate.alphabets import alphabet_chars
+from hashhop.generate.build import build, make_sample, sample_from_problem
+from hashhop.generate.sample import Sample
+from hashhop.generate.sizing import TOLERANCE
+from hashhop.generate.spec import Spec
+from hashhop.prompt.template import Template, context_budget
+
+SIZING_ROUNDS = 4
+
+
+def sized_sample(
+    spec: Spec,
+    total: int,
+    index: int,
+    template: Template,
+    tokenizer=None,
+    count: Callable[[str], int] | None = None,
+    overhead: int = 0,
+    chat: bool = False,
+) -> tuple[Sample, int, int]:
+    """Sample `index` whose whole prompt measures `total` tokens: (sample, context tokens, frame
+    tokens), both measured; the frame is everything around the context (template, question).
+
+    With a named tokenizer (`chars`, `tiktoken:..`, `hf:..`) the generator sizes the context exactly.
+    With only a counter (a server's tokenize endpoint) the context is sized in characters, measured
+    with the counter, and rescaled a few times: the final count is measured, never estimated.
+    """
+    probe = _probe_start(spec)
+    budget = context_budget(total, count or tokenizer.count, template, probe, spec.hops, spec.cot, overhead, chat)
+    if count is None:
+        sample = make_sample(spec.replace(size=budget, tokenizer=tokenizer.name), index, with_prompt=True)
+        return sample, sample.n_tokens, total - budget
+    sample, n_tokens = _fit_by_counter(spec, budget, index, count)
+    return sample, n_tokens, total - budget
+
+
+def _probe_start(spec: Spec) -> str:
+    """A stand-in for the question's start hash: random symbols of the sample's alphabet and length,
+    since a random hash splits into many more tokens than, say, `aaaa...` would."""
+    import random
+
+    rng = random.Random(spec.hash_len)
+    return "".join(rng.choice(alphabet_chars(spec.alphabet)) for _ in range(spec.hash_len))
+
+
+def _fit_by_counter(spec: Spec, budget: int, index: int, count: Callable[[str], int]) -> tuple[Sample, int]:
+    chars = max(budget * 3, 1)  # a first guess; calibrated below from the measured ratio
+    best = None
+    for _ in range(SIZING_ROUNDS):
+        problem, _n_chars = build(spec.replace(size=int(chars), tokenizer="chars"), index)
+        sample = sample_from_problem(problem, problem.n_chars, with_prompt=True)
+        measured = count(sample.prompt)
+        if best is None or abs(measured - budget) < abs(best[1] - budget):
+            best = (sample, measured)
+        if abs(measured - budget) <= max(budget * TOLERANCE, 1):
+            break
+        chars = chars * budget / max(measured, 1)
+    return best

@@ -1,0 +1,132 @@
+"""The instruction template around a context and a question, and the prompt it renders.
+
+Every query of one context shares the same prefix (system prompt, then the context) and puts its
+question at the end, so servers with prefix caching (llama.cpp `cache_prompt`, vLLM) reuse the
+context. The template is recorded verbatim in results.json: scores only reproduce with the same
+template, system prompt and prefill.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hashhop.core.errors import HashhopError, SpecError
+from hashhop.generate.sample import Query
+
+SYSTEM = (
+    "You are given a list of hash pairs written `A = B`, one per line. Each pair links hash A to "
+    "hash B; following the links from a hash walks a chain of hashes. Answer in exactly the "
+    "requested format, without explanation."
+)
+QUESTION_COT = (
+    "Start at {start} and follow {hops} link(s). Write every hash you reach, in order, "
+    "separated by ' = ', and nothing else."
+)
+QUESTION_SKIP = "Start at {start} and follow {hops} link(s). Which hash do you reach? Answer with that hash only."
+
+
+class TemplateError(HashhopError):
+    """A template file that cannot be read or lacks its placeholders."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """System prompt, user message layout, questions and an optional answer prefill."""
+
+    system: str = SYSTEM
+    user: str = "{context}\n\n{question}"
+    question_cot: str = QUESTION_COT
+    question_skip: str = QUESTION_SKIP
+    prefill: str = ""  # sent as the start of the assistant turn (chat) or after `Answer:` (plain)
+    plain: str = "{system}\n\n{user}\n\nAnswer:"  # plain-completion layout; the prefill follows
+
+    def __post_init__(self):
+        if not self.user.startswith("{context}") or "{question}" not in self.user:
+            # The context must come first so that queries of one context share a cacheable prefix.
+            raise TemplateError("template 'user' must start with {context} and contain {question}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Template:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise TemplateError(f"unknown template field(s) {', '.join(unknown)}: use {', '.join(sorted(known))}")
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str) -> Template:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return cls.from_dict(json.load(f))
+        except (OSError, ValueError) as exc:
+            raise TemplateError(f"cannot read template {path!r}: {exc}; pass a JSON object of template fields") from exc
+
+
+DEFAULT_TEMPLATE = Template()
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One query's prompt in both forms: chat messages and a plain-completion string."""
+
+    messages: tuple[dict, ...]
+    text: str  # plain-completion form
+    question: str
+
+    @property
+    def chat_text(self) -> str:
+        """The messages' contents as a chat server tokenizes them (role tokens excepted)."""
+        return "\n".join(m["content"] for m in self.messages)
+
+    def counted(self, chat: bool) -> str:
+        return self.chat_text if chat else self.text
+
+
+def question(template: Template, start: str, hops: int, cot: bool) -> str:
+    fmt = template.question_cot if cot else template.question_skip
+    return fmt.format(start=start, hops=hops)
+
+
+def render(template: Template, context: str, start: str, hops: int, cot: bool) -> Prompt:
+    """The prompt of one query: the shared prefix (system + context), the question last."""
+    q = question(template, start, hops, cot)
+    user = template.user.format(context=context, question=q)
+    messages = [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
+    if template.prefill:
+        messages.append({"role": "assistant", "content": template.prefill})
+    text = template.plain.format(system=template.system, user=user)
+    if template.prefill:
+        text += " " + template.prefill
+    return Prompt(tuple(messages), text, q)
+
+
+def render_query(template: Template, context: str, query: Query) -> Prompt:
+    return render(template, context, query.start, query.hops, query.cot)
+
+
+def context_budget(
+    total: int,
+    count: Callable[[str], int],
+    template: Template,
+    start: str,
+    hops: int,
+    cot: bool,
+    overhead: int = 0,
+    chat: bool = False,
+) -> int:
+    """Tokens left for the context so that the WHOLE prompt (template, question, context) is `total`.
+
+    `count` is the model's token counter (or the cell's tokenizer); `chat` counts the messages as
+    a chat server sees them; `overhead` adds what the counter cannot see (chat role tokens).
+    """
+    frame = count(render(template, "", start, hops, cot).counted(chat)) + overhead
+    budget = total - frame
+    if budget < 1:
+        raise SpecError(f"{total} tokens do not even hold the template ({frame} tokens): raise --tokens")
+    return budget
