@@ -8,15 +8,38 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from golden_run import normalized
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = json.loads((DATA / "golden_bench.json").read_text())
 EVAL_RUNS = {
-    "eval-oracle": ["--model", "oracle", "--tokens", "1K,3K", "--hops", "1,2", "--cot", "--queries", "2", "--samples", "2"],
-    "eval-random": ["--model", "random", "--tokens", "2K", "--hops", "2", "--queries", "3", "--alphabet", "hex",
-                    "--format", "magic"],
+    "eval-oracle": [
+        "--model",
+        "oracle",
+        "--tokens",
+        "1K,3K",
+        "--hops",
+        "1,2",
+        "--cot",
+        "--queries",
+        "2",
+        "--samples",
+        "2",
+    ],
+    "eval-random": [
+        "--model",
+        "random",
+        "--tokens",
+        "2K",
+        "--hops",
+        "2",
+        "--queries",
+        "3",
+        "--alphabet",
+        "hex",
+        "--format",
+        "magic",
+    ],
 }
 
 
