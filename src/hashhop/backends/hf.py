@@ -82,7 +82,7 @@ class HFBackend:
         ids = self.prompt_ids(Request(sample_id="", query_index=0, messages=probe, prompt="", max_tokens=1))
         return len(ids) - self.count_tokens("x\ny")
 
-    def count_tokens(self, text: str) -> int | None:
+    def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def prompt_ids(self, request: Request) -> list[int]:

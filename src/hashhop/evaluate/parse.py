@@ -295,6 +295,7 @@ def _plain_answer(text, start: str, hash_len: int, alphabet: str, known) -> Pars
         # A lone word is no hash, and no partial one either: nothing answered. A word inside a
         # longer text changes the groups: the full parser decides.
         return Parsed(None, (), text) if len(group) == 1 else None
+    chain: tuple[str, ...]
     if len(group) == 1:  # the most common answer of all: skip _chain's list building
         chain = () if group[0] == start else (group[0],)
     else:

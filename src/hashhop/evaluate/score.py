@@ -72,7 +72,8 @@ class _Where:
     remembered by the problem across its queries)."""
 
     def __init__(self, problem: Problem, query: Query):
-        self.problem, self.query, self._memo = problem, query, {}
+        self.problem, self.query = problem, query
+        self._memo: dict = {}
         self.links = {h: i for i, h in enumerate(query.chain)}  # hashes of one chain are distinct
 
     def locate(self, s: str) -> HashLocation | None:

@@ -24,7 +24,7 @@ from hashhop.generate.build import problem_of
 from hashhop.generate.problem import Problem
 from hashhop.generate.sample import Sample
 from hashhop.generate.spec import Spec, parse_size
-from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
 from hashhop.prompt.fit import sized_sample
 from hashhop.prompt.template import Template, render
 
@@ -43,8 +43,16 @@ class Sizer:
     """How prompt lengths are counted: a hashhop tokenizer, or a counter (a server, an HF tokenizer)."""
 
     name: str
-    tokenizer: object | None = None
+    tokenizer: Tokenizer | None = None
     count: Callable[[str], int] | None = None
+
+    def counter(self) -> Callable[[str], int]:
+        """The counter, else the tokenizer's count."""
+        if self.count is not None:
+            return self.count
+        if self.tokenizer is None:
+            raise HashhopError(f"sizer {self.name} has neither a counter nor a tokenizer")
+        return self.tokenizer.count
 
 
 def server_counter(base_url: str, timeout: float = 10.0) -> Callable[[str], int] | None:
@@ -162,13 +170,13 @@ def make_docs(
         seed=int(seed),
         depth=None if depth is None else float(depth),
     )
-    count = sizer.count or sizer.tokenizer.count  # the final text is measured, never estimated
+    count = sizer.counter()  # the final text is measured, never estimated
     docs = []
     for index in range(int(samples)):
         sample, _, _ = sized_sample(spec, total, index, TEMPLATE, sizer.tokenizer, sizer.count)
         recipe = json.dumps(sample.to_dict(with_prompt=False), separators=(",", ":"))
         for q in sample.queries:
-            text = render(TEMPLATE, sample.prompt, q.start, q.hops, q.cot).text
+            text = render(TEMPLATE, sample.prompt or "", q.start, q.hops, q.cot).text
             docs.append(
                 {
                     "id": f"{sample.id}/{q.index}",
@@ -208,7 +216,7 @@ def score_doc(doc: dict, completion: str) -> dict:
     """hashhop's verdict on `completion` for `doc`: the numeric METRICS plus `kind` and `answer`."""
     sample, problem = _problem(doc["recipe"])
     score = score_query(problem, sample.queries[int(doc["query_index"])], completion or "")
-    out = {
+    out: dict[str, float | str | int | None] = {
         "exact_match": float(score.correct),
         "credit": float(score.credit),
         "hops_correct": float(score.hops_correct),

@@ -51,15 +51,17 @@ def _probe_start(spec: Spec) -> str:
 
 
 def _fit_by_counter(spec: Spec, budget: int, index: int, count: Callable[[str], int]) -> tuple[Sample, int]:
-    chars = max(budget * 3, 1)  # a first guess; calibrated below from the measured ratio
-    best = None
+    chars = float(max(budget * 3, 1))  # a first guess; calibrated below from the measured ratio
+    best: tuple[Sample, int] | None = None
     for _ in range(SIZING_ROUNDS):
         problem, _n_chars = build(spec.replace(size=int(chars), tokenizer="chars"), index)
         sample = sample_from_problem(problem, problem.n_chars, with_prompt=True)
+        assert sample.prompt is not None  # made with_prompt
         measured = count(sample.prompt)
         if best is None or abs(measured - budget) < abs(best[1] - budget):
             best = (sample, measured)
         if abs(measured - budget) <= max(budget * TOLERANCE, 1):
             break
         chars = chars * budget / max(measured, 1)
+    assert best is not None  # SIZING_ROUNDS >= 1
     return best

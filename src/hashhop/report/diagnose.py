@@ -70,7 +70,8 @@ def _from_record(line: int | None) -> str:
 def diagram(series: str, record: dict, recipe: dict | None) -> ChainDiagram:
     """The diagram of one failed record, located through its sample recipe when there is one."""
     cell, wrong = record.get("cell") or {}, wrong_hash(record)
-    where, line, links, n_lines = "", record.get("answer_position"), (), None
+    where, line, n_lines = "", record.get("answer_position"), None
+    links: tuple[int, ...] = ()
     qi = int(record.get("query_index") or 0)
     if recipe is not None and qi < len(recipe.get("queries") or ()):
         sample = Sample.from_dict(recipe)
@@ -106,7 +107,8 @@ def diagram(series: str, record: dict, recipe: dict | None) -> ChainDiagram:
 
 def pick_failures(runs_series, samples_by_run: dict, limit: int = 6) -> list[ChainDiagram]:
     """Up to `limit` failed queries: one per failure kind first, then one per series, then any."""
-    chosen, seen = [], set()
+    chosen: list[ChainDiagram] = []
+    seen: set = set()
     passes = (lambda s, r: r.get("kind"), lambda s, r: s.label, None)
     for distinct in passes:
         taken = {distinct(*pick) for pick in chosen} if distinct else set()

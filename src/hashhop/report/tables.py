@@ -142,5 +142,5 @@ def run_details(run, show_paths: bool = False) -> list[dict]:
         ("wall s", timing.get("wall_s")),
         ("stopped", res.get("stopped")),
     ]
-    fields += [(f"template: {k}", v) for k, v in template.items()]
+    fields += [(f"template: {k}", v) for k, v in (template or {}).items()]
     return [{"field": k, "value": redact(str(v), show_paths)} for k, v in fields if v not in (None, "", {})]
