@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from hashhop.core.errors import HashhopError
+from hashhop.core.errors import RUNNER_SIGNALS, HashhopError
 
 SUBCOMMANDS = ("generate", "verify", "materialize", "evaluate", "score", "report", "bench", "train", "export")
 
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "output", None) == "":
             raise HashhopError("-o is empty: give a file or folder name")
         return int(args.func(args) or 0)
+    except RUNNER_SIGNALS:  # the runner's to handle; one that escapes is a bug, shown whole
+        raise
     except HashhopError as exc:
         # One line whatever the message echoes (a field name or value from a file can hold newlines).
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -20,7 +20,7 @@ import os
 import time
 
 from hashhop.core import fastjson
-from hashhop.core.errors import HashhopError, OutputError, require
+from hashhop.core.errors import OutputError, StoreError, require
 from hashhop.evaluate.record import Record, now_iso  # re-exported: the store's readers and writers speak Records
 from hashhop.generate.sample import Sample
 from hashhop.prompt.planner import cell_key
@@ -41,10 +41,6 @@ __all__ = [
     "read_samples",
     "write_json_atomic",
 ]
-
-
-class StoreError(HashhopError):
-    """A run folder that is locked, unreadable or holds a different run."""
 
 
 def _line(obj: dict) -> bytes:
