@@ -171,7 +171,7 @@ def write_card(
     """Write README.md (the card) into `directory`, atomically; returns its path. An existing
     README.md is replaced only if it is a hashhop card."""
 
-    from hashhop.generate.dataset import atomic_output
+    from hashhop.core.files import atomic_output
 
     path = check_card_path(directory)
     with atomic_output(path) as f:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from hashhop.core.errors import OutputError
+from hashhop.core.files import write_atomic
 from hashhop.report import html, tables
 from hashhop.report.aggregate import KINDS
 from hashhop.report.chainview import diagrams_html
@@ -171,12 +171,10 @@ def sections(data, figures: bool = True) -> list[tuple[str, str]]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    """Replace one report file whole (not fsync'd: a report is redrawn from the runs at will)."""
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(str(path), text, sync=False)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path.name}: {exc.strerror}: choose another -o path") from exc
 
 
