@@ -55,7 +55,7 @@ def _samples(folder: Path) -> dict:
     return found
 
 
-def load_run(path: str | Path) -> Run:
+def read_run(path: str | Path) -> Run:
     """Read one run folder; raises DatasetError naming the fix when it is not a run."""
     folder = Path(path)
     records_file = folder / "records.jsonl"
@@ -87,7 +87,7 @@ def load_runs(paths) -> list[Run]:
     """Several runs; runs whose folders share a base name get a numeric suffix."""
     runs, seen = [], {}
     for p in paths:
-        run = load_run(p)
+        run = read_run(p)
         n = seen.get(run.name, 0)
         seen[run.name] = n + 1
         if n:
