@@ -12,7 +12,8 @@ pytest.importorskip("httpx")
 from anthropic_stub import FRAMING, error_body, message_body, running_stub
 
 from hashhop.backends import anthropic as anth
-from hashhop.backends.base import BackendError, OverLength, RateLimited, Request, TransientError
+from hashhop.backends.base import Request
+from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 KEY = "sk-ant-test-SECRET-0123456789"
 

@@ -12,7 +12,8 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 from hashhop.backends import hf  # noqa: E402
-from hashhop.backends.base import BackendError, OverLength, Request  # noqa: E402
+from hashhop.backends.base import Request  # noqa: E402
+from hashhop.core.errors import BackendError, OverLength  # noqa: E402
 
 WINDOW = 128
 CHAT_TEMPLATE = (

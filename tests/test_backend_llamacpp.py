@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from hashhop.backends import llamacpp
-from hashhop.backends.base import BackendError, OverLength, Request
+from hashhop.backends.base import Request
+from hashhop.core.errors import BackendError, OverLength
 
 N_CTX = 512
 

@@ -7,8 +7,9 @@ import pytest
 from stub_server import StubServer, count, oracle_answer
 
 from hashhop.backends import get_backend, parse_model, parse_options
-from hashhop.backends.base import BackendError, OverLength, RateLimited, Request, TransientError
+from hashhop.backends.base import Request
 from hashhop.backends.openai import _retry_after
+from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 CONTEXT = "aaaa = bbbb\nbbbb = cccc\ncccc = 'dddd'"
 QUESTION = "Start at aaaa and follow 2 link(s). Which hash do you reach? Answer with that hash only."

@@ -17,9 +17,9 @@ import pytest
 
 pytest.importorskip("httptools")
 
-from hashhop.backends.base import BackendError, TransientError
 from hashhop.backends.http import make_transport
 from hashhop.backends.wire import Wire
+from hashhop.core.errors import BackendError, TransientError
 
 
 class RawServer:

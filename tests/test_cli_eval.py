@@ -12,7 +12,8 @@ from stub_server import StubServer
 
 from hashhop.cli import main
 from hashhop.cli.evaluate import _redact
-from hashhop.evaluate.cost import Prices, PricingError, estimate, load_prices
+from hashhop.core.errors import PricingError
+from hashhop.evaluate.cost import Prices, estimate, load_prices
 from hashhop.evaluate.store import RunStore, read_records, read_results, read_samples
 from hashhop.generate.build import make_sample
 from hashhop.generate.spec import Spec

@@ -64,7 +64,7 @@ def test_parquet_round_trips_and_loads_with_pyarrow(tmp_path):
 def test_a_failure_midway_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     path = tmp_path / "d.jsonl"
     path.write_text("precious\n")
-    import hashhop.generate.dataset as dataset
+    from hashhop.generate import dataset  # `import hashhop.generate.dataset as` meets hashhop.generate(), the function
 
     calls = {"n": 0}
     real = dataset._write_row

@@ -4,9 +4,9 @@ import pytest
 
 from hashhop.generate.build import build
 from hashhop.generate.layout import Shape
+from hashhop.generate.lines import parse_pairs, walk
 from hashhop.generate.problem import Problem
 from hashhop.generate.spec import Spec
-from hashhop.generate.verify import parse_pairs, walk
 
 
 def _lines(problem):

@@ -4,8 +4,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashhop.generate.build import build, make_sample
+from hashhop.generate.lines import parse_pairs, walk
 from hashhop.generate.spec import Spec
-from hashhop.generate.verify import parse_pairs, verify_sample, walk
+from hashhop.generate.verify import verify_sample
 
 
 @st.composite

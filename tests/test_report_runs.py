@@ -18,7 +18,7 @@ import pytest
 from hashhop import Spec
 from hashhop.core.errors import DatasetError
 from hashhop.generate.build import build, sample_from_problem
-from hashhop.report.runs import load_run, load_runs
+from hashhop.report.runs import load_runs, read_run
 
 TOKENS = (500, 1000, 2000)
 HOPS = (1, 2)
@@ -231,7 +231,7 @@ def runs(tmp_path_factory):
 
 def test_reader_returns_every_record_once_in_write_order(runs):
     folder, records = runs["stub"]
-    run = load_run(folder)
+    run = read_run(folder)
     assert [(r["sample_id"], r["query_index"]) for r in run.records] == [
         (r["sample_id"], r["query_index"]) for r in records
     ]
@@ -240,7 +240,7 @@ def test_reader_returns_every_record_once_in_write_order(runs):
 
 def test_reader_skips_a_torn_last_line_and_calls_the_run_partial(runs):
     folder, records = runs["partial"]
-    run = load_run(folder)
+    run = read_run(folder)
     assert len(run.records) == len(records)
     assert run.torn_lines == 1 and run.partial
 
@@ -249,7 +249,7 @@ def test_reader_keeps_the_first_record_of_a_duplicated_key(tmp_path, runs):
     folder, records = runs["oracle"]
     dup = dict(records[0], kind="hallucinated", correct=False)
     (tmp_path / "records.jsonl").write_text(json.dumps(records[0]) + "\n" + json.dumps(dup) + "\n")
-    run = load_run(tmp_path)
+    run = read_run(tmp_path)
     assert len(run.records) == 1 and run.records[0]["kind"] == "correct"
 
 
@@ -257,19 +257,19 @@ def test_results_json_saying_partial_makes_the_run_partial(tmp_path, runs):
     folder, records = runs["oracle"]
     (tmp_path / "records.jsonl").write_text(json.dumps(records[0]) + "\n")
     (tmp_path / "results.json").write_text(json.dumps({"partial": True}))
-    assert load_run(tmp_path).partial
+    assert read_run(tmp_path).partial
     (tmp_path / "results.json").write_text(json.dumps({"partial": False}))
-    assert not load_run(tmp_path).partial
+    assert not read_run(tmp_path).partial
 
 
 def test_reader_finds_the_sample_recipes(runs):
-    run = load_run(runs["oracle"][0])
+    run = read_run(runs["oracle"][0])
     assert set(run.samples) == {r["sample_id"] for r in run.records}
 
 
 def test_a_folder_without_records_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="no records.jsonl"):
-        load_run(tmp_path)
+        read_run(tmp_path)
 
 
 def test_runs_with_the_same_folder_name_get_distinct_names(tmp_path, runs):

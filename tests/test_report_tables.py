@@ -211,9 +211,9 @@ def test_accuracy_colours_stay_apart_for_red_green_colour_blindness():
 
 def test_a_recipe_that_no_longer_rebuilds_falls_back_to_the_record(runs):  # noqa: F811
     from hashhop.report.diagnose import diagram
-    from hashhop.report.runs import load_run
+    from hashhop.report.runs import read_run
 
-    run = load_run(runs["random"][0])
+    run = read_run(runs["random"][0])
     record = run.records[0]
     recipe = dict(run.samples[record["sample_id"]])
     recipe["spec"] = dict(recipe["spec"], seed=recipe["spec"]["seed"] + 1)  # as if the generator had changed

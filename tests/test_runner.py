@@ -7,9 +7,10 @@ import pytest
 from stub_server import oracle_answer
 
 from hashhop.backends import get_backend
-from hashhop.backends.base import BackendError, Completion, OverLength, RateLimited, TransientError
+from hashhop.backends.base import Completion
+from hashhop.core.errors import BackendError, OverLength, OverLengthStop, RateLimited, TransientError
 from hashhop.evaluate.cost import Prices
-from hashhop.evaluate.runner import AdaptiveLimiter, OverLengthStop, RunConfig, Runner
+from hashhop.evaluate.runner import AdaptiveLimiter, RunConfig, Runner
 from hashhop.evaluate.store import RunStore, read_records
 from hashhop.evaluate.summary import metrics
 from hashhop.generate.tokenizers import get_tokenizer

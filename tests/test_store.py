@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hashhop.core.errors import MissingExtraError
+from hashhop.core.errors import MissingExtraError, StoreError
 from hashhop.evaluate.store import (
     Record,
     RunStore,
-    StoreError,
     load_run,
     read_records,
     read_results,

@@ -2,7 +2,8 @@
 
 import pytest
 
-from hashhop.bench.suites import FALLBACK_TOKENIZER, SUITES, Grid, SuiteError, get_suite, list_suites
+from hashhop.bench.suites import FALLBACK_TOKENIZER, SUITES, Grid, get_suite, list_suites
+from hashhop.core.errors import SuiteError
 from hashhop.generate.spec import parse_size
 from hashhop.prompt.planner import Planner
 

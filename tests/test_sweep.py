@@ -6,9 +6,10 @@ import textwrap
 import pytest
 
 from hashhop.bench.suites import get_suite
-from hashhop.bench.sweep import SweepError, load_sweep, parse_sweep
+from hashhop.bench.sweep import load_sweep, parse_sweep
 from hashhop.cli import main
 from hashhop.cli.bench import DEFAULT_MODEL
+from hashhop.core.errors import SweepError
 
 FULL = """
 name = "mine"

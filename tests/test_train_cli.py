@@ -46,7 +46,7 @@ def test_train_command_writes_weights_config_and_log(tiny_checkpoint):
 
 
 def test_train_command_without_torch_names_the_extra(monkeypatch, capsys, tmp_path):
-    import hashhop.cli.train as cli_train
+    import hashhop_train.cli as cli_train
 
     def missing(module, extra):
         raise MissingExtraError(module, extra)

@@ -15,8 +15,8 @@ import threading
 import time
 from collections import OrderedDict
 
-from hashhop.backends.base import BackendError, Completion, Request, check_options
-from hashhop.core.errors import HashhopError, require
+from hashhop.backends.base import Completion, Request, check_options
+from hashhop.core.errors import BackendError, HashhopError, require
 
 
 class LtmBackend:

@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from hashhop.core.errors import HashhopError, require
+from hashhop.core.files import write_atomic
 
 from .config import ConfigError, ModelConfig, RunConfig
 
@@ -22,21 +22,15 @@ class CheckpointError(HashhopError):
     """A checkpoint that is missing, unreadable, or does not match its config."""
 
 
-def _atomic_write(path: Path, data: bytes):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def save(model, run: RunConfig, out_dir: str | Path, extra: dict | None = None):
     """Write weights and config to `out_dir` (created if needed)."""
     st = require("safetensors.torch", "train")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(out / WEIGHTS, st.save(tensors))
+    write_atomic(str(out / WEIGHTS), st.save(tensors), sync=False)
     meta = {"format": "hashhop_train/1", **run.to_dict(), **(extra or {})}
-    _atomic_write(out / CONFIG, json.dumps(meta, indent=2).encode())
+    write_atomic(str(out / CONFIG), json.dumps(meta, indent=2).encode(), sync=False)
 
 
 def resolve(path: str | Path) -> Path:

@@ -68,7 +68,7 @@ class TrainConfig:
     seed: int = 1  # training data seeds are seed*1_000_003 + step: never the evaluation seeds
     threads: int = 2
     log_every: int = 25
-    eval_every: int = 0  # 0: only at the end
+    checkpoint_every: int = 0  # save a checkpoint every N steps; 0: only at the end
     time_limit_s: float = 0.0  # stop early (and save) after this long; 0: no limit
     stages: tuple[Stage, ...] = (
         Stage("pairs", 600, (1, 1), (32, 170)),
@@ -106,8 +106,12 @@ def model_config(d: dict) -> ModelConfig:
     return _build(ModelConfig, dict(d), "model")
 
 
+# Fields renamed since a checkpoint was written: old name -> new (config.json files keep the old one).
+RENAMED = {"eval_every": "checkpoint_every"}
+
+
 def train_config(d: dict) -> TrainConfig:
-    d = dict(d)
+    d = {RENAMED.get(k, k): v for k, v in d.items()}
     if "stages" in d:
         d["stages"] = tuple(
             _build(Stage, {k: tuple(v) if isinstance(v, list) else v for k, v in s.items()}, "stage")
@@ -135,6 +139,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         if not sep:
             raise ConfigError(f"override {item!r} has no '=': write --key=value, e.g. --train.lr=0.001")
         table, dot, name = key.rpartition(".")
+        name = RENAMED.get(name, name)
         tables = [table] if dot else [t for t in fields if name in fields[t]]
         if len(tables) != 1 or tables[0] not in fields or name not in fields[tables[0]]:
             raise ConfigError(f"unknown override {key!r}: use model.<field> or train.<field>")

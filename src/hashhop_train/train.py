@@ -2,7 +2,7 @@
 torch.distributed data parallel (gloo on CPU, nccl on GPUs) when launched by torchrun.
 
 Writes to `out_dir`: model.safetensors + config.json (rank 0, at the end and every
-`save_every` steps), and train_log.jsonl (append-only, one JSON object per logged step).
+`checkpoint_every` steps), and train_log.jsonl (append-only, one JSON object per logged step).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +101,26 @@ def _log(path: Path, record: dict):
         f.flush()
 
 
-def train(run: RunConfig, out_dir: str | Path, echo=print) -> dict:
-    """Train from scratch per `run`; returns the final summary (also in config.json)."""
+@dataclass(frozen=True)
+class Session:
+    """What one training process works with: the run, its model (and DDP wrapper), where it writes."""
+
+    run: RunConfig
+    model: HopModel
+    ddp: torch.nn.Module  # the model itself in a single process
+    opt: torch.optim.Optimizer
+    device: torch.device
+    rank: int
+    world: int
+    out: Path
+    echo: Callable[[str], object]
+
+    @property
+    def log_path(self) -> Path:
+        return self.out / "train_log.jsonl"
+
+
+def _open_session(run: RunConfig, out_dir: str | Path, echo) -> Session:
     rank, world = _dist()
     tc = run.train
     torch.set_num_threads(tc.threads)
@@ -112,65 +132,94 @@ def train(run: RunConfig, out_dir: str | Path, echo=print) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    log_path = out / "train_log.jsonl"
-    rng = np.random.default_rng(tc.seed * 7919 + rank)
-    start, total = time.time(), tc.steps
-    if rank == 0:
-        _log(
-            log_path,
-            {
-                "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "world": world,
-                "parameters": count_parameters(model),
-                "config": run.to_dict(),
-            },
-        )
-        echo(f"training {count_parameters(model):,} parameters, {total} steps, world {world}, out {out}")
+    return Session(run, model, ddp, opt, device, rank, world, out, echo)
+
+
+def _log_start(s: Session) -> None:
+    record = {
+        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "world": s.world,
+        "parameters": count_parameters(s.model),
+        "config": s.run.to_dict(),
+    }
+    _log(s.log_path, record)
+    s.echo(
+        f"training {count_parameters(s.model):,} parameters, {s.run.train.steps} steps, world {s.world}, out {s.out}"
+    )
+
+
+def _step(s: Session, step: int, progress: float, rng) -> tuple[Stage, torch.Tensor, float, object]:
+    """One optimizer step at `progress`: (stage, loss, accuracy, batch)."""
+    tc = s.run.train
+    stage, within = stage_at(tc.stages, progress)
+    seed_offset = (step * s.world + s.rank) * tc.batch
+    batch = stage_batch(stage, within, tc.batch, tc.queries, s.run.model.max_seg_len, rng, tc.seed, seed_offset)
+    for group in s.opt.param_groups:
+        group["lr"] = lr_at(progress, tc)
+    loss, acc = loss_and_accuracy(s.ddp, batch.to(s.device))
+    s.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(s.model.parameters(), tc.clip)
+    s.opt.step()
+    return stage, loss, acc, batch
+
+
+def _log_step(s: Session, step: int, stage: Stage, loss: torch.Tensor, acc: float, batch, start: float) -> None:
+    record = {
+        "step": step,
+        "stage": stage.name,
+        "loss": round(loss.item(), 4),
+        "acc": round(acc, 4),
+        "lr": round(s.opt.param_groups[0]["lr"], 6),
+        "segments": int(batch.ctx_ids.shape[1]),
+        "elapsed_s": round(time.time() - start, 1),
+    }
+    _log(s.log_path, record)
+    s.echo(json.dumps(record))
+
+
+def _run_steps(s: Session, start: float) -> int:
+    """Step until the schedule (or the time budget) is done; returns the steps taken."""
+    tc = s.run.train
+    rng = np.random.default_rng(tc.seed * 7919 + s.rank)
     step = 0
     while True:
-        elapsed = time.time() - start
-        progress = _agree(progress_at(step, elapsed, tc), world)
+        progress = _agree(progress_at(step, time.time() - start, tc), s.world)
         if progress >= 1.0:
-            break
-        stage, within = stage_at(tc.stages, progress)
-        batch = stage_batch(
-            stage, within, tc.batch, tc.queries, run.model.max_seg_len, rng, tc.seed, (step * world + rank) * tc.batch
-        )
-        for group in opt.param_groups:
-            group["lr"] = lr_at(progress, tc)
-        loss, acc = loss_and_accuracy(ddp, batch.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
-        opt.step()
-        if rank == 0 and step % tc.log_every == 0:
-            rec = {
-                "step": step,
-                "stage": stage.name,
-                "loss": round(loss.item(), 4),
-                "acc": round(acc, 4),
-                "lr": round(opt.param_groups[0]["lr"], 6),
-                "segments": int(batch.ctx_ids.shape[1]),
-                "elapsed_s": round(time.time() - start, 1),
-            }
-            _log(log_path, rec)
-            echo(json.dumps(rec))
-        if rank == 0 and tc.eval_every and step and step % tc.eval_every == 0:
-            checkpoint.save(model, run, out, {"steps_done": step + 1})
+            return step
+        stage, loss, acc, batch = _step(s, step, progress, rng)
+        if s.rank == 0 and step % tc.log_every == 0:
+            _log_step(s, step, stage, loss, acc, batch, start)
+        if s.rank == 0 and tc.checkpoint_every and step and step % tc.checkpoint_every == 0:
+            checkpoint.save(s.model, s.run, s.out, {"steps_done": step + 1})
         step += 1
+
+
+def _finish(s: Session, summary: dict) -> None:
+    """Rank 0: evaluate on the fixed batches, save the final checkpoint, log the summary."""
+    s.model.cpu()
+    summary["eval_pointer_accuracy"] = evaluate_stages(s.model, s.run)
+    checkpoint.save(s.model, s.run, s.out, summary)
+    _log(s.log_path, {"final": summary})
+    s.echo(json.dumps({"final": summary}))
+
+
+def train(run: RunConfig, out_dir: str | Path, echo=print) -> dict:
+    """Train from scratch per `run`; returns the final summary (also in config.json)."""
+    s = _open_session(run, out_dir, echo)
+    start = time.time()
+    if s.rank == 0:
+        _log_start(s)
+    step = _run_steps(s, start)
     summary = {
         "steps_done": step,
         "train_seconds": round(time.time() - start, 1),
-        "world": world,
-        "parameters": count_parameters(model),
+        "world": s.world,
+        "parameters": count_parameters(s.model),
     }
-    if rank == 0:
-        model.cpu()
-        summary["eval_pointer_accuracy"] = evaluate_stages(model, run)
-        checkpoint.save(model, run, out, summary)
-        _log(log_path, {"final": summary})
-        echo(json.dumps({"final": summary}))
-    if world > 1:
+    if s.rank == 0:
+        _finish(s, summary)
+    if s.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return summary

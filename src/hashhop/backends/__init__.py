@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 from importlib import metadata
 
-from hashhop.backends.base import Backend, BackendError, Completion, OverLength, RateLimited, Request, TransientError
+from hashhop.backends.base import Backend, Completion, Request
+from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 BUILTIN = ("openai", "anthropic", "hf", "llamacpp", "oracle", "random")
 ENTRY_POINT_GROUP = "hashhop.backends"

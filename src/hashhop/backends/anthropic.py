@@ -11,16 +11,8 @@ from __future__ import annotations
 import os
 import time
 
-from hashhop.backends.base import (
-    BackendError,
-    Completion,
-    OverLength,
-    RateLimited,
-    Request,
-    TransientError,
-    check_options,
-)
-from hashhop.core.errors import require
+from hashhop.backends.base import Completion, Request, check_options
+from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError, require
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from hashhop.core.errors import HashhopError
+from hashhop.core.errors import BackendError
 
 
 @dataclass(frozen=True)
@@ -41,26 +41,6 @@ class Completion:
     finish_reason: str | None = None
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class BackendError(HashhopError):
-    """Fatal for the run: bad key (401/403), unknown model (404), bad options. Never retried."""
-
-
-class TransientError(Exception):
-    """Worth retrying: timeout, connection error, 5xx, malformed response."""
-
-
-class RateLimited(TransientError):
-    """429: retry after `retry_after` seconds (None: back off) and lower concurrency."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class OverLength(Exception):
-    """The prompt does not fit the model's context window: recorded as over_length, not wrong."""
 
 
 def check_options(backend: str, options: dict, known) -> None:

@@ -13,8 +13,8 @@ import asyncio
 import threading
 import time
 
-from hashhop.backends.base import BackendError, Completion, OverLength, Request, check_options
-from hashhop.core.errors import require
+from hashhop.backends.base import Completion, Request, check_options
+from hashhop.core.errors import BackendError, OverLength, require
 
 _WINDOW_FIELDS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
 

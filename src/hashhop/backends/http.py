@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from hashhop.backends.base import BackendError, TransientError
-from hashhop.core.errors import require
+from hashhop.core.errors import BackendError, TransientError, require
 
 
 async def _read_limited(headers, chunks, limit: int) -> bytes:

@@ -14,8 +14,8 @@ import os
 import threading
 import time
 
-from hashhop.backends.base import BackendError, Completion, OverLength, Request, TransientError, check_options
-from hashhop.core.errors import require
+from hashhop.backends.base import Completion, Request, check_options
+from hashhop.core.errors import BackendError, OverLength, TransientError, require
 
 
 def _parse_bool(value) -> bool:

@@ -19,17 +19,10 @@ import os
 import re
 import time
 
-from hashhop.backends.base import (
-    BackendError,
-    Completion,
-    OverLength,
-    RateLimited,
-    Request,
-    TransientError,
-    check_options,
-)
+from hashhop.backends.base import Completion, Request, check_options
 from hashhop.backends.http import make_transport
 from hashhop.core import fastjson
+from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 OPENAI_URL = "https://api.openai.com/v1"
 MAX_RESPONSE_BYTES = 4 * 2**20

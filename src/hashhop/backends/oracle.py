@@ -1,7 +1,7 @@
 """The `oracle` backend: answers every query exactly by indexing the context's lines.
 
 A reference point (100% by construction) and the backend most tests use. It reads only the
-context text it is sent, like a model would, plus the query's start and hop count.
+context text it is sent, like a model would (generate/lines.py), plus the query's start and hop count.
 """
 
 from __future__ import annotations
@@ -11,16 +11,7 @@ import time
 from collections import OrderedDict
 
 from hashhop.backends.base import Completion, Request, check_options
-
-
-def index_context(context: str) -> dict[str, str]:
-    """`KEY = VALUE` lines into a dict (quotes around magic-format values stripped)."""
-    table = {}
-    for line in context.split("\n"):
-        key, sep, value = line.partition(" = ")
-        if sep:
-            table[key.strip()] = value.strip().strip("'")
-    return table
+from hashhop.generate.lines import index_context, walk
 
 
 class ContextCache:
@@ -40,17 +31,6 @@ class ContextCache:
         return self._items[key]
 
 
-def walk(table: dict[str, str], start: str, hops: int) -> list[str]:
-    """The hashes reached from `start`, one per hop (shorter if the chain ends)."""
-    out, h = [], start
-    for _ in range(hops):
-        if h not in table:
-            break
-        h = table[h]
-        out.append(h)
-    return out
-
-
 class OracleBackend:
     """Solves every query; `delay` (seconds) simulates a slow model for tests."""
 
@@ -65,7 +45,7 @@ class OracleBackend:
         t0 = time.perf_counter()
         if self.delay:
             await asyncio.sleep(self.delay)
-        hashes = walk(self._tables.get(request), request.start, request.hops)
+        hashes = walk(self._tables.get(request), request.start, request.hops)[1:]  # the start is not an answer
         text = " = ".join(hashes) if request.cot else (hashes[-1] if hashes else "")
         return Completion(text=text, latency_s=time.perf_counter() - t0, finish_reason="stop", model=self.name)
 

@@ -7,7 +7,8 @@ import random as _random
 import time
 
 from hashhop.backends.base import Completion, Request, check_options
-from hashhop.backends.oracle import ContextCache, index_context
+from hashhop.backends.oracle import ContextCache
+from hashhop.generate.lines import index_context
 
 
 def _hash_pool(context: str) -> list[str]:

@@ -19,9 +19,8 @@ import ssl as _ssl
 import urllib.parse
 import zlib
 
-from hashhop.backends.base import BackendError, TransientError
 from hashhop.core import fastjson
-from hashhop.core.errors import require
+from hashhop.core.errors import BackendError, TransientError, require
 
 USER_AGENT = "hashhop"
 

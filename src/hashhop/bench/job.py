@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from hashhop.backends import get_backend
 from hashhop.bench.suites import FALLBACK_TOKENIZER, Grid
 from hashhop.bench.sweep import ModelEntry
+from hashhop.core.errors import StoreError
 from hashhop.evaluate.cost import Prices, load_prices
 from hashhop.evaluate.runner import RunConfig, max_tokens_for
-from hashhop.evaluate.store import RunStore, StoreError, now_iso, read_results
+from hashhop.evaluate.store import RunStore, now_iso, read_results
 from hashhop.evaluate.summary import git_hash, metrics, prefix_cache, token_check, versions
 from hashhop.generate.sample import Query
 from hashhop.generate.tokenizers import get_tokenizer

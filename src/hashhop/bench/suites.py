@@ -12,16 +12,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from hashhop.core.errors import HashhopError, SpecError
+from hashhop.core.errors import SpecError, SuiteError
 from hashhop.generate.spec import FORMATS, format_size, parse_size
 from hashhop.prompt.planner import make_cell
 
 # Models that cannot count their own tokens are sized in this tokenizer (recorded in each cell).
 FALLBACK_TOKENIZER = "tiktoken:cl100k_base"
-
-
-class SuiteError(HashhopError):
-    """An unknown suite name."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from hashhop.bench.suites import Grid, get_suite
-from hashhop.core.errors import HashhopError
+from hashhop.core.errors import HashhopError, SweepError
 from hashhop.generate.spec import parse_size
 
 TOP_KEYS = ("name", "suite", "grid", "models")
@@ -45,10 +45,6 @@ MODEL_KEYS = (
     "max_tokens",
     "options",
 )
-
-
-class SweepError(HashhopError):
-    """A sweep file that cannot be read or holds a bad key or value."""
 
 
 @dataclass(frozen=True)

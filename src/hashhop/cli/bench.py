@@ -17,9 +17,9 @@ from hashhop.bench.executors import EXECUTORS, Job, run
 from hashhop.bench.job import max_completion
 from hashhop.bench.suites import FALLBACK_TOKENIZER, get_suite, list_suites
 from hashhop.bench.sweep import ModelEntry, Sweep, load_sweep
-from hashhop.core.errors import HashhopError
+from hashhop.core.errors import HashhopError, StoreError
 from hashhop.evaluate.cost import check_budget, estimate, load_prices
-from hashhop.evaluate.store import StoreError, now_iso, read_results, write_json_atomic
+from hashhop.evaluate.store import now_iso, read_results, write_json_atomic
 from hashhop.generate.spec import format_size
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 

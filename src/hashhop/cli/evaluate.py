@@ -17,11 +17,11 @@ import time
 from hashhop import __version__
 from hashhop.backends import get_backend, parse_options
 from hashhop.cli.score import print_summary
-from hashhop.core.errors import DatasetError, HashhopError
+from hashhop.core.errors import DatasetError, HashhopError, StoreError
 from hashhop.evaluate.cost import check_budget, estimate, load_prices
 from hashhop.evaluate.lmeval_fields import lm_eval_results
 from hashhop.evaluate.runner import RunConfig, Runner, max_tokens_for
-from hashhop.evaluate.store import RunStore, StoreError, now_iso, read_results
+from hashhop.evaluate.store import RunStore, now_iso, read_results
 from hashhop.evaluate.summary import git_hash, metrics, prefix_cache, token_check, versions
 from hashhop.generate.sample import Query, Sample
 from hashhop.generate.spec import parse_size

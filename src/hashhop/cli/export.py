@@ -50,8 +50,9 @@ def _check_dir(path: str, force: bool) -> None:
 
 def _samples_jsonl(args, path: str):
     """Write the JSONL and return its samples (with prompts: read back from the file as written)."""
+    from hashhop.core.files import atomic_output
     from hashhop.generate.build import problem_of
-    from hashhop.generate.dataset import atomic_output, read_samples, write_jsonl
+    from hashhop.generate.dataset import read_samples, write_jsonl
 
     if args.dataset:
         with atomic_output(path) as f:
@@ -77,7 +78,8 @@ def _write_parquet(samples, path: str) -> list:
     """Parquet in row groups of BATCH samples (never every prompt in memory); returns the samples."""
     pa = require("pyarrow", "parquet")
     pq = require("pyarrow.parquet", "parquet")
-    from hashhop.generate.dataset import atomic_output, parquet_row
+    from hashhop.core.files import atomic_output
+    from hashhop.generate.dataset import parquet_row
 
     kept, rows, writer = [], [], None
     with atomic_output(path) as f:

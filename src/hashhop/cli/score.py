@@ -11,8 +11,9 @@ import dataclasses
 import os
 import sys
 
+from hashhop.core.errors import StoreError
 from hashhop.evaluate.score import score_query
-from hashhop.evaluate.store import Record, RunStore, StoreError, now_iso, read_records, read_results, read_samples
+from hashhop.evaluate.store import Record, RunStore, now_iso, read_records, read_results, read_samples
 from hashhop.evaluate.summary import metrics
 from hashhop.generate.build import problem_of
 from hashhop.generate.sample import Sample

@@ -13,11 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from hashhop.core.errors import HashhopError
-
-
-class PricingError(HashhopError):
-    """A pricing file that cannot be read or has no entry for the model."""
+from hashhop.core.errors import PricingError
 
 
 @dataclass(frozen=True)

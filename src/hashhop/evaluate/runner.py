@@ -16,8 +16,8 @@ import random
 import sys
 from dataclasses import dataclass, field
 
-from hashhop.backends.base import Completion, OverLength, RateLimited, Request, TransientError
-from hashhop.core.errors import HashhopError
+from hashhop.backends.base import Completion, Request
+from hashhop.core.errors import OverLength, OverLengthStop, RateLimited, TransientError
 from hashhop.core.progress import EvalProgress as Progress
 from hashhop.evaluate import score as scoring
 from hashhop.evaluate.cost import Budget, Prices
@@ -38,10 +38,6 @@ __all__ = [
     "make_cell",
     "max_tokens_for",
 ]  # Plan, Planner and make_cell live in prompt.py; re-exported for callers
-
-
-class OverLengthStop(HashhopError):
-    """A prompt did not fit the model and --on-over-length stop was asked for."""
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import time
 
 from hashhop.core import fastjson
-from hashhop.core.errors import HashhopError, OutputError, require
+from hashhop.core.errors import OutputError, StoreError, require
+from hashhop.core.files import atomic_output, read_jsonl
 from hashhop.evaluate.record import Record, now_iso  # re-exported: the store's readers and writers speak Records
 from hashhop.generate.sample import Sample
 from hashhop.prompt.planner import cell_key
@@ -43,37 +43,15 @@ __all__ = [
 ]
 
 
-class StoreError(HashhopError):
-    """A run folder that is locked, unreadable or holds a different run."""
-
-
 def _line(obj: dict) -> bytes:
     """One line of records.jsonl or samples.jsonl."""
     return fastjson.dumps(obj) + b"\n"
 
 
-def _read_jsonl(path: str) -> list[dict]:
-    """Every complete JSON object line; a torn or garbled line (a crash mid-write) is skipped."""
-    if not os.path.exists(path):
-        return []
-    out = []
-    with open(path, "rb") as f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                break  # torn last line: the write never finished
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                out.append(obj)
-    return out
-
-
 def read_records(run_dir: str) -> list[Record]:
     """The records of a run, in write order, one per key (the first written wins)."""
     seen, out = set(), []
-    for d in _read_jsonl(os.path.join(run_dir, RECORDS)):
+    for d in read_jsonl(os.path.join(run_dir, RECORDS))[0]:
         record = Record.from_dict(d)
         if record.key not in seen:
             seen.add(record.key)
@@ -83,7 +61,7 @@ def read_records(run_dir: str) -> list[Record]:
 
 def read_samples(run_dir: str) -> list[dict]:
     """Entries of samples.jsonl: {"cell", "index", "n_tokens", "sample": recipe}."""
-    return _read_jsonl(os.path.join(run_dir, SAMPLES))
+    return read_jsonl(os.path.join(run_dir, SAMPLES))[0]
 
 
 def read_results(run_dir: str) -> dict:
@@ -109,19 +87,13 @@ def load_run(run_dir: str):
 
 
 def write_json_atomic(path: str, obj) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
+    """Replace `path` by `obj` as indented JSON, fsync'd; a failed write leaves the old file whole."""
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_output(path, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False, default=str)
             f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as exc:  # a full disk: the old file stays whole, the temp file goes
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise StoreError(_write_failed(path, exc)) from None
-    _fsync_dir(os.path.dirname(path) or ".")
 
 
 def _write_failed(path: str, exc: OSError) -> str:
@@ -129,17 +101,6 @@ def _write_failed(path: str, exc: OSError) -> str:
         f"cannot write {path}: {exc.strerror or exc}: free space (or fix the folder) and run the same "
         f"command again to resume; what was stored is intact"
     )
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class RunStore:
@@ -250,15 +211,9 @@ class RunStore:
     def rewrite_records(self, records: list[Record]) -> None:
         """Replace records.jsonl atomically (rescoring: same keys, same completions)."""
         self._rec.close()
-        path = os.path.join(self.dir, RECORDS)
-        tmp = f"{path}.tmp.{os.getpid()}"
-        with open(tmp, "wb") as f:
+        with atomic_output(os.path.join(self.dir, RECORDS)) as f:
             for r in records:
                 f.write(_line(r.to_dict()))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(self.dir)
         self.records = list(records)
         self._rec = self._open_append(RECORDS)
 

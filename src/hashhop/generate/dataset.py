@@ -7,14 +7,13 @@ or interrupted run never leaves a partial output file.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 
-from hashhop.core.errors import DatasetError, OutputError, require
+from hashhop.core.errors import DatasetError, require
+from hashhop.core.files import atomic_output
 from hashhop.core.progress import Progress
 from hashhop.generate.build import build, problem_of
 from hashhop.generate.parallel import PartPool
@@ -28,33 +27,6 @@ REQUIRED_KEYS = ("id", "spec", "index", "shape", "queries", "prompt_sha256")
 def _escape(block: bytes) -> bytes:
     # Prompts hold only hash symbols, ' = ', quotes and newlines (alphabets forbid \\ and ").
     return block.replace(b"\n", b"\\n")
-
-
-@contextlib.contextmanager
-def atomic_output(path: str, mode: str = "wb"):
-    """A file object for a temp file beside `path`, renamed over it only on success."""
-    if not path or os.path.isdir(path):
-        raise OutputError(f"cannot write {path!r}: it is not a file name (pick a file with -o, e.g. -o data.jsonl)")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise OutputError(f"cannot write {path}: directory {directory} does not exist (create it or pick another -o)")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror} (pick a writable -o)") from None
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the output should look like any other file
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _write_row(f, pool: PartPool, problem, n_tokens: int, with_prompt: bool, written=None) -> Sample:

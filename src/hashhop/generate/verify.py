@@ -1,7 +1,7 @@
 """Independent checks of generated samples: `hashhop verify FILE`.
 
-The prompt is re-read as text, the way a user would check it (split each line on ' = ', strip
-quotes), without using the generator's index: no hash repeats as a key or as a value, every
+The prompt is re-read as text, the way a user would check it (generate/lines.py: split each line
+on ' = ', strip quotes), without using the generator's index: no hash repeats as a key or as a value, every
 query walks exactly `hops` links to its target, the stored sizes are the measured ones, and the
 prompt still rebuilds from its recipe.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hashhop.generate.build import problem_of
+from hashhop.generate.lines import parse_pairs, walk
 from hashhop.generate.sample import Sample
 from hashhop.generate.sizing import TOLERANCE
 from hashhop.generate.tokenizers import count_chunks, get_tokenizer
@@ -21,36 +22,6 @@ class Verdict:
     sample_id: str
     ok: bool
     problems: tuple[str, ...]
-
-
-def parse_pairs(lines) -> tuple[dict[str, str], list[str]]:
-    """KEY -> VALUE from prompt lines, and a list of structural faults found on the way."""
-    table: dict[str, str] = {}
-    values: set[str] = set()
-    faults: list[str] = []
-    for number, line in enumerate(lines):
-        key, sep, value = line.partition(" = ")
-        if not sep:
-            faults.append(f"line {number} is not 'KEY = VALUE'")
-            continue
-        value = value.strip("'")
-        if key in table:
-            faults.append(f"key {key} appears twice")
-        if value in values:
-            faults.append(f"value {value} appears twice")
-        table[key] = value
-        values.add(value)
-    return table, faults
-
-
-def walk(table: dict[str, str], start: str, hops: int) -> list[str]:
-    """The hashes reached from start, following at most `hops` links."""
-    path = [start]
-    for _ in range(hops):
-        if path[-1] not in table:
-            break
-        path.append(table[path[-1]])
-    return path
 
 
 def verify_sample(sample: Sample) -> Verdict:

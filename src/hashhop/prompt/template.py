@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hashhop.core.errors import HashhopError, SpecError
+from hashhop.core.errors import SpecError, TemplateError
 from hashhop.generate.sample import Query
 
 SYSTEM = (
@@ -26,10 +26,6 @@ QUESTION_COT = (
     "separated by ' = ', and nothing else."
 )
 QUESTION_SKIP = "Start at {start} and follow {hops} link(s). Which hash do you reach? Answer with that hash only."
-
-
-class TemplateError(HashhopError):
-    """A template file that cannot be read or lacks its placeholders."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from hashhop.core.errors import HashhopError
+from hashhop.core.errors import BrowserError
 
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
@@ -27,10 +27,6 @@ FLAGS = (
     "--hide-scrollbars",
     "--mute-audio",
 )
-
-
-class BrowserError(HashhopError):
-    """No usable Chromium, or it failed to draw the page."""
 
 
 def find_chromium() -> str | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from hashhop.core.errors import OutputError
+from hashhop.core.files import write_atomic
 from hashhop.report import html, tables
 from hashhop.report.aggregate import KINDS
 from hashhop.report.chainview import diagrams_html
@@ -59,124 +59,124 @@ def _depth_maps(data, plots) -> str:
     return "".join(out)
 
 
-def _figure_sections(data, plots) -> list[tuple[str, str]]:
+def _curves_figure(data, plots) -> str:
     anchors_note = " Grey hollow markers are published figures, not measured here." if data.anchors else ""
+    return html.figure(
+        plots.curves(data.cells, data.labels, data.anchors),
+        "Accuracy against context length (log scale), one panel per hop count; solid: skip steps, dashed: chain "
+        "of thought; the shaded band is the 95% Wilson interval." + anchors_note,
+    )
+
+
+def _failures_figure(data, plots) -> str:
+    return html.figure(
+        plots.failures(data.length_cells, data.labels),
+        "Share of all queries at each context length that failed, split by failure kind (all hop counts and "
+        "modes pooled); the gap above a bar is the share answered correctly.",
+    ) + html.table(tables.cell_rows(data.length_cells), KIND_COLUMNS)
+
+
+def _usage_figure(data, plots) -> str:
+    return (
+        html.figure(
+            plots.usage(data.length_cells, data.labels),
+            "Per context length: mean latency per query, mean completion tokens, and total cost (USD; 0 for local "
+            "models), all hop counts and modes pooled; the table gives every cell.",
+        )
+        + "<details><summary>tokens, latency and cost of every cell</summary>"
+        + html.table(tables.cell_rows(data.cells), USAGE_COLUMNS)
+        + "</details>"
+    )
+
+
+def _anchors_figure(data, plots) -> str:
+    return html.figure(
+        plots.anchors_figure(data.cells, data.labels, data.anchors),
+        "Published HashHop results (grey, hollow, dotted; from other papers and repositories, NOT measured by this "
+        "report) beside this report's runs. Tasks and units differ: several count characters, not tokens.",
+    ) + html.table(tables.anchor_rows(data.anchors))
+
+
+def _figure_sections(data, plots) -> list[tuple[str, str]]:
     out = [
-        (
-            "Accuracy vs context length",
-            html.figure(
-                plots.curves(data.cells, data.labels, data.anchors),
-                "Accuracy against context length (log scale), one panel per hop count; solid: skip steps, dashed: chain "
-                "of thought; the shaded band is the 95% Wilson interval." + anchors_note,
-            ),
-        ),
+        ("Accuracy vs context length", _curves_figure(data, plots)),
         ("Accuracy by context length and hops", _heatmaps(data, plots)),
         ("Accuracy by depth of the query chain", _depth_maps(data, plots)),
-        (
-            "Why answers failed",
-            html.figure(
-                plots.failures(data.length_cells, data.labels),
-                "Share of all queries at each context length that failed, split by failure kind (all hop counts and "
-                "modes pooled); the gap above a bar is the share answered correctly.",
-            )
-            + html.table(tables.cell_rows(data.length_cells), KIND_COLUMNS),
-        ),
+        ("Why answers failed", _failures_figure(data, plots)),
         (
             "Failed queries, hop by hop",
             '<p class="note">The true chain from the start hash; ✗ marks the hop where '
             "the answer left it. The strip is the whole context (top of the prompt on the left): green ticks are the "
             "chain's links, red is where the model's hash sits.</p>" + diagrams_html(data.diagrams),
         ),
-        (
-            "Cost, tokens and latency",
-            html.figure(
-                plots.usage(data.length_cells, data.labels),
-                "Per context length: mean latency per query, mean completion tokens, and total cost (USD; 0 for local "
-                "models), all hop counts and modes pooled; the table gives every cell.",
-            )
-            + "<details><summary>tokens, latency and cost of every cell</summary>"
-            + html.table(tables.cell_rows(data.cells), USAGE_COLUMNS)
-            + "</details>",
-        ),
+        ("Cost, tokens and latency", _usage_figure(data, plots)),
     ]
     if data.anchors:
-        out.append(
-            (
-                "Published figures (not measured here)",
-                html.figure(
-                    plots.anchors_figure(data.cells, data.labels, data.anchors),
-                    "Published HashHop results (grey, hollow, dotted; from other papers and repositories, NOT measured by this "
-                    "report) beside this report's runs. Tasks and units differ: several count characters, not tokens.",
-                )
-                + html.table(tables.anchor_rows(data.anchors)),
-            )
-        )
+        out.append(("Published figures (not measured here)", _anchors_figure(data, plots)))
     return out
+
+
+def _headline(data) -> tuple[str, str]:
+    threshold = data.options.threshold
+    return (
+        f"Effective context length (accuracy ≥ {threshold:.0%})",
+        html.headline(data) + f'<p class="note">The longest context length whose accuracy stays at or above '
+        f"{threshold:.0%} at every tested length up to it (RULER's definition); “≥” means it passed at every "
+        f"length tested, “&lt;” that it failed at the shortest. Hover a cell for what stopped it.</p>",
+    )
+
+
+def _body(data, figures: bool) -> list[tuple[str, str]]:
+    """The measured sections: figures (when drawn) or the failed chains alone, or a note that nothing is yet."""
+    if not data.cells:
+        note = '<p class="note">The runs hold no finished query yet: run the report again once some are recorded.</p>'
+        return [("No records yet", note)]
+    if figures:
+        from hashhop.report import plots
+
+        return _figure_sections(data, plots)
+    return [("Failed queries, hop by hop", diagrams_html(data.diagrams))]
+
+
+def _comparison(data) -> tuple[str, str]:
+    return (
+        f"Compared with {data.labels[0]}",
+        '<p class="note">Highlighted rows: the two 95% intervals do not '
+        "overlap (a difference beyond the noise of the sample sizes).</p>"
+        + html.table(
+            tables.compare_rows(data.differences), row_class=lambda r: "beyond" if r["beyond_intervals"] else ""
+        ),
+    )
+
+
+def _appendix(data) -> list[tuple[str, str]]:
+    """How each run was made, and every cell's numbers."""
+    runs = "".join(
+        f"<details><summary>{html.esc(run.name)}{' (partial)' if run.partial else ''}</summary>"
+        f"{html.table(tables.run_details(run, data.options.show_paths))}</details>"
+        for run in data.runs
+    )
+    cells = (
+        "<details><summary>accuracy, intervals, credit and counts of every cell</summary>"
+        + html.table(tables.cell_rows(data.cells))
+        + "</details>"
+    )
+    return [("How the runs were made", runs), ("Every cell", cells)]
 
 
 def sections(data, figures: bool = True) -> list[tuple[str, str]]:
     """(heading, HTML) of every section, figures drawn when `figures`."""
-    opt = data.options
-    out = [
-        (
-            f"Effective context length (accuracy ≥ {opt.threshold:.0%})",
-            html.headline(data) + f'<p class="note">The longest context length whose accuracy stays at or above '
-            f"{opt.threshold:.0%} at every tested length up to it (RULER's definition); “≥” means it passed at every "
-            f"length tested, “&lt;” that it failed at the shortest. Hover a cell for what stopped it.</p>",
-        )
-    ]
-    if not data.cells:
-        out.append(
-            (
-                "No records yet",
-                '<p class="note">The runs hold no finished query yet: run the report again once some are recorded.</p>',
-            )
-        )
-    elif figures:
-        from hashhop.report import plots
-
-        out += _figure_sections(data, plots)
-    else:
-        out.append(("Failed queries, hop by hop", diagrams_html(data.diagrams)))
+    out = [_headline(data), *_body(data, figures)]
     if len(data.labels) > 1:
-        out.append(
-            (
-                f"Compared with {data.labels[0]}",
-                '<p class="note">Highlighted rows: the two 95% intervals do not '
-                "overlap (a difference beyond the noise of the sample sizes).</p>"
-                + html.table(
-                    tables.compare_rows(data.differences), row_class=lambda r: "beyond" if r["beyond_intervals"] else ""
-                ),
-            )
-        )
-    out.append(
-        (
-            "How the runs were made",
-            "".join(
-                f"<details><summary>{html.esc(run.name)}{' (partial)' if run.partial else ''}</summary>"
-                f"{html.table(tables.run_details(run, opt.show_paths))}</details>"
-                for run in data.runs
-            ),
-        )
-    )
-    out.append(
-        (
-            "Every cell",
-            "<details><summary>accuracy, intervals, credit and counts of every cell</summary>"
-            + html.table(tables.cell_rows(data.cells))
-            + "</details>",
-        )
-    )
-    return out
+        out.append(_comparison(data))
+    return out + _appendix(data)
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    """Replace one report file whole (not fsync'd: a report is redrawn from the runs at will)."""
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(str(path), text, sync=False)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path.name}: {exc.strerror}: choose another -o path") from exc
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hashhop.core.errors import DatasetError
+from hashhop.core.files import read_jsonl
 
 
 @dataclass(frozen=True)
@@ -35,23 +36,6 @@ class Run:
         return tuple(dict.fromkeys(r.get("model", "?") for r in self.records))
 
 
-def read_jsonl(path: Path) -> tuple[list[dict], int]:
-    """Objects of a JSONL file and how many lines were unreadable (torn or blank lines skipped)."""
-    out, bad = [], 0
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                bad += 1  # a torn line: the writer died mid-line or is writing it now
-                continue
-            if isinstance(obj, dict):
-                out.append(obj)
-    return out, bad
-
-
 def _samples(folder: Path) -> dict:
     """Sample recipes by id, from samples.jsonl and/or contexts/*.json[l]."""
     found: dict = {}
@@ -60,7 +44,7 @@ def _samples(folder: Path) -> dict:
         files += sorted(p for p in (folder / "contexts").iterdir() if p.suffix in (".json", ".jsonl"))
     for path in files:
         try:
-            rows = read_jsonl(path)[0] if path.suffix == ".jsonl" else [json.loads(path.read_text())]
+            rows = read_jsonl(str(path))[0] if path.suffix == ".jsonl" else [json.loads(path.read_text())]
         except (OSError, ValueError):
             continue  # a sample file being written: the diagrams fall back to the records alone
         for row in rows:
@@ -71,7 +55,7 @@ def _samples(folder: Path) -> dict:
     return found
 
 
-def load_run(path: str | Path) -> Run:
+def read_run(path: str | Path) -> Run:
     """Read one run folder; raises DatasetError naming the fix when it is not a run."""
     folder = Path(path)
     records_file = folder / "records.jsonl"
@@ -79,7 +63,7 @@ def load_run(path: str | Path) -> Run:
         raise DatasetError(
             f"{folder.name or path}: no records.jsonl here: pass a run folder written by `hashhop eval` (runs/NAME)"
         )
-    rows, torn = read_jsonl(records_file)
+    rows, torn = read_jsonl(str(records_file))
     latest = {}
     for row in rows:  # a key written twice keeps its first record, like the store's resume
         latest.setdefault((row.get("sample_id"), row.get("query_index")), row)
@@ -103,7 +87,7 @@ def load_runs(paths) -> list[Run]:
     """Several runs; runs whose folders share a base name get a numeric suffix."""
     runs, seen = [], {}
     for p in paths:
-        run = load_run(p)
+        run = read_run(p)
         n = seen.get(run.name, 0)
         seen[run.name] = n + 1
         if n:

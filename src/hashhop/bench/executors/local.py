@@ -13,7 +13,7 @@ import multiprocessing
 import sys
 
 from hashhop.bench.job import Job, Progress, check_same_run, is_chat, open_backend, sizing, write_results
-from hashhop.core.errors import HashhopError
+from hashhop.core.errors import RUNNER_SIGNALS, HashhopError
 from hashhop.evaluate.runner import Runner
 from hashhop.evaluate.store import RunStore
 from hashhop.prompt.planner import Planner
@@ -57,6 +57,8 @@ def _child(job: Job) -> None:
     """A spawned process's target: errors as one line (the parent names the failed model)."""
     try:
         _run_in_process(job)
+    except RUNNER_SIGNALS:  # the runner's to handle; one that escapes is a bug, shown whole
+        raise
     except HashhopError as exc:
         print(f"error: {job.entry.model}: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -3,12 +3,15 @@
 `hashhop train --config FILE [--key=value ...] [--out DIR]` writes model.safetensors,
 config.json and train_log.jsonl to DIR. Overrides name a config field: `--train.steps=100`,
 `--model.dim=64`, or a bare unambiguous name (`--steps=100` is not one: stages set steps).
-hashhop_train is imported only inside the handler, so the core never depends on it.
+
+A command plugin: pyproject.toml declares `register` in the entry point group `hashhop.commands`,
+so the hashhop CLI finds it without importing hashhop_train itself. This module imports no torch:
+the command is listed even without the extra, and running it names the extra to install.
 """
 
 from __future__ import annotations
 
-from hashhop.core.errors import MissingExtraError, require
+from hashhop.core.errors import require
 
 
 def _handler(args) -> int:
@@ -25,6 +28,7 @@ def _handler(args) -> int:
 
 
 def register(subparsers):
+    """Add `train` to the hashhop CLI (the entry point of group hashhop.commands)."""
     parser = subparsers.add_parser(
         "train",
         help="train the long-context HashHop model (needs hashhop[train])",
@@ -43,6 +47,3 @@ def register(subparsers):
 
     parser.parse_known_args = parse_known_args
     return parser
-
-
-__all__ = ["register", "MissingExtraError"]
