@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 from hashhop.generate.problem import Problem
 from hashhop.generate.sample import Sample
-from hashhop.generate.sizing import plan
+from hashhop.generate.sizing import TokenCounter, plan
 from hashhop.generate.spec import Spec
 
 
-def build(spec: Spec, index: int = 0, counter=None) -> tuple[Problem, int]:
+def build(spec: Spec, index: int = 0, counter: TokenCounter | None = None) -> tuple[Problem, int]:
     """The sized problem for sample `index` and its measured size in `spec.tokenizer` units."""
     return plan(spec, index, counter)
 
@@ -19,7 +19,7 @@ def build(spec: Spec, index: int = 0, counter=None) -> tuple[Problem, int]:
 def sample_from_problem(problem: Problem, n_tokens: int, with_prompt: bool = True) -> Sample:
     """Freeze a problem into a Sample (streams the prompt once to hash it)."""
     digest = hashlib.sha256()
-    parts = [] if with_prompt else None
+    parts: list[str] | None = [] if with_prompt else None
     for chunk in problem.chunks():
         digest.update(chunk.encode("ascii"))
         if parts is not None:

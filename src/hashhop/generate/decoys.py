@@ -7,10 +7,16 @@ other decoys.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from hashhop.core.errors import SpecError
+from hashhop.generate.hashes import Digits
 from hashhop.generate.keyed import derive_key, mix64, subkeys
+
+if TYPE_CHECKING:  # problem.py imports this module lazily, when a problem asks for decoys
+    from hashhop.generate.problem import Problem
 
 MAX_TRIES = 10_000
 
@@ -20,7 +26,7 @@ def changed_symbols(length: int) -> int:
     return 2 if length >= 8 else 1
 
 
-def make_decoys(problem, targets: list[str], per_target: int) -> np.ndarray:
+def make_decoys(problem: Problem, targets: list[str], per_target: int) -> Digits:
     hashes = problem.hashes
     length, base = hashes.length, hashes.base
     d = changed_symbols(length)
@@ -28,12 +34,14 @@ def make_decoys(problem, targets: list[str], per_target: int) -> np.ndarray:
     out = np.empty((len(targets) * per_target, length), dtype=np.uint8)
     seen: set[bytes] = set(hashes.encode(t).tobytes() for t in targets)
     counter = 0
+    # Named, not inline: numpy's stubs type `array + np.arange(...)` as float64 (the sum is uint64).
+    offsets = np.arange(d, dtype=np.uint64)
     for row, (target, t) in enumerate((h, t) for h in targets for t in range(per_target)):
         original = hashes.encode(target)
         cols = np.arange(length - d, length) if t % 2 == 0 else np.arange(d)  # keep prefix / keep suffix
         for _ in range(MAX_TRIES):
             counter += 1
-            z = mix64(np.array([salt ^ counter] * d, dtype=np.uint64) + np.arange(d, dtype=np.uint64))
+            z = mix64(np.array([salt ^ counter] * d, dtype=np.uint64) + offsets)
             candidate = original.copy()
             candidate[cols] = (z % np.uint64(base)).astype(np.uint8)
             blob = candidate.tobytes()

@@ -12,18 +12,21 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from hashhop.core.errors import SpecError
 from hashhop.generate.alphabets import alphabet_chars
-from hashhop.generate.keyed import KeyedPermutation, as_u64, mix64, mix64_int, subkeys
+from hashhop.generate.keyed import KeyedPermutation, U64Array, as_u64, mix64, mix64_int, subkeys
 
 _MAX_DOMAIN = 2**64
 _FLOAT_EXACT = 2**52  # v * base below this: float64 division gives exact base-A digits
 SMALL = 16  # up to this many hashes, pure Python beats numpy's per-call overhead
 
+Digits = NDArray[np.uint8]  # symbol numbers, one row per hash
+
 
 @lru_cache(maxsize=64)
-def _symbols(alphabet: str) -> tuple[str, np.ndarray, dict[str, int], frozenset[str]]:
+def _symbols(alphabet: str) -> tuple[str, NDArray[np.uint8], dict[str, int], frozenset[str]]:
     """(symbols, byte table, symbol -> number, symbol set): shared by every HashSpace of an alphabet."""
     symbols = alphabet_chars(alphabet)
     table = np.frombuffer(symbols.encode(), dtype=np.uint8)  # read-only: safe to share
@@ -41,8 +44,9 @@ def _prefix_symbols(base: int, length: int) -> int:
     if not fits:
         return max(m for m in range(1, length + 1) if base**m <= _MAX_DOMAIN)
 
-    def waste(m):  # mean cycle-walking steps of a permutation of [0, base**m)
-        return 2 ** (base**m - 1).bit_length() / base**m
+    def waste(m: int) -> float:  # mean cycle-walking steps of a permutation of [0, base**m)
+        steps: float = 2 ** (base**m - 1).bit_length() / base**m  # typeshed types int ** int as Any
+        return steps
 
     return min(fits, key=lambda m: (waste(m), -m))
 
@@ -50,7 +54,7 @@ def _prefix_symbols(base: int, length: int) -> int:
 class HashSpace:
     """The hashes of one problem: `digits(indices)` and its inverse `index_of`."""
 
-    def __init__(self, alphabet: str, length: int, key: bytes):
+    def __init__(self, alphabet: str, length: int, key: bytes) -> None:
         self.symbols, self.table, self._lookup, self._symbol_set = _symbols(alphabet)
         self.base = len(self.symbols)
         self.length = length
@@ -61,14 +65,14 @@ class HashSpace:
         self._fill_keys = [np.uint64(k) for k in self._fill_ints]
         self._float_digits = self.base ** (self.m + 1) <= _FLOAT_EXACT
 
-    def check_room(self, needed: int):
+    def check_room(self, needed: int) -> None:
         if needed > self.capacity:
             raise SpecError(
                 f"the hash space ({self.base}^{self.length} = {self.base**self.length} strings) is too small for "
                 f"{needed} distinct hashes: use longer hashes (--hash-len) or a larger alphabet"
             )
 
-    def digits(self, indices, out: np.ndarray | None = None) -> np.ndarray:
+    def digits(self, indices: ArrayLike, out: Digits | None = None) -> Digits:
         """(n, L) uint8 symbol numbers of the hashes with these indices (written into `out`,
         which may be a column slice of a larger array)."""
         v = self._perm.forward(as_u64(indices))
@@ -81,7 +85,7 @@ class HashSpace:
         self._fill(v, out)
         return out
 
-    def _fill(self, v: np.ndarray, out: np.ndarray):
+    def _fill(self, v: U64Array, out: Digits) -> None:
         # Two symbols per 64-bit mix: symbol = (32 random bits * base) >> 32, bias below 2**-25.
         base = np.uint64(self.base)
         for j, fill_key in enumerate(self._fill_keys):
@@ -90,19 +94,20 @@ class HashSpace:
                 bits = (z >> np.uint64(32)) if half else (z & np.uint64(0xFFFFFFFF))
                 out[:, pos] = (bits * base) >> np.uint64(32)
 
-    def strings(self, indices) -> list[str]:
+    def strings(self, indices: ArrayLike) -> list[str]:
         """The hashes with these indices, as Python strings."""
-        indices = as_u64(indices)
-        if indices.ndim == 1 and len(indices) <= SMALL:
-            return self._strings_int(indices.tolist())
-        rows = self.table[self.digits(indices)]
+        wanted = as_u64(indices)
+        if wanted.ndim == 1 and len(wanted) <= SMALL:
+            return self._strings_int(wanted.tolist())
+        rows = self.table[self.digits(wanted)]
         return [row.tobytes().decode() for row in rows]
 
     def _strings_int(self, indices: list[int]) -> list[str]:
         # The same symbols as digits(), one Python int at a time (exact integer arithmetic).
         symbols, base, out = self.symbols, self.base, []
         for v in self._perm.forward_ints(indices):
-            head, x = [], v
+            head: list[str] = []
+            x = v
             for _ in range(self.m):
                 x, d = divmod(x, base)
                 head.append(symbols[d])
@@ -113,10 +118,10 @@ class HashSpace:
         """True when s has the hash length and only the alphabet's symbols."""
         return len(s) == self.length and self._symbol_set.issuperset(s)
 
-    def encode(self, s: str) -> np.ndarray:
+    def encode(self, s: str) -> Digits:
         return np.array([self._lookup[c] for c in s], dtype=np.uint8)
 
-    def index_of(self, digits) -> int | None:
+    def index_of(self, digits: ArrayLike) -> int | None:
         """The index whose hash has these symbol numbers, or None if no index maps there."""
         return self._index_of_ints(np.asarray(digits, dtype=np.int64).tolist())
 
@@ -137,14 +142,15 @@ class HashSpace:
         return self._perm.inverse_int(v)
 
     def _fill_int(self, v: int) -> list[int]:
-        out, base = [], self.base
+        out: list[int] = []
+        base = self.base
         for fill_key in self._fill_ints:
             z = mix64_int(v ^ fill_key)
             out += [((z & 0xFFFFFFFF) * base) >> 32, ((z >> 32) * base) >> 32]
         return out[: self.length - self.m]
 
 
-def _write_digits(v: np.ndarray, base: int, out: np.ndarray, stop: int):
+def _write_digits(v: U64Array, base: int, out: Digits, stop: int) -> None:
     """Write v in base `base` into columns [0, stop) of out, most significant first."""
     b = np.uint64(base)
     rest = v
@@ -154,7 +160,7 @@ def _write_digits(v: np.ndarray, base: int, out: np.ndarray, stop: int):
         rest = quotient
 
 
-def _write_digits_float(v: np.ndarray, base: int, out: np.ndarray, stop: int):
+def _write_digits_float(v: U64Array, base: int, out: Digits, stop: int) -> None:
     """The same for v * base < 2**52: float64 division is correctly rounded, so floor(v / base)
     is exact (a remainder r >= 1 keeps the quotient at least 1/base below the next integer,
     more than the rounding error), and it is several times faster than integer division."""

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 _U64 = np.uint64
 _M1 = _U64(0xBF58476D1CE4E5B9)
 _M2 = _U64(0x94D049BB133111EB)
 ROUNDS = 4
 
+U64Array = NDArray[np.uint64]
+_Rounds = list[tuple[np.uint64, np.uint64]]  # (key, multiplier) of each round
 
-def derive_key(*parts) -> bytes:
+
+def derive_key(*parts: object) -> bytes:
     """SHA-256 of a canonical JSON encoding of `parts`: the root of every random choice."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(blob).digest()
@@ -37,7 +42,7 @@ def subkeys(key: bytes, label: str, count: int) -> list[int]:
     return out
 
 
-def mix64(z: np.ndarray) -> np.ndarray:
+def mix64(z: U64Array) -> U64Array:
     """splitmix64's finaliser: a fast 64-bit mixing bijection (arrays wrap mod 2**64)."""
     z = z ^ (z >> _U64(30))
     z *= _M1
@@ -64,7 +69,7 @@ def _inverse_mod_pow2(m: int, bits: int) -> int:
     return x
 
 
-def as_u64(x) -> np.ndarray:
+def as_u64(x: ArrayLike) -> U64Array:
     return np.ascontiguousarray(np.asarray(x, dtype=np.uint64))
 
 
@@ -78,7 +83,7 @@ class KeyedPermutation:
     walk). A handful of vector operations per value: cheap enough to run twice per prompt line.
     """
 
-    def __init__(self, n: int, key: bytes, label: str = "perm"):
+    def __init__(self, n: int, key: bytes, label: str = "perm") -> None:
         if not 1 <= n <= 2**64:
             raise ValueError(f"permutation domain must be in [1, 2**64], got {n}")
         self.n = n
@@ -98,13 +103,13 @@ class KeyedPermutation:
         return [(k, _inverse_mod_pow2(m, self._bits)) for k, m in reversed(self._int_rounds)]
 
     @cached_property
-    def _u64(self) -> tuple:
+    def _u64(self) -> tuple[_Rounds, _Rounds, np.uint64, np.uint64, np.uint64, np.uint64]:
         """(forward rounds, inverse rounds, mask, shift, final, limit) as numpy uint64 scalars."""
         rounds = [(_U64(k), _U64(m)) for k, m in self._int_rounds]
         inverse = [(_U64(k), _U64(m)) for k, m in self._int_inv_rounds]
         return (rounds, inverse, _U64(self._int_mask), _U64(self._int_shift), _U64(self._int_final), _U64(self.n - 1))
 
-    def _encrypt(self, x: np.ndarray) -> np.ndarray:
+    def _encrypt(self, x: U64Array) -> U64Array:
         rounds, _, mask, shift, final, _ = self._u64
         z = x.copy()
         for k, m in rounds:
@@ -115,7 +120,7 @@ class KeyedPermutation:
         z ^= final
         return z
 
-    def _decrypt(self, y: np.ndarray) -> np.ndarray:
+    def _decrypt(self, y: U64Array) -> U64Array:
         _, inverse, mask, shift, final, _ = self._u64
         z = y ^ final
         for k, m_inv in inverse:
@@ -125,8 +130,8 @@ class KeyedPermutation:
             z ^= k
         return z
 
-    def _walk(self, step, x) -> np.ndarray:
-        x = as_u64(x)
+    def _walk(self, step: Callable[[U64Array], U64Array], values: ArrayLike) -> U64Array:
+        x = as_u64(values)
         if x.size and int(x.max()) > self.n - 1:
             raise ValueError(f"permutation input outside [0, {self.n})")  # would cycle-walk forever
         if self.n == 1:
@@ -147,7 +152,7 @@ class KeyedPermutation:
     def inverse_int(self, y: int) -> int:
         return self._walk_int(y, self._decrypt_int)
 
-    def _walk_int(self, x: int, step) -> int:
+    def _walk_int(self, x: int, step: Callable[[int], int]) -> int:
         if not 0 <= x < self.n:
             raise ValueError(f"permutation input outside [0, {self.n})")
         if self.n == 1:
@@ -172,7 +177,7 @@ class KeyedPermutation:
             z = ((z * m_inv) & mask) ^ k
         return z
 
-    def forward_ints(self, xs) -> list[int]:
+    def forward_ints(self, xs: Sequence[int]) -> list[int]:
         """forward_int of each element: for a handful of values, cheaper than one numpy call."""
         step, n = self._encrypt_int, self.n
         if any(not 0 <= x < n for x in xs):
@@ -187,10 +192,10 @@ class KeyedPermutation:
             out.append(x)
         return out
 
-    def forward(self, x) -> np.ndarray:
+    def forward(self, x: ArrayLike) -> U64Array:
         """Image of each element of x (uint64 array, every element < n)."""
         return self._walk(self._encrypt, x)
 
-    def inverse(self, y) -> np.ndarray:
+    def inverse(self, y: ArrayLike) -> U64Array:
         """Preimage of each element of y (uint64 array, every element < n)."""
         return self._walk(self._decrypt, y)

@@ -10,13 +10,17 @@ around the requested depth and all other lines are permuted over the remaining p
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from hashhop.generate.keyed import KeyedPermutation, as_u64
 from hashhop.generate.spec import Spec
+
+I64Array = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -37,19 +41,19 @@ def chain_index(hops: tuple[int, ...]) -> ChainIndex:
 class ChainIndex:
     """O(1) arithmetic between chains, line indices and hash indices for cycling hop counts."""
 
-    def __init__(self, hops: tuple[int, ...]):
+    def __init__(self, hops: tuple[int, ...]) -> None:
         self.hops = np.array(hops, dtype=np.int64)
         self.period = len(hops)
         self.block_lines = int(self.hops.sum())
         self.block_hashes = int((self.hops + 1).sum())
-        self.line_prefix = np.concatenate([[0], np.cumsum(self.hops)[:-1]])
-        self.hash_prefix = np.concatenate([[0], np.cumsum(self.hops + 1)[:-1]])
+        self.line_prefix: I64Array = np.concatenate([[0], np.cumsum(self.hops)[:-1]])
+        self.hash_prefix: I64Array = np.concatenate([[0], np.cumsum(self.hops + 1)[:-1]])
         for a in (self.hops, self.line_prefix, self.hash_prefix):
             a.flags.writeable = False  # shared between problems by chain_index()
         # Python lists for the scalar methods: numpy's per-call overhead dominates one lookup.
         self.hops_list = [int(h) for h in hops]
-        self.line_prefix_list = self.line_prefix.tolist()
-        self.hash_prefix_list = self.hash_prefix.tolist()
+        self.line_prefix_list: list[int] = self.line_prefix.tolist()
+        self.hash_prefix_list: list[int] = self.hash_prefix.tolist()
 
     def lines_before(self, chain: int) -> int:
         block, r = divmod(int(chain), self.period)
@@ -69,10 +73,11 @@ class ChainIndex:
         r = bisect_right(self.hash_prefix_list, rem) - 1
         return block * self.period + r, rem - self.hash_prefix_list[r]
 
-    def chain_hops(self, chain) -> np.ndarray:
-        return self.hops[np.asarray(chain) % self.period]
+    def chain_hops(self, chain: ArrayLike) -> I64Array:
+        hops: I64Array = self.hops[np.asarray(chain) % self.period]
+        return hops
 
-    def locate(self, lines: np.ndarray):
+    def locate(self, lines: I64Array) -> tuple[I64Array, I64Array, I64Array, NDArray[np.bool_]]:
         """For chain line indices: (chain, link k within chain, hash index of the key, is_last)."""
         block, rem = np.divmod(lines.astype(np.int64), self.block_lines)
         r = np.searchsorted(self.line_prefix, rem, side="right") - 1
@@ -89,7 +94,13 @@ _NO_PINS.flags.writeable = False
 class Placement:
     """The bijection between prompt positions and line indices, with optional pinned lines."""
 
-    def __init__(self, n_lines: int, key: bytes, pinned_lines=(), pinned_positions=()):
+    def __init__(
+        self,
+        n_lines: int,
+        key: bytes,
+        pinned_lines: Sequence[int] | I64Array = (),
+        pinned_positions: Sequence[int] | I64Array = (),
+    ) -> None:
         self.n_lines = n_lines
         if len(pinned_positions):
             order = np.argsort(np.asarray(pinned_positions, dtype=np.int64), kind="stable")
@@ -103,12 +114,12 @@ class Placement:
         self.n_free = n_free
         # Python tables for position_of, which is called one line at a time.
         self._pinned = {int(line): int(p) for line, p in zip(self.pin_line, self.pin_pos)}
-        self._pin_line_list = self.pin_line_sorted.tolist()
+        self._pin_line_list: list[int] = self.pin_line_sorted.tolist()
         # Free position f sits at prompt position f + k, k = pinned positions before it: the k
         # with pin_pos[k] - k <= f, a prefix of the pins since pin_pos[k] - k never decreases.
         self._pin_shift = [p - k for k, p in enumerate(self.pin_pos.tolist())]
 
-    def lines_at(self, positions: np.ndarray) -> np.ndarray:
+    def lines_at(self, positions: ArrayLike) -> I64Array:
         """Line index shown at each prompt position."""
         positions = np.asarray(positions, dtype=np.int64)
         if not len(self.pin_pos):
@@ -121,12 +132,12 @@ class Placement:
         out[~is_pin] = self._skip_pinned(free)
         return out
 
-    def _skip_pinned(self, free_rank: np.ndarray) -> np.ndarray:
+    def _skip_pinned(self, free_rank: I64Array) -> I64Array:
         # The r-th unpinned line index: r plus the number of pinned indices at or below it.
         shifted = self.pin_line_sorted - np.arange(len(self.pin_line_sorted))
         return free_rank + np.searchsorted(shifted, free_rank, side="right")
 
-    def positions_of(self, lines: np.ndarray) -> np.ndarray:
+    def positions_of(self, lines: ArrayLike) -> I64Array:
         """Prompt position of each line index (the inverse of lines_at)."""
         lines = np.asarray(lines, dtype=np.int64)
         return np.array([self.position_of(line) for line in lines.tolist()], dtype=np.int64)
@@ -139,8 +150,9 @@ class Placement:
         return free_pos + bisect_right(self._pin_shift, free_pos)
 
 
-def depth_positions(spec: Spec, n_lines: int, n_pinned: int, key: bytes) -> np.ndarray:
+def depth_positions(spec: Spec, n_lines: int, n_pinned: int, key: bytes) -> I64Array:
     """Distinct positions for pinned lines, drawn inside the window around spec.depth."""
+    assert spec.depth is not None  # lines are pinned only when the spec asks for a depth
     width = max(n_pinned, int(round(spec.depth_window * n_lines)))
     width = min(width, n_lines)
     center = spec.depth * (n_lines - 1)

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import multiprocessing.pool
 import os
 import tempfile
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
 from hashhop.generate.layout import Shape
 from hashhop.generate.problem import BATCH_LINES, Problem
 from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
 
 _COPY_BLOCK = 1 << 20
 
+# What a worker gets, plain data only (it crosses a process boundary):
+# (spec as a dict, sample index, (n_chains, n_fill, fill_variant), first line, stop line,
+#  file to write the part's bytes to or None, tokenizer name to count with or None).
+PartJob = tuple[dict[str, Any], int, tuple[int, int, int], int, int, str | None, str | None]
 
-def _part(args) -> int:
+
+def _part(args: PartJob) -> int:
     spec_dict, index, shape, start, stop, out_path, tokenizer = args
     problem = Problem(Spec.from_dict(spec_dict), index, Shape(*shape))
     tok = get_tokenizer(tokenizer) if tokenizer else None
@@ -42,22 +50,24 @@ def _part(args) -> int:
 class PartPool:
     """A pool of `workers` processes (or none for 1) that renders line ranges of problems."""
 
-    def __init__(self, workers: int = 1):
+    def __init__(self, workers: int = 1) -> None:
         self.workers = max(1, int(workers))
-        self._pool = multiprocessing.get_context("fork").Pool(self.workers) if self.workers > 1 else None
+        self._pool: multiprocessing.pool.Pool | None = (
+            multiprocessing.get_context("fork").Pool(self.workers) if self.workers > 1 else None
+        )
 
-    def close(self):
+    def close(self) -> None:
         if self._pool is not None:
             self._pool.terminate()
             self._pool = None
 
-    def __enter__(self):
+    def __enter__(self) -> PartPool:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _jobs(self, problem: Problem, paths, tokenizer):
+    def _jobs(self, problem: Problem, paths: Sequence[str | None], tokenizer: str | None) -> list[PartJob]:
         n_parts = len(paths)
         bounds = [problem.n_lines * i // n_parts for i in range(n_parts + 1)]
         shape = (problem.shape.n_chains, problem.shape.n_fill, problem.shape.fill_variant)
@@ -66,17 +76,23 @@ class PartPool:
             for i in range(n_parts)
         ]
 
-    def _map(self, jobs) -> list[int]:
+    def _map(self, jobs: list[PartJob]) -> list[int]:
         if self._pool is None or len(jobs) == 1:
             return [_part(job) for job in jobs]
         return self._pool.map(_part, jobs)
 
-    def count(self, problem: Problem, tokenizer) -> int:
+    def count(self, problem: Problem, tokenizer: Tokenizer) -> int:
         """Token count of the whole prompt, counted in parallel parts."""
         parts = self.workers * 2 if self.workers > 1 else 1
         return sum(self._map(self._jobs(problem, [None] * parts, tokenizer.name)))
 
-    def write(self, problem: Problem, out, transform=None, tokenizer=None) -> tuple[str, int | None]:
+    def write(
+        self,
+        problem: Problem,
+        out: IO[bytes],
+        transform: Callable[[bytes], bytes] | None = None,
+        tokenizer: Tokenizer | None = None,
+    ) -> tuple[str, int | None]:
         """Stream the prompt into the binary file `out` (through `transform`, e.g. JSON escaping);
         returns the SHA-256 of the prompt itself and, given a tokenizer, its token count (counted
         in the same pass, by the workers that render each part)."""

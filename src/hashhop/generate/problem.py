@@ -7,15 +7,18 @@ bounded memory and can be split across processes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.hashes import SMALL, HashSpace
+from hashhop.generate.hashes import SMALL, Digits, HashSpace
 from hashhop.generate.keyed import KeyedPermutation, derive_key, mix64_int, subkeys
-from hashhop.generate.layout import Placement, Shape, chain_index, depth_positions
+from hashhop.generate.layout import I64Array, Placement, Shape, chain_index, depth_positions
 from hashhop.generate.sample import Query
 from hashhop.generate.spec import FORMAT_VERSION, Spec
 
@@ -34,11 +37,19 @@ class HashLocation:
 BATCH_LINES = 16384
 FILL_CHOICES = 8  # each filler pair can be any of 8 hash pairs: the sizing step picks by token count
 LOCATE_MEMO = 4096  # strings whose location a problem remembers: scoring asks about the same few often
-_UNSEEN = object()
+
+
+class _Unseen(Enum):
+    """The sentinel of the locate memo: an enum member, so a type checker can tell it from a location."""
+
+    UNSEEN = 0
+
+
+_UNSEEN = _Unseen.UNSEEN
 
 
 class Problem:
-    def __init__(self, spec: Spec, index: int, shape: Shape):
+    def __init__(self, spec: Spec, index: int, shape: Shape) -> None:
         self.spec, self.index, self.shape = spec, index, shape
         self.key = derive_key("hashhop", FORMAT_VERSION, spec.seed, index)
         self.hashes = HashSpace(spec.alphabet, spec.hash_len, derive_key(self.key.hex(), "hashes"))
@@ -62,7 +73,7 @@ class Problem:
 
     # -- queries -------------------------------------------------------------------------
     @cached_property
-    def _query_chains(self) -> np.ndarray:
+    def _query_chains(self) -> I64Array:
         perm = KeyedPermutation(self.shape.n_chains, derive_key(self.key.hex(), "queries", self.shape.n_chains))
         n = self.spec.queries
         chains = perm.forward_ints(range(n)) if n <= SMALL else perm.forward(np.arange(n, dtype=np.uint64))
@@ -142,7 +153,7 @@ class Problem:
 
     # -- decoys --------------------------------------------------------------------------
     @cached_property
-    def decoy_digits(self) -> np.ndarray:
+    def decoy_digits(self) -> Digits:
         """(n_decoys, L) symbols: each shares all but its first or last few symbols with a queried key."""
         from hashhop.generate.decoys import make_decoys
 
@@ -157,7 +168,7 @@ class Problem:
             rows.setdefault(row.tobytes().decode(), i)
         return rows
 
-    def fill_choice(self, fill: np.ndarray) -> np.ndarray:
+    def fill_choice(self, fill: ArrayLike) -> I64Array:
         """Which of its FILL_CHOICES hash pairs each filler line uses: digit f of fill_variant."""
         fill = np.asarray(fill, dtype=np.int64)
         out = np.zeros(len(fill), dtype=np.int64)
@@ -177,10 +188,11 @@ class Problem:
             variant //= FILL_CHOICES
         return variant % FILL_CHOICES
 
-    def fill_pair(self, fill: np.ndarray) -> np.ndarray:
+    def fill_pair(self, fill: ArrayLike) -> I64Array:
         """Hash index of the key of each filler line (its value is the next index)."""
         fill = np.asarray(fill, dtype=np.int64)
-        return self.fill_base + 2 * (fill * FILL_CHOICES + self.fill_choice(fill))
+        keys: I64Array = self.fill_base + 2 * (fill * FILL_CHOICES + self.fill_choice(fill))
+        return keys
 
     def is_used_hash(self, index: int) -> bool:
         if index < self.decoy_base + self.n_decoys:
@@ -256,7 +268,7 @@ class Problem:
 
         return render_lines(self, start, stop)
 
-    def chunks(self, batch: int = BATCH_LINES):
+    def chunks(self, batch: int = BATCH_LINES) -> Iterator[str]:
         """The prompt as text chunks that each end at a line boundary."""
         for start in range(0, self.n_lines, batch):
             yield self.render(start, min(start + batch, self.n_lines)).decode("ascii")

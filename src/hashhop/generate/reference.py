@@ -68,7 +68,7 @@ def _all_targets(problem: Problem, cot: bool, skip: set[str]) -> dict[str, str]:
     hops = problem.spec.hops
     n = problem.shape.n_chains
     strings = problem.hashes.strings(np.arange(n * (hops + 1)))
-    out = {}
+    out: dict[str, str] = {}
     for c in range(n):
         chain = strings[c * (hops + 1) : (c + 1) * (hops + 1)]
         if chain[0] not in skip:

@@ -6,16 +6,27 @@ Each batch is built as one (lines, width) array of symbol numbers (hash symbols,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import NDArray
+
+from hashhop.generate.hashes import Digits
+from hashhop.generate.layout import I64Array
+
+if TYPE_CHECKING:  # problem.py imports this module lazily, to render
+    from hashhop.generate.problem import Problem
+
+BoolArray = NDArray[np.bool_]
 
 
-def _line_kinds(problem, lines: np.ndarray):
+def _line_kinds(problem: Problem, lines: I64Array) -> tuple[BoolArray, BoolArray, BoolArray]:
     is_chain = lines < problem.n_chain_lines
     is_decoy = (~is_chain) & (lines < problem.n_chain_lines + problem.n_decoys)
     return is_chain, is_decoy, ~(is_chain | is_decoy)
 
 
-def fill_rows(problem, lines: np.ndarray, rows: np.ndarray, key_col: int, value_col: int) -> np.ndarray:
+def fill_rows(problem: Problem, lines: I64Array, rows: Digits, key_col: int, value_col: int) -> BoolArray:
     """Write key and value symbols of each line into `rows`; return which lines end a chain."""
     n, length = len(lines), problem.hashes.length
     key_idx = np.zeros(n, dtype=np.int64)
@@ -40,7 +51,7 @@ def fill_rows(problem, lines: np.ndarray, rows: np.ndarray, key_col: int, value_
     return last
 
 
-def render_lines(problem, start: int, stop: int) -> bytes:
+def render_lines(problem: Problem, start: int, stop: int) -> bytes:
     """Bytes of prompt lines [start, stop): `KEY = VALUE\n`, quoted terminal values in magic format."""
     if stop <= start:
         return b""

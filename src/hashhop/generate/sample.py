@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, overload
 
 from hashhop.generate.spec import FORMAT_VERSION, Spec
 
+_Owner = TypeVar("_Owner")
+_Value = TypeVar("_Value")
 
-class cached_property:
+
+class cached_property(Generic[_Owner, _Value]):
     """functools.cached_property without its per-access lock (Python 3.11 takes one on every first
     read, a measurable cost when each query's fields are read once): values here are pure functions
     of frozen fields, so a race computes the same value twice at worst."""
 
-    def __init__(self, func):
+    def __init__(self, func: Callable[[_Owner], _Value]) -> None:
         self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
 
-    def __set_name__(self, owner, name):
+    def __set_name__(self, owner: type[_Owner], name: str) -> None:
         self.name = name
 
-    def __get__(self, obj, owner=None):
+    @overload
+    def __get__(self, obj: None, owner: type[_Owner] | None = None) -> cached_property[_Owner, _Value]: ...
+    @overload
+    def __get__(self, obj: _Owner, owner: type[_Owner] | None = None) -> _Value: ...
+    def __get__(
+        self, obj: _Owner | None, owner: type[_Owner] | None = None
+    ) -> cached_property[_Owner, _Value] | _Value:
         if obj is None:
             return self
         value = obj.__dict__[self.name] = self.func(obj)
@@ -65,7 +76,7 @@ class Query:
             return 0.0
         return sum(self.positions) / len(self.positions) / (self.n_lines - 1)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "start": self.start,
@@ -80,7 +91,7 @@ class Query:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Query:
+    def from_dict(cls, d: Mapping[str, Any]) -> Query:
         return cls(
             index=int(d["index"]),
             chain=tuple(d["chain"]),
@@ -132,8 +143,8 @@ class Sample:
         blob = f"{self.version}|{self.prompt_sha256}|{self.completion}{mode}".encode()
         return "hh-" + hashlib.sha256(blob).hexdigest()[:16]
 
-    def to_dict(self, with_prompt: bool = True) -> dict:
-        d = {
+    def to_dict(self, with_prompt: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
             "id": self.id,
             "version": self.version,
             "spec": self.spec.to_dict(),
@@ -153,7 +164,7 @@ class Sample:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> Sample:
+    def from_dict(cls, d: Mapping[str, Any]) -> Sample:
         shape = d["shape"]
         return cls(
             spec=Spec.from_dict(d["spec"]),

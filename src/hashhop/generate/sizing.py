@@ -9,16 +9,20 @@ filler variants the one that lands closest; the final count is measured, never e
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 from hashhop.core.errors import SpecError
 from hashhop.generate.layout import ChainIndex, Shape
 from hashhop.generate.problem import Problem
 from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import count_chunks, get_tokenizer
+from hashhop.generate.tokenizers import Tokenizer, count_chunks, get_tokenizer
 
 TOLERANCE = 0.005  # the produced prompt is within 0.5% of the requested token count
 EXACT_SEARCH_LIMIT = 65_536  # below this many tokens, counting is cheap enough to search for exact
 CALIBRATION_LINES = 4096
+
+TokenCounter = Callable[[Problem], int]  # token count of a whole prompt (a parallel one, say)
 
 
 def shape_for_lines(spec: Spec, n_lines: float) -> Shape:
@@ -34,7 +38,7 @@ def shape_for_lines(spec: Spec, n_lines: float) -> Shape:
     return Shape(n, fill)
 
 
-def _too_small(spec: Spec, got: int):
+def _too_small(spec: Spec, got: int) -> NoReturn:
     raise SpecError(
         f"a budget of {spec.size} {spec.tokenizer} is too small for {spec.queries} chain(s) of "
         f"{spec.max_hops} hop(s) (the smallest prompt is {got}): raise the size or lower hops/queries"
@@ -60,11 +64,11 @@ def _chars(spec: Spec, index: int, n_chains: int, n_fill: int) -> int:
     return Problem(spec, index, Shape(n_chains, n_fill)).n_chars
 
 
-def measure(problem: Problem, tokenizer) -> int:
+def measure(problem: Problem, tokenizer: Tokenizer) -> int:
     return count_chunks(tokenizer, problem.chunks())
 
 
-def plan_tokens(spec: Spec, index: int, counter=None) -> tuple[Problem, int]:
+def plan_tokens(spec: Spec, index: int, counter: TokenCounter | None = None) -> tuple[Problem, int]:
     tokenizer = get_tokenizer(spec.tokenizer)
     count_big = counter or (lambda p: measure(p, tokenizer))  # e.g. a parallel counter
     per_line = _calibrate(spec, index, tokenizer)
@@ -83,7 +87,7 @@ def plan_tokens(spec: Spec, index: int, counter=None) -> tuple[Problem, int]:
     return problem, count
 
 
-def _calibrate(spec: Spec, index: int, tokenizer) -> float:
+def _calibrate(spec: Spec, index: int, tokenizer: Tokenizer) -> float:
     probe = Problem(
         spec.replace(depth=None, distractors=0), index, shape_for_lines(spec.replace(distractors=0), CALIBRATION_LINES)
     )
@@ -102,7 +106,7 @@ def _shift(spec: Spec, shape: Shape, lines: float) -> Shape:
     )
 
 
-def _tune_fill(spec, index, problem, count, tokenizer):
+def _tune_fill(spec: Spec, index: int, problem: Problem, count: int, tokenizer: Tokenizer) -> tuple[Problem, int]:
     """Small budgets, where one line is more than the tolerance: trade up to two chains for filler
     pairs, then choose each filler pair among FILL_CHOICES so the token count lands on the budget.
     Every candidate is measured whole; the closest one wins."""
@@ -120,7 +124,7 @@ def _tune_fill(spec, index, problem, count, tokenizer):
     return best[1], best[2]
 
 
-def _candidate_shapes(spec: Spec, shape: Shape):
+def _candidate_shapes(spec: Spec, shape: Shape) -> Iterator[Shape]:
     chains = ChainIndex(spec.chain_hops)
     for traded in range(3):
         n = shape.n_chains - traded
@@ -132,7 +136,7 @@ def _candidate_shapes(spec: Spec, shape: Shape):
                 yield Shape(n, shape.n_fill + freed + delta)
 
 
-def _choose_fill(problem: Problem, tokenizer, missing: int) -> int:
+def _choose_fill(problem: Problem, tokenizer: Tokenizer, missing: int) -> int:
     """A fill_variant whose per-line token changes add up as close to `missing` as possible
     (a small dynamic programme over the first filler lines and their FILL_CHOICES pairs)."""
     from hashhop.generate.problem import FILL_CHOICES
@@ -141,7 +145,7 @@ def _choose_fill(problem: Problem, tokenizer, missing: int) -> int:
     reach = {0: 0}  # token change -> variant reaching it
     for f in range(lines):
         costs = [_fill_line_tokens(problem, f, choice, tokenizer) for choice in range(FILL_CHOICES)]
-        step = {}
+        step: dict[int, int] = {}
         for total, variant in reach.items():
             for choice, cost in enumerate(costs):
                 step.setdefault(total + cost - costs[0], variant + choice * FILL_CHOICES**f)
@@ -149,7 +153,7 @@ def _choose_fill(problem: Problem, tokenizer, missing: int) -> int:
     return reach[min(reach, key=lambda total: (abs(missing - total), total))]
 
 
-def _fill_line_tokens(problem: Problem, f: int, choice: int, tokenizer) -> int:
+def _fill_line_tokens(problem: Problem, f: int, choice: int, tokenizer: Tokenizer) -> int:
     from hashhop.generate.problem import FILL_CHOICES
 
     key = problem.fill_base + 2 * (f * FILL_CHOICES + choice)
@@ -158,7 +162,7 @@ def _fill_line_tokens(problem: Problem, f: int, choice: int, tokenizer) -> int:
     return tokenizer.count(f"{k} = {quote}{v}{quote}\n")
 
 
-def plan(spec: Spec, index: int = 0, counter=None) -> tuple[Problem, int]:
+def plan(spec: Spec, index: int = 0, counter: TokenCounter | None = None) -> tuple[Problem, int]:
     """The sized problem for sample `index` of `spec`, and its measured size in spec.tokenizer units.
 
     `counter(problem) -> int` replaces the serial token count of whole prompts (workers use it).

@@ -8,10 +8,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from hashhop.core.errors import SpecError
 from hashhop.generate.alphabets import alphabet_chars
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 FORMAT_VERSION = 1
 FORMATS = ("plain", "magic")
@@ -60,7 +65,7 @@ class Spec:
     distractors: int = 0  # decoy lines per queried hash that share a long prefix/suffix with it
     filler: bool = True  # fill the remainder under a chain's size with unqueried single pairs
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "hop_mix", tuple(int(h) for h in self.hop_mix))
         _validate(self)
 
@@ -77,33 +82,33 @@ class Spec:
         """Hops a query on a chain of `chain_hops` hops asks for."""
         return min(self.query_hops or chain_hops, chain_hops)
 
-    def replace(self, **changes) -> Spec:
+    def replace(self, **changes: Any) -> Spec:  # Any: each field has its own type
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = shallow_dict(self)
         d["hop_mix"] = list(self.hop_mix)
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> Spec:
+    def from_dict(cls, d: Mapping[str, Any]) -> Spec:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             names = ", ".join(repr(name) for name in unknown)  # repr: a name may hold a newline
             raise SpecError(f"unknown spec field(s) {names}: known fields are {', '.join(sorted(known))}")
-        d = dict(d)
-        if "hop_mix" in d:
-            d["hop_mix"] = tuple(d["hop_mix"] or ())
-        return cls(**d)
+        values = dict(d)
+        if "hop_mix" in values:
+            values["hop_mix"] = tuple(values["hop_mix"] or ())
+        return cls(**values)
 
 
-def _check(condition: bool, message: str):
+def _check(condition: bool, message: str) -> None:
     if not condition:
         raise SpecError(message)
 
 
-def _validate(s: Spec):
+def _validate(s: Spec) -> None:
     for name in ("size", "hops", "queries", "hash_len", "seed", "distractors"):
         _check(
             isinstance(getattr(s, name), int) and not isinstance(getattr(s, name), bool),
@@ -128,12 +133,12 @@ def _validate(s: Spec):
         _check(s.hash_len >= 4, "distractors need hashes of at least 4 symbols to share a long prefix or suffix")
 
 
-def shallow_dict(obj) -> dict:
+def shallow_dict(obj: DataclassInstance) -> dict[str, Any]:
     """A dataclass's fields as a dict, values as they are: dataclasses.asdict deep-copies every value,
     a real cost on the eval hot path (records, scores, stored samples)."""
     return {name: getattr(obj, name) for name in _field_names(type(obj))}
 
 
 @functools.cache
-def _field_names(cls) -> tuple[str, ...]:
+def _field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))

