@@ -12,6 +12,7 @@ import os
 import time
 
 from hashhop.backends.base import (
+    Backend,
     BackendError,
     Completion,
     OverLength,
@@ -32,7 +33,7 @@ def _parse_bool(value) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-class AnthropicBackend:
+class AnthropicBackend(Backend):
     """One Messages API model. Options arrive as strings from `-M key=value`, so they are coerced."""
 
     chat = True  # the prompt sizer counts the message contents, as the API sees them

@@ -20,6 +20,7 @@ import re
 import time
 
 from hashhop.backends.base import (
+    Backend,
     BackendError,
     Completion,
     OverLength,
@@ -94,7 +95,7 @@ def _message(body: bytes) -> str:
     return " ".join(text.split())[:200] or "(empty body)"
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     def __init__(
         self,
         model: str,
@@ -144,6 +145,10 @@ class OpenAIBackend:
     @property
     def context_window(self) -> int | None:
         return self._window
+
+    @property
+    def chat(self) -> bool:
+        return self.api == "chat"
 
     def options(self) -> dict:
         """What is recorded in results.json (never the key)."""

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import OrderedDict
 
-from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.base import Backend, Completion, Request, check_options
 
 
 def index_context(context: str) -> dict[str, str]:
@@ -51,10 +51,8 @@ def walk(table: dict[str, str], start: str, hops: int) -> list[str]:
     return out
 
 
-class OracleBackend:
+class OracleBackend(Backend):
     """Solves every query; `delay` (seconds) simulates a slow model for tests."""
-
-    context_window = None
 
     def __init__(self, model: str = "", delay: float = 0.0):
         self.name = "oracle" + (f":{model}" if model else "")
@@ -68,12 +66,6 @@ class OracleBackend:
         hashes = walk(self._tables.get(request), request.start, request.hops)
         text = " = ".join(hashes) if request.cot else (hashes[-1] if hashes else "")
         return Completion(text=text, latency_s=time.perf_counter() - t0, finish_reason="stop", model=self.name)
-
-    def count_tokens(self, text: str) -> int | None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def create(model: str = "", **options) -> OracleBackend:
