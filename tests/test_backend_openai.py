@@ -252,14 +252,22 @@ def test_unknown_backends_list_the_known_ones():
 def test_third_party_backends_load_through_the_entry_point_group(monkeypatch):
     import hashhop.backends as registry
 
+    class Mine(registry.Backend):
+        def __init__(self, model, **options):
+            self.name, self.made_with = f"mine:{model}", options
+
+        async def generate(self, request):
+            raise NotImplementedError
+
     class EP:
         name = "mine"
 
         def load(self):
             import types
 
-            return types.SimpleNamespace(create=lambda model, **o: ("mine", model, o))
+            return types.SimpleNamespace(create=Mine)
 
     monkeypatch.setattr(registry, "_entry_points", lambda: {"mine": EP()})
-    assert get_backend("mine:big", x=1) == ("mine", "big", {"x": 1})
+    backend = get_backend("mine:big", x=1)
+    assert isinstance(backend, Mine) and backend.name == "mine:big" and backend.made_with == {"x": 1}
     assert "mine" in registry.available_backends()

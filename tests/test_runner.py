@@ -7,24 +7,24 @@ import pytest
 from stub_server import oracle_answer
 
 from hashhop.backends import get_backend
-from hashhop.backends.base import Completion
+from hashhop.backends.base import Backend, Completion
 from hashhop.core.errors import BackendError, OverLength, OverLengthStop, RateLimited, TransientError
 from hashhop.evaluate.cost import Prices
 from hashhop.evaluate.runner import AdaptiveLimiter, RunConfig, Runner
 from hashhop.evaluate.store import RunStore, read_records
 from hashhop.evaluate.summary import metrics
 from hashhop.generate.tokenizers import get_tokenizer
-from hashhop.prompt.planner import Planner, make_cell
+from hashhop.prompt.cell import Cell
+from hashhop.prompt.planner import Planner
 from hashhop.prompt.template import DEFAULT_TEMPLATE
 
 FAST = dict(backoff=0.001, timeout=5.0)
 
 
-class Scripted:
+class Scripted(Backend):
     """A backend that plays a list of outcomes (exceptions or texts), then answers correctly."""
 
     name = "scripted"
-    context_window = None
 
     def __init__(self, outcomes=(), delay=0.0, prompt_tokens=None):
         self.outcomes, self.delay, self.prompt_tokens = list(outcomes), delay, prompt_tokens
@@ -47,11 +47,9 @@ class Scripted:
             self.active -= 1
             self.log.append(("end", request.sample_id, request.query_index, time.monotonic()))
 
-    def count_tokens(self, text):
-        return None
 
-    async def aclose(self):
-        pass
+def make_cell(tokens, hops, cot, depth, seed, tokenizer):
+    return Cell(tokens, tokenizer, hops, cot, depth, seed)
 
 
 def run(tmp_path, backend, cells=None, samples=1, queries=1, model_counted=False, **config):

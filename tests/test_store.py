@@ -23,6 +23,7 @@ from hashhop.evaluate.summary import metrics, prefix_cache
 from hashhop.generate.build import make_sample, problem_of
 from hashhop.generate.sample import Sample
 from hashhop.generate.spec import Spec
+from hashhop.prompt.cell import Cell
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "records.md"
 
@@ -122,7 +123,7 @@ def test_the_lock_is_held_across_processes_and_released_when_the_holder_dies(tmp
 
 def test_samples_are_stored_once_as_recipes_that_rebuild_the_same_prompt(tmp_path):
     sample = make_sample(Spec(size=2000, hops=2, queries=2), 1)
-    cell = {"tokens": 2000, "hops": 2}
+    cell = Cell(2000, "chars", 2, False)
     with RunStore(str(tmp_path)) as store:
         store.add_sample(cell, 1, sample, sample.n_tokens, 2100)
         store.add_sample(cell, 1, sample, sample.n_tokens, 2100)
@@ -132,7 +133,8 @@ def test_samples_are_stored_once_as_recipes_that_rebuild_the_same_prompt(tmp_pat
     rebuilt = Sample.from_dict(entries[0]["sample"])
     assert rebuilt.id == sample.id and problem_of(rebuilt).prompt() == sample.prompt
     with RunStore(str(tmp_path)) as store:
-        assert (json.dumps(cell, sort_keys=True, separators=(",", ":")), 1) in store.samples
+        assert (json.dumps(cell.to_dict(), sort_keys=True, separators=(",", ":")), 1) in store.samples
+    assert entries[0]["cell"] == cell.to_dict()
 
 
 def test_results_are_written_atomically(tmp_path):
@@ -205,7 +207,7 @@ def test_samples_are_fsynced_before_the_records_that_need_them(tmp_path, monkeyp
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
     sample = make_sample(Spec(size=800, hops=1), 0)
     with RunStore(str(tmp_path / "run"), fsync_interval=0.0) as store:
-        store.add_sample({"tokens": 800}, 0, sample, sample.n_tokens)
+        store.add_sample(Cell(800, "chars", 1, False), 0, sample, sample.n_tokens)
         assert synced == []  # written at once, not fsync'd on its own
         store.add_record(rec(sample_id=sample.id))
         assert synced[:2] == [store._smp.fileno(), store._rec.fileno()]

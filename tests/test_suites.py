@@ -5,7 +5,6 @@ import pytest
 from hashhop.bench.suites import FALLBACK_TOKENIZER, SUITES, Grid, get_suite, list_suites
 from hashhop.core.errors import SuiteError
 from hashhop.generate.spec import parse_size
-from hashhop.prompt.planner import Planner
 
 
 def test_the_four_named_suites_are_shipped_with_versions():
@@ -31,7 +30,7 @@ def test_extreme_reaches_100m_tokens():
 
 def test_quick_stays_small_enough_for_minutes_on_two_cores():
     g = get_suite("quick").grid
-    prompt_tokens = sum(c["tokens"] for c in g.cells("x")) * g.samples * g.queries
+    prompt_tokens = sum(c.tokens for c in g.cells("x")) * g.samples * g.queries
     assert max(g.lengths) <= parse_size("16K") and len(g.seeds) == 1
     assert g.n_queries <= 300 and prompt_tokens <= 2_000_000
 
@@ -40,16 +39,15 @@ def test_quick_stays_small_enough_for_minutes_on_two_cores():
 def test_every_cell_of_every_suite_is_a_valid_spec_and_carries_the_suite_tag(name):
     suite = get_suite(name)
     cells = suite.grid.cells(FALLBACK_TOKENIZER, suite.tag)
-    assert len(cells) == suite.grid.n_cells == len({tuple(sorted(c.items())) for c in cells})
-    planner = Planner(None, None, suite.grid.queries)
+    assert len(cells) == suite.grid.n_cells == len(set(cells))
     for cell in cells:
-        assert cell["suite"] == suite.tag and cell["tokenizer"] == FALLBACK_TOKENIZER
-        spec = planner.spec(cell)
-        assert spec.size == cell["tokens"] and spec.format == suite.grid.format
+        assert cell.suite == suite.tag and cell.tokenizer == FALLBACK_TOKENIZER
+        spec = cell.spec(suite.grid.queries)
+        assert spec.size == cell.tokens and spec.format == suite.grid.format
 
 
 def test_cells_come_shortest_context_first():
-    tokens = [c["tokens"] for c in get_suite("standard").grid.cells("chars")]
+    tokens = [c.tokens for c in get_suite("standard").grid.cells("chars")]
     assert tokens == sorted(tokens)
 
 

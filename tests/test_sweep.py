@@ -179,7 +179,7 @@ def test_dry_run_lists_cells_token_counts_and_cost_without_calling_anything(tmp_
     lines = [line for line in out.splitlines() if line.strip().startswith(("1K", "4K"))]
     assert len(lines) == 2 and lines[0].split()[-1] == "10,000" and lines[1].split()[-1] == "40,000"
     prompt = 10 * 1000 + 10 * 4000
-    completion = 10 * 2 * (32 + 2 * 19)  # max_tokens_for a skip query of 16-char hashes, per query
+    completion = 10 * 2 * (32 + 2 * 19)  # answer_budget of a skip query of 16-char hashes, per query
     expected = (prompt * 2.5 + completion * 10) / 1e6
     assert f"{prompt:,} prompt tokens" in out and f"${expected:.4f}" in out
     assert "key variable HASHHOP_TEST_KEY is not set" in out

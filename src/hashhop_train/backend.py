@@ -15,11 +15,12 @@ import threading
 import time
 from collections import OrderedDict
 
-from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.core.errors import BackendError, HashhopError, require
 
 
-class LtmBackend:
+class LtmBackend(Backend):
+    in_process = True  # computes in this process: a process (or GPU actor) of its own
     context_window = None  # no limit: the sparse model reads any length in linear memory
 
     def __init__(

@@ -3,11 +3,14 @@
 Built-in backends are modules `hashhop.backends.<name>` exposing `create(model, **options)`; the
 vendor library each needs is imported inside that module only. Third-party backends register in
 the entry point group `hashhop.backends` (a module with `create`, or the `create` callable itself).
+Every backend derives from `Backend` (backends/base.py); what a backend is (computes in-process or
+not) is read from the class `create` declares it returns, without opening a model.
 """
 
 from __future__ import annotations
 
 import importlib
+import typing
 from importlib import metadata
 
 from hashhop.backends.base import Backend, Completion, Request
@@ -28,6 +31,7 @@ __all__ = [
     "get_backend",
     "parse_model",
     "parse_options",
+    "runs_in_process",
 ]
 
 
@@ -87,18 +91,38 @@ def _load_factory(name: str):
     return getattr(target, "create", target)
 
 
-def get_backend(spec: str, **options) -> Backend:
-    """The backend named `spec` (`openai:MODEL`, `oracle`, `random`, an entry point), with options."""
-    name, model = parse_model(spec)
+def _factory(name: str):
     try:
-        factory = _load_factory(name)
+        return _load_factory(name)
     except ModuleNotFoundError as exc:
         if exc.name == f"{__name__}.{name}":  # a built-in backend not written yet
             raise BackendError(
                 f"backend {name!r} is not available in this version: use one of openai, oracle, random"
             ) from exc
         raise
+
+
+def get_backend(spec: str, **options) -> Backend:
+    """The backend named `spec` (`openai:MODEL`, `oracle`, `random`, an entry point), with options."""
+    name, model = parse_model(spec)
+    factory = _factory(name)
     try:
-        return factory(model, **options)
+        backend = factory(model, **options)
     except TypeError as exc:
         raise BackendError(f"bad options for backend {name!r}: {exc}") from exc
+    if not isinstance(backend, Backend):
+        raise BackendError(
+            f"backend {name!r} made a {type(backend).__name__}, not a hashhop.backends.Backend: derive its class "
+            f"from Backend"
+        )
+    return backend
+
+
+def runs_in_process(spec: str) -> bool:
+    """Whether the backend of `spec` computes in this process (a local model), from the class its
+    `create` declares it returns; the model is not opened."""
+    try:
+        returned = typing.get_type_hints(_factory(parse_model(spec)[0])).get("return")
+    except NameError:  # an annotation that names nothing importable: declared nothing
+        return False
+    return isinstance(returned, type) and issubclass(returned, Backend) and returned.in_process

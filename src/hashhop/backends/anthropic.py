@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError, require
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -24,7 +24,7 @@ def _parse_bool(value) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-class AnthropicBackend:
+class AnthropicBackend(Backend):
     """One Messages API model. Options arrive as strings from `-M key=value`, so they are coerced."""
 
     chat = True  # the prompt sizer counts the message contents, as the API sees them

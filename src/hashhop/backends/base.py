@@ -6,8 +6,9 @@ Retries, concurrency, rate limits and storage live in the runner, outside the ba
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 from hashhop.core.errors import BackendError
 
@@ -52,19 +53,41 @@ def check_options(backend: str, options: dict, known) -> None:
         )
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """Implemented by every backend module (`hashhop.backends.NAME.create(model, **options)`)."""
+class Backend(abc.ABC):
+    """What the runner and the executors may ask of a model: every hook, with its default.
+
+    Implemented by every backend (`hashhop.backends.NAME.create(model, **options)` returns one);
+    a backend overrides only what it has. `generate` alone is required.
+    """
 
     name: str  # e.g. "openai:gpt-4o-mini"
+    # Computes in this machine's process (a local model), not on a server: the local executor gives
+    # it a process of its own, the Ray executor a GPU actor. Read from the class, before opening one.
+    in_process: ClassVar[bool] = False
+    chat: bool = False  # sends chat messages: their contents are what its tokenizer counts
+    chat_overhead: int = 0  # tokens its chat template adds around the message contents
+    context_window: int | None = None  # the longest prompt + answer it takes, None: unknown
 
-    async def generate(self, request: Request) -> Completion: ...
+    @abc.abstractmethod
+    async def generate(self, request: Request) -> Completion:
+        """The model's answer to one request; typed errors (above) tell the runner what to do."""
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens of `text` in the model's own tokenizer, or None if unknown."""
-        ...
+        return None
 
-    @property
-    def context_window(self) -> int | None: ...
+    def options(self) -> dict:
+        """What results.json records about how it was opened (never a key)."""
+        return {}
 
-    async def aclose(self) -> None: ...
+    async def check(self) -> None:
+        """Preflight: a one-line BackendError (unreachable server, refused key) before anything is sized."""
+        return None
+
+    def cap_timeout(self, seconds: float) -> bool:
+        """Enforce the per-request timeout itself; True: the runner need not time requests."""
+        return False
+
+    async def aclose(self) -> None:
+        """Release connections, threads, models."""
+        return None

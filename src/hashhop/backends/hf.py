@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 
-from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.core.errors import BackendError, OverLength, require
 
 _WINDOW_FIELDS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
@@ -23,7 +23,9 @@ def _parse_bool(value) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-class HFBackend:
+class HFBackend(Backend):
+    in_process = True  # computes in this process: a process (or GPU actor) of its own
+
     def __init__(
         self,
         model: str,

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 
-from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.core.errors import BackendError, OverLength, TransientError, require
 
 
@@ -22,7 +22,9 @@ def _parse_bool(value) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(Backend):
+    in_process = True  # computes in this process: a process (or GPU actor) of its own
+
     def __init__(
         self,
         model: str,

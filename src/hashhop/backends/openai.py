@@ -19,7 +19,7 @@ import os
 import re
 import time
 
-from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.backends.http import make_transport
 from hashhop.core import fastjson
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
@@ -87,7 +87,7 @@ def _message(body: bytes) -> str:
     return " ".join(text.split())[:200] or "(empty body)"
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     def __init__(
         self,
         model: str,
@@ -137,6 +137,10 @@ class OpenAIBackend:
     @property
     def context_window(self) -> int | None:
         return self._window
+
+    @property
+    def chat(self) -> bool:
+        return self.api == "chat"
 
     def options(self) -> dict:
         """What is recorded in results.json (never the key)."""

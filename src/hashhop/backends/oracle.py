@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import OrderedDict
 
-from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.generate.lines import index_context, walk
 
 
@@ -31,10 +31,8 @@ class ContextCache:
         return self._items[key]
 
 
-class OracleBackend:
+class OracleBackend(Backend):
     """Solves every query; `delay` (seconds) simulates a slow model for tests."""
-
-    context_window = None
 
     def __init__(self, model: str = "", delay: float = 0.0):
         self.name = "oracle" + (f":{model}" if model else "")
@@ -48,12 +46,6 @@ class OracleBackend:
         hashes = walk(self._tables.get(request), request.start, request.hops)[1:]  # the start is not an answer
         text = " = ".join(hashes) if request.cot else (hashes[-1] if hashes else "")
         return Completion(text=text, latency_s=time.perf_counter() - t0, finish_reason="stop", model=self.name)
-
-    def count_tokens(self, text: str) -> int | None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def create(model: str = "", **options) -> OracleBackend:

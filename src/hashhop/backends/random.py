@@ -6,7 +6,7 @@ import hashlib
 import random as _random
 import time
 
-from hashhop.backends.base import Completion, Request, check_options
+from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.backends.oracle import ContextCache
 from hashhop.generate.lines import index_context
 
@@ -16,10 +16,8 @@ def _hash_pool(context: str) -> list[str]:
     return sorted(set(table) | set(table.values()))
 
 
-class RandomBackend:
+class RandomBackend(Backend):
     """Per query, a generator seeded by (seed, sample id, query index): order-independent."""
-
-    context_window = None
 
     def __init__(self, model: str = "", seed: int = 0):
         self.name = "random" + (f":{model}" if model else "")
@@ -34,12 +32,6 @@ class RandomBackend:
         n = request.hops if request.cot else 1
         text = " = ".join(rng.choice(pool) for _ in range(n)) if pool else ""
         return Completion(text=text, latency_s=time.perf_counter() - t0, finish_reason="stop", model=self.name)
-
-    def count_tokens(self, text: str) -> int | None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def create(model: str = "", **options) -> RandomBackend:

@@ -2,7 +2,7 @@
 
 Owns `Grid` (the coordinates a bench run crosses: lengths x hops x cot x depth x seeds x hash length
 x alphabet, plus samples and queries per cell) and `Suite` (a named, versioned Grid). A suite's
-`name@version` is written into every cell (`cell["suite"]`) and into results.json, so numbers from
+`name@version` is written into every cell (`Cell.suite`) and into results.json, so numbers from
 two runs are only compared when they come from the same grid. Changing a shipped grid in any way
 that changes its cells MUST bump its version.
 """
@@ -10,11 +10,12 @@ that changes its cells MUST bump its version.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 
 from hashhop.core.errors import SpecError, SuiteError
 from hashhop.generate.spec import FORMATS, format_size, parse_size
-from hashhop.prompt.planner import make_cell
+from hashhop.prompt.cell import Cell
 
 # Models that cannot count their own tokens are sized in this tokenizer (recorded in each cell).
 FALLBACK_TOKENIZER = "tiktoken:cl100k_base"
@@ -50,25 +51,15 @@ class Grid:
     def replace(self, **changes) -> Grid:
         return dataclasses.replace(self, **changes)
 
-    def cells(self, tokenizer: str, suite: str | None = None) -> list[dict]:
+    def cells(self, tokenizer: str, suite: str | None = None) -> list[Cell]:
         """Every cell, in a fixed order (short contexts first, so early results come fast)."""
-        out = []
-        for tokens in sorted(self.lengths):
-            for hops in self.hops:
-                for cot in self.cot:
-                    for depth in self.depths:
-                        for seed in self.seeds:
-                            for hash_len in self.hash_lens:
-                                for alphabet in self.alphabets:
-                                    cell = make_cell(
-                                        tokens, hops, cot, depth, seed, tokenizer, hash_len, alphabet, self.format
-                                    )
-                                    if not self.filler:
-                                        cell["filler"] = False
-                                    if suite:
-                                        cell["suite"] = suite
-                                    out.append(cell)
-        return out
+        axes = itertools.product(
+            sorted(self.lengths), self.hops, self.cot, self.depths, self.seeds, self.hash_lens, self.alphabets
+        )
+        return [
+            Cell(tokens, tokenizer, hops, cot, depth, seed, hash_len, alphabet, self.format, self.filler, suite or None)
+            for tokens, hops, cot, depth, seed, hash_len, alphabet in axes
+        ]
 
     @property
     def n_cells(self) -> int:

@@ -63,6 +63,8 @@ class ModelEntry:
     timeout: float = 300.0
     retries: int = 4
     max_tokens: int | None = None
+    backoff: float = 1.0  # first retry wait, seconds (not a sweep file key: eval's --backoff)
+    pricing: str | None = None  # pricing file (not a sweep file key: eval's --pricing)
 
     def backend_options(self) -> dict:
         extra = {"base_url": self.base_url, "api_key_env": self.api_key_env}

@@ -14,11 +14,11 @@ import sys
 
 from hashhop.backends import parse_options
 from hashhop.bench.executors import EXECUTORS, Job, run
-from hashhop.bench.job import max_completion
 from hashhop.bench.suites import FALLBACK_TOKENIZER, get_suite, list_suites
 from hashhop.bench.sweep import ModelEntry, Sweep, load_sweep
 from hashhop.core.errors import HashhopError, StoreError
 from hashhop.evaluate.cost import check_budget, estimate, load_prices
+from hashhop.evaluate.runner import answer_budget
 from hashhop.evaluate.store import now_iso, read_results, write_json_atomic
 from hashhop.generate.spec import format_size
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
@@ -153,16 +153,18 @@ def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
     )
     per_cell = g.samples * g.queries
     for c in cells:
-        depth = "-" if c["depth"] is None else f"{c['depth']:g}"
+        depth = "-" if c.depth is None else f"{c.depth:g}"
         print(
-            f"{format_size(c['tokens']):>8} {c['hops']:>4} {'cot' if c['cot'] else 'skip':>4} {depth:>5} "
-            f"{c['seed']:>4} {c['hash_len']:>4} {c['alphabet']:>8} {per_cell:>7} {c['tokens'] * per_cell:>14,}",
+            f"{format_size(c.tokens):>8} {c.hops:>4} {'cot' if c.cot else 'skip':>4} {depth:>5} "
+            f"{c.seed:>4} {c.hash_len:>4} {c.alphabet:>8} {per_cell:>7} {c.tokens * per_cell:>14,}",
             file=file,
         )
     total = 0.0
     for m in sweep.models:
         prices = load_prices(m.model, m.price_in, m.price_out)
-        est = estimate([(c["tokens"], per_cell, max_completion(c, m)) for c in cells], prices)
+        est = estimate(
+            [(c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, m.max_tokens)) for c in cells], prices
+        )
         total += est.cost_usd
         note = f" (key variable {m.missing_key()} is not set)" if m.missing_key() else ""
         if m.max_cost is not None and est.cost_usd > m.max_cost:

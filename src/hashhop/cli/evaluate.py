@@ -1,32 +1,27 @@
-"""`hashhop eval`: evaluate a model on a grid of HashHop cells (or a dataset file), resumably.
+"""`hashhop eval`: evaluate one model on a grid of HashHop cells (or a dataset file), resumably.
 
-Wires the stages: backend (registry) -> planner (sized samples, stored as recipes) -> runner
-(asyncio, retries, rate limits) -> store (records.jsonl, results.json). Running the same command
-again resumes: recorded queries are skipped, stored samples are rebuilt from their recipes.
+Its flags make a one-model `Job`, which the local executor runs exactly as `hashhop bench` runs
+each of its models (backend -> planner -> runner -> store -> results.json). Running the same
+command again resumes: recorded queries are skipped, stored samples are rebuilt from their recipes.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import os
 import sys
-import time
 
-from hashhop import __version__
-from hashhop.backends import get_backend, parse_options
+from hashhop.backends import parse_options
+from hashhop.bench.executors import local
+from hashhop.bench.executors.local import read_dataset
+from hashhop.bench.job import Job
+from hashhop.bench.suites import FALLBACK_TOKENIZER, Grid
+from hashhop.bench.sweep import ModelEntry
 from hashhop.cli.score import print_summary
-from hashhop.core.errors import DatasetError, HashhopError, StoreError
+from hashhop.core.errors import HashhopError
 from hashhop.evaluate.cost import check_budget, estimate, load_prices
-from hashhop.evaluate.lmeval_fields import lm_eval_results
-from hashhop.evaluate.runner import RunConfig, Runner, max_tokens_for
-from hashhop.evaluate.store import RunStore, now_iso, read_results
-from hashhop.evaluate.summary import git_hash, metrics, prefix_cache, token_check, versions
-from hashhop.generate.sample import Query, Sample
+from hashhop.evaluate.runner import answer_budget
+from hashhop.evaluate.store import read_results
 from hashhop.generate.spec import parse_size
-from hashhop.generate.tokenizers import get_tokenizer
-from hashhop.prompt.planner import Planner, make_cell
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 
 
@@ -59,7 +54,8 @@ def register(subparsers) -> None:
     p.add_argument("--format", default="plain", choices=("plain", "magic"))
     p.add_argument(
         "--tokenizer",
-        help="size prompts in this tokenizer (default: the model's own if the backend can count, else chars)",
+        help=f"size prompts in this tokenizer (default: the model's own if the backend can count, else "
+        f"{FALLBACK_TOKENIZER})",
     )
     p.add_argument("--template", help="JSON file of template fields (system, user, question_cot, ...)")
     p.add_argument("--dataset", help="evaluate the samples of this hashhop JSONL file instead of a grid")
@@ -93,246 +89,86 @@ def _list(text: str | None, kind, what: str) -> list:
         raise HashhopError(f"bad --{what} {text!r}: use comma-separated values, e.g. --{what} 1,2") from exc
 
 
-def _cells(args, tokenizer_name: str) -> list[dict]:
-    tokens, hops = _list(args.tokens, parse_size, "tokens"), _list(args.hops, int, "hops")
-    depths = _list(args.depth, float, "depth")
-    return [
-        make_cell(t, h, args.cot, d, args.seed, tokenizer_name, args.hash_len, args.alphabet, args.format)
-        for t in tokens
-        for h in hops
-        for d in depths
-    ]
-
-
-def read_dataset(path: str) -> list[Sample]:
-    """Samples of a hashhop JSONL or Parquet file; anything else is a DatasetError naming the line."""
-    from hashhop.generate.dataset import read_samples
-
-    samples = list(read_samples(path))
-    if not samples:
-        raise DatasetError(f"{path} holds no samples: generate one with `hashhop generate`")
-    return samples
-
-
-def _dry_run(args, template: Template) -> int:
-    prices = load_prices(args.model, args.price_in, args.price_out, args.pricing)
-    rows = []
-    if args.dataset:
-        for s in read_dataset(args.dataset):
-            rows.append(
-                (
-                    s.n_tokens,
-                    len(s.queries),
-                    max(max_tokens_for(q, s.spec.hash_len, args.max_tokens) for q in s.queries),
-                )
-            )
-    else:
-        for cell in _cells(args, args.tokenizer or "model"):
-            q = Query(0, ("a",) * (cell["hops"] + 1), 0, cell["hops"], cell["cot"])
-            rows.append(
-                (cell["tokens"], args.queries * args.samples, max_tokens_for(q, cell["hash_len"], args.max_tokens))
-            )
-    print(f"dry run, nothing called: {estimate(rows, prices).line()}")
-    return 0
-
-
-_SECRET = ("key", "token", "secret", "password")
-
-
-def _redact(options: dict) -> dict:
-    """Options as recorded: anything that looks like a credential is masked (names of env vars stay)."""
-    return {
-        k: ("<redacted>" if any(s in k.lower() for s in _SECRET) and not k.endswith("_env") else v)
-        for k, v in options.items()
-    }
-
-
-def _config(args, backend, template: Template, tokenizer_name: str) -> dict:
-    options = _redact(backend.options() if hasattr(backend, "options") else parse_options(args.model_args))
-    keep = (
-        "tokens",
-        "hops",
-        "cot",
-        "samples",
-        "queries",
-        "seed",
-        "depth",
-        "hash_len",
-        "alphabet",
-        "format",
-        "dataset",
-        "concurrency",
-        "timeout",
-        "retries",
-        "max_tokens",
-        "on_over_length",
-        "max_cost",
-        "price_in",
-        "price_out",
-        "pricing",
+def _grid(args) -> Grid:
+    """The eval's grid: the bench vocabulary with one mode, seed, hash length and alphabet."""
+    return Grid(
+        lengths=_list(args.tokens, parse_size, "tokens"),
+        hops=_list(args.hops, int, "hops"),
+        cot=(args.cot,),
+        depths=_list(args.depth, float, "depth"),
+        seeds=(args.seed,),
+        hash_lens=(args.hash_len,),
+        alphabets=(args.alphabet,),
+        format=args.format,
+        samples=args.samples,
+        queries=args.queries,
     )
-    return {
-        "model": backend.name,
-        "model_spec": args.model,
-        "options": options,
-        "tokenizer": tokenizer_name,
-        "model_args": ",".join(f"{k}={v}" for k, v in options.items()),
-        **{k: getattr(args, k) for k in keep},
-    }
 
 
-def _check_same_run(run_dir: str, model: str, tokenizer: str) -> None:
-    """A resumed run must be the same model, sized in the same tokens (else cells would mix)."""
-    if not os.path.exists(os.path.join(run_dir, "results.json")):
-        return
-    config = read_results(run_dir).get("config", {})
-    if config.get("model") and config["model"] != model:
-        raise StoreError(f"{run_dir} holds a run of {config['model']}, not {model}: choose another -o")
-    if config.get("tokenizer") and config["tokenizer"] != tokenizer:
-        raise StoreError(
-            f"{run_dir} sized prompts in {config['tokenizer']}, this run in {tokenizer}: pass "
-            f"--tokenizer {config['tokenizer']} (or restore the server's tokenize endpoint) "
-            f"or choose another -o"
-        )
-
-
-def _counter(args, backend):
-    """(tokenizer name, tokenizer, model counter, overhead): the model's own tokens when it can count."""
-    if args.tokenizer:
-        return args.tokenizer, get_tokenizer(args.tokenizer), None, 0
-    if backend.count_tokens("a = b") is not None:
-        return f"model:{backend.name}", None, backend.count_tokens, int(getattr(backend, "chat_overhead", 0) or 0)
-    return "chars", get_tokenizer("chars"), None, 0
-
-
-def _is_chat(backend) -> bool:
-    """Whether the backend sends chat messages (their contents are what its tokenizer sees)."""
-    return getattr(backend, "api", None) == "chat" or getattr(backend, "chat", None) is True
-
-
-def _open_backend(args):
+def _job(args, template: Template) -> Job:
+    """`hashhop eval` is a one-model Job, run like any bench job by the local executor."""
     options = parse_options(args.model_args)
     if args.base_url:
         options["base_url"] = args.base_url
-    return get_backend(args.model, **options)
-
-
-async def _prepare(args, backend) -> tuple:
-    """Preflight (a one-line error before anything is sized or written), then how prompts are sized:
-    (tokenizer name, tokenizer, model counter, chat overhead)."""
-    check = getattr(backend, "check", None)
-    if check is not None:
-        await check()
-    return await asyncio.to_thread(_counter, args, backend)
-
-
-def _build_run(args, template: Template, store, backend, sizing: tuple):
-    """(runner, plans, queries in the grid or dataset)."""
-    name, tokenizer, count, overhead = sizing
-    prices = load_prices(args.model, args.price_in, args.price_out, args.pricing)
-    run_config = RunConfig(
-        concurrency=max(1, args.concurrency),
+    entry = ModelEntry(
+        model=args.model,
+        options=options,
+        concurrency=args.concurrency,
+        price_in=args.price_in,
+        price_out=args.price_out,
+        max_cost=args.max_cost,
         timeout=args.timeout,
         retries=args.retries,
-        backoff=args.backoff,
         max_tokens=args.max_tokens,
-        on_over_length=args.on_over_length,
-        max_cost=args.max_cost,
-        prices=prices,
+        backoff=args.backoff,
+        pricing=args.pricing,
+    )
+    return Job(
+        entry=entry,
+        grid=_grid(args),
+        tag=None,
+        run_dir=args.output,
         template=template,
         progress=sys.stderr.isatty() if args.progress is None else args.progress,
-        seed=args.seed,
+        tokenizer=args.tokenizer,
+        dataset=args.dataset,
+        on_over_length=args.on_over_length,
     )
-    runner = Runner(backend, store, run_config, model_counted=count is not None)
-    planner = Planner(store, template, args.queries, tokenizer, count, overhead, _is_chat(backend))
-    if args.dataset:
-        samples = read_dataset(args.dataset)
-        plans = (p for i, s in enumerate(samples) if (p := planner.plan_sample(s, i)) is not None)
-        total = sum(len(s.queries) for s in samples)
+
+
+def _dry_run(job: Job) -> int:
+    """Print the token and cost estimate of the job's grid or dataset. Calls nothing."""
+    configured = job.entry.max_tokens
+    if job.dataset:
+        rows = [
+            (
+                s.n_tokens,
+                len(s.queries),
+                max(answer_budget(q.hops, q.cot, s.spec.hash_len, configured) for q in s.queries),
+            )
+            for s in read_dataset(job.dataset)
+        ]
     else:
-        cells = _cells(args, name)
-        plans = planner.plans(cells, args.samples)
-        total = len(cells) * args.samples * args.queries
-    return runner, plans, total
-
-
-async def _evaluate(args, template: Template, store: RunStore) -> int:
-    backend = _open_backend(args)
-    started, t0 = now_iso(), time.monotonic()
-    runner = None
-    try:
-        sizing = await _prepare(args, backend)
-        _check_same_run(store.dir, backend.name, sizing[0])
-        config = _config(args, backend, template, sizing[0])
-        runner, plans, total = _build_run(args, template, store, backend, sizing)
-        _write_results(store, config, template, started, t0, runner, partial=True)
-        await runner.run(plans, max(0, total - len(store.done)), check=False)
-        # Every plan ran to the end unless the run stopped (budget): then some queries were not sent.
-        _write_results(store, config, template, started, t0, runner, partial=bool(runner.stopped))
-        if runner.stopped:
-            print(f"stopped: {runner.stopped}; raise the limit and run the same command to resume", file=sys.stderr)
-        return 0
-    except BaseException:
-        if runner is not None:
-            # Best effort: when the disk is full this fails too, and the first error is the one to show.
-            with contextlib.suppress(OSError, HashhopError):
-                _write_results(store, config, template, started, t0, runner, partial=True)
-        raise
-    finally:
-        await backend.aclose()
-
-
-def _write_results(
-    store: RunStore, config: dict, template: Template, started: str, t0: float, runner: Runner, partial: bool
-) -> None:
-    records = store.records
-    wall = time.monotonic() - t0
-    store.write_results(
-        {
-            "config": config,
-            "versions": versions(),
-            "git_hash": git_hash(),
-            "tokenizer": config["tokenizer"],
-            "template": template.to_dict(),
-            "timing": {
-                "started": started,
-                "updated": now_iso(),
-                "wall_s": round(wall, 3),
-                "requests": runner.requests,
-                "requests_per_s": round(runner.requests / wall, 3) if wall else None,
-                "prefix_cache": prefix_cache(records),
-            },
-            "concurrency": {
-                "max": runner.config.concurrency,
-                "min_reached": runner.limiter.min_seen if runner.limiter else runner.config.concurrency,
-                "rate_limit_cuts": runner.limiter.cuts if runner.limiter else 0,
-            },
-            "cost": {
-                "usd": round(sum(r.cost_usd or 0.0 for r in records), 6),
-                "prompt_tokens": sum(r.prompt_tokens or 0 for r in records),
-                "completion_tokens": sum(r.completion_tokens or 0 for r in records),
-            },
-            "token_check": token_check(records, store.samples),
-            "metrics": metrics(records),
-            "partial": partial,
-            "stopped": runner.stopped,
-            # lm-evaluation-harness field names, where they overlap:
-            **lm_eval_results(records),
-            "model_name": config["model"],
-            "hashhop_version": __version__,
-            "total_evaluation_time_seconds": str(round(wall, 3)),
-        }
-    )
+        per_cell = job.grid.samples * job.grid.queries
+        rows = [
+            (c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, configured))
+            for c in job.cells(job.tokenizer or "model")
+        ]
+    print(f"dry run, nothing called: {estimate(rows, job.prices).line()}")
+    return 0
 
 
 def main(args) -> int:
     template = Template.load(args.template) if args.template else DEFAULT_TEMPLATE
     check_budget(args.max_cost, load_prices(args.model, args.price_in, args.price_out, args.pricing), args.model)
-    if args.dry_run:
-        return _dry_run(args, template)
-    if args.samples < 1 or args.queries < 1 or args.concurrency < 1:
+    if not args.dry_run and (args.samples < 1 or args.queries < 1 or args.concurrency < 1):
         raise HashhopError("--samples, --queries and --concurrency must be at least 1")
-    with RunStore(args.output) as store:
-        code = asyncio.run(_evaluate(args, template, store))
-        print_summary(read_results(store.dir), file=sys.stdout)
-    return code
+    job = _job(args, template)
+    if args.dry_run:
+        return _dry_run(job)
+    local.run([job])
+    results = read_results(job.run_dir)
+    if results.get("stopped"):
+        print(f"stopped: {results['stopped']}; raise the limit and run the same command to resume", file=sys.stderr)
+    print_summary(results, file=sys.stdout)
+    return 0

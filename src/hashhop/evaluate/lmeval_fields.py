@@ -6,14 +6,14 @@ from __future__ import annotations
 from hashhop.evaluate.score import KINDS
 from hashhop.evaluate.store import Record
 from hashhop.generate.spec import format_size
+from hashhop.prompt.cell import Cell
 
 _GRADED = ("exact_match", "credit", "hops_correct")
 
 
-def task_name(cell: dict) -> str:
+def task_name(cell: Cell) -> str:
     """`hashhop_[cot_]{hops}hop_{size}`, e.g. hashhop_2hop_1k."""
-    size = format_size(int(cell.get("tokens") or 0)).lower()
-    return f"hashhop_{'cot_' if cell.get('cot') else ''}{cell.get('hops')}hop_{size}"
+    return f"hashhop_{'cot_' if cell.cot else ''}{cell.hops}hop_{format_size(cell.tokens).lower()}"
 
 
 def _mean_stderr(values: list[float]) -> tuple[float, float]:
@@ -29,7 +29,7 @@ def lm_eval_results(records: list[Record]) -> dict:
     by_task: dict[str, list[Record]] = {}
     for r in records:
         if r.status == "ok":
-            by_task.setdefault(task_name(r.cell or {}), []).append(r)
+            by_task.setdefault(task_name(Cell.from_dict(r.cell)), []).append(r)
     results, n_samples = {}, {}
     for task, rows in sorted(by_task.items()):
         values = {

@@ -14,9 +14,10 @@ import asyncio
 import itertools
 import random
 import sys
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 
-from hashhop.backends.base import Completion, Request
+from hashhop.backends.base import Backend, Completion, Request
 from hashhop.core.errors import OverLength, OverLengthStop, RateLimited, TransientError
 from hashhop.core.progress import EvalProgress as Progress
 from hashhop.evaluate import score as scoring
@@ -24,7 +25,7 @@ from hashhop.evaluate.cost import Budget, Prices
 from hashhop.evaluate.limiter import AdaptiveLimiter
 from hashhop.evaluate.store import Record, RunStore, now_iso
 from hashhop.generate.sample import Query
-from hashhop.prompt.planner import Plan, Planner, make_cell
+from hashhop.prompt.planner import Plan, Planner
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template, render_query
 
 __all__ = [
@@ -35,9 +36,8 @@ __all__ = [
     "Progress",
     "RunConfig",
     "Runner",
-    "make_cell",
-    "max_tokens_for",
-]  # Plan, Planner and make_cell live in prompt.py; re-exported for callers
+    "answer_budget",
+]  # Plan and Planner live in prompt.planner; re-exported for callers
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,16 @@ class RunConfig:
     seed: int = 0  # jitter
 
 
-def max_tokens_for(query: Query, hash_len: int, configured: int | None) -> int:
-    """Room for the answer with chatter: generous, since truncation would score as wrong."""
+def answer_budget(hops: int, cot: bool, hash_len: int, configured: int | None) -> int:
+    """Completion tokens asked for one query (`configured` if given): room for the answer with
+    chatter, generous since truncation would score as wrong. Cost estimates use it too."""
     if configured:
         return configured
-    return 32 + 2 * (hash_len + 3) * (query.hops if query.cot else 1)
+    return 32 + 2 * (hash_len + 3) * (hops if cot else 1)
 
 
 class Runner:
-    def __init__(self, backend, store: RunStore, config: RunConfig, model_counted: bool = False):
+    def __init__(self, backend: Backend, store: RunStore, config: RunConfig, model_counted: bool = False):
         self.backend, self.store, self.config = backend, store, config
         self.model_counted = model_counted  # prompt_tokens are in the model's own tokens
         self.stopped: str | None = None
@@ -86,7 +87,7 @@ class Runner:
             query_index=query.index,
             messages=prompt.messages,
             prompt=prompt.text,
-            max_tokens=max_tokens_for(query, plan.sample.spec.hash_len, self.config.max_tokens),
+            max_tokens=answer_budget(query.hops, query.cot, plan.sample.spec.hash_len, self.config.max_tokens),
             start=query.start,
             hops=query.hops,
             cot=query.cot,
@@ -119,7 +120,7 @@ class Runner:
             sample_id=plan.sample.id,
             query_index=query.index,
             model=self.backend.name,
-            cell=plan.cell,
+            cell=plan.cell.as_dict,  # the written form, shared by the cell's records
             status=status,
             completion=c.text,
             error=error,
@@ -252,17 +253,14 @@ class Runner:
             for task in rest:
                 task.cancel()
 
-    async def run(self, plans, total: int, check: bool = True):
+    async def run(self, plans, total: int):
         """Run every plan (an iterable or async iterable of Plans); `total` queries for the progress bar.
-        `check`: call the backend's preflight `check()` first (the CLI has already done it)."""
+        The backend's preflight `check()` is the executor's, before anything is sized."""
         self.limiter = AdaptiveLimiter(self.config.concurrency, self.config.cooldown)
         self.progress = Progress(total, self.config.progress)
         # --max-cost bounds the run folder's total: what earlier (resumed) runs spent counts too.
-        self.budget = Budget.of_records(self.config.max_cost, getattr(self.store, "records", ()))
-        cap = getattr(self.backend, "cap_timeout", None)  # a backend that times requests out itself
-        self._backend_times_out = bool(cap and cap(self.config.timeout))
-        if check and getattr(self.backend, "check", None) is not None:
-            await self.backend.check()
+        self.budget = Budget.of_records(self.config.max_cost, self.store.records)
+        self._backend_times_out = self.backend.cap_timeout(self.config.timeout)
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.config.concurrency)
         workers = [asyncio.ensure_future(self._worker(queue)) for _ in range(self.config.concurrency)]
         ended = asyncio.get_running_loop().create_future()  # set when the first worker ends
@@ -317,7 +315,7 @@ async def _put(queue: asyncio.Queue, item, watch: list):
 
 
 async def _aiter(plans):
-    if hasattr(plans, "__aiter__"):
+    if isinstance(plans, AsyncIterable):
         async for p in plans:
             yield p
     else:

@@ -23,7 +23,7 @@ from hashhop.core.errors import OutputError, StoreError, require
 from hashhop.core.files import atomic_output, read_jsonl
 from hashhop.evaluate.record import Record, now_iso  # re-exported: the store's readers and writers speak Records
 from hashhop.generate.sample import Sample
-from hashhop.prompt.planner import cell_key
+from hashhop.prompt.cell import Cell
 
 RECORDS, SAMPLES, RESULTS, LOCK = "records.jsonl", "samples.jsonl", "results.json", ".lock"
 __all__ = [
@@ -186,14 +186,14 @@ class RunStore:
         return True
 
     def add_sample(
-        self, cell: dict, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None
+        self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None
     ) -> dict:
         """Store a sample's recipe once per (cell, index); returns the stored entry."""
-        key = (cell_key(cell), index)
+        key = (cell.key, index)
         if key not in self.samples:
             entry = {
                 "cell_key": key[0],
-                "cell": cell,
+                "cell": cell.as_dict,
                 "index": index,
                 "sample_id": sample.id,
                 "n_tokens": n_tokens,

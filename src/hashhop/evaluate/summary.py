@@ -7,7 +7,7 @@ import os
 
 from hashhop.evaluate.score import summarize
 from hashhop.evaluate.store import Record
-from hashhop.prompt.planner import cell_key
+from hashhop.prompt.cell import cell_key
 
 
 def git_hash() -> str | None:

@@ -4,58 +4,27 @@ a resumed run rebuilds a context from its recipe instead of re-sizing it."""
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 
 from hashhop.generate.build import problem_of
 from hashhop.generate.problem import Problem
 from hashhop.generate.sample import Query, Sample
-from hashhop.generate.spec import Spec
+from hashhop.prompt.cell import Cell
 from hashhop.prompt.fit import sized_sample
 from hashhop.prompt.template import Template
-
-
-def cell_key(cell: dict) -> str:
-    """A stable string for a grid cell (its coordinates, sorted)."""
-    return json.dumps(cell, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass
 class Plan:
     """One sample ready to query: its cell, problem, context and measured sizes."""
 
-    cell: dict
+    cell: Cell
     sample: Sample
     problem: Problem
     context: str
     n_tokens: int  # context size in the cell's tokenizer
     prompt_tokens: int | None = None  # expected whole-prompt tokens in the model's own tokens
     queries: tuple[Query, ...] = ()  # those still to run
-
-
-def make_cell(
-    tokens: int,
-    hops: int,
-    cot: bool,
-    depth: float | None,
-    seed: int,
-    tokenizer: str,
-    hash_len: int = 16,
-    alphabet: str = "letters",
-    fmt: str = "plain",
-) -> dict:
-    """Grid coordinates of docs/records.md."""
-    return {
-        "tokens": tokens,
-        "tokenizer": tokenizer,
-        "hops": hops,
-        "cot": cot,
-        "depth": depth,
-        "seed": seed,
-        "hash_len": hash_len,
-        "alphabet": alphabet,
-        "format": fmt,
-    }
 
 
 class Planner:
@@ -74,27 +43,13 @@ class Planner:
         self.store, self.template, self.queries = store, template, queries
         self.tokenizer, self.count, self.overhead, self.chat = tokenizer, count, overhead, chat
 
-    def spec(self, cell: dict) -> Spec:
-        return Spec(
-            size=cell["tokens"],
-            hops=cell["hops"],
-            queries=self.queries,
-            hash_len=cell["hash_len"],
-            alphabet=cell["alphabet"],
-            cot=cell["cot"],
-            format=cell["format"],
-            seed=cell["seed"],
-            depth=cell["depth"],
-            filler=cell.get("filler", True),
-        )
-
-    def plan(self, cell: dict, index: int) -> Plan | None:
+    def plan(self, cell: Cell, index: int) -> Plan | None:
         """The sample `index` of `cell` with the queries still to run, or None when all are recorded."""
-        entry = self.store.samples.get((cell_key(cell), index))
+        entry = self.store.samples.get((cell.key, index))
         if entry is None:
             sample, n_tokens, frame = sized_sample(
-                self.spec(cell),
-                cell["tokens"],
+                cell.spec(self.queries),
+                cell.tokens,
                 index,
                 self.template,
                 self.tokenizer,
@@ -103,18 +58,18 @@ class Planner:
                 self.chat,
             )
             entry = self.store.add_sample(cell, index, sample, n_tokens, n_tokens + frame)
-            return self._plan(entry, sample, sample.prompt)
+            return self._plan(cell, entry, sample, sample.prompt)
         sample = Sample.from_dict(entry["sample"])
-        return self._plan(entry, sample, None)
+        return self._plan(cell, entry, sample, None)
 
-    def _plan(self, entry: dict, sample: Sample, context: str | None) -> Plan | None:
+    def _plan(self, cell: Cell, entry: dict, sample: Sample, context: str | None) -> Plan | None:
         todo = tuple(q for q in sample.queries if (sample.id, q.index) not in self.store.done)
         if not todo:
             return None
         problem = problem_of(sample)
         context = context if context is not None else problem.prompt()
         return Plan(
-            cell=entry["cell"],
+            cell=cell,
             sample=sample,
             problem=problem,
             context=context,
@@ -125,24 +80,11 @@ class Planner:
 
     def plan_sample(self, sample: Sample, index: int) -> Plan | None:
         """A sample given as is (a dataset): its cell is its spec; it is stored once as a recipe."""
-        spec = sample.spec
-        cell = make_cell(
-            spec.size,
-            spec.hops,
-            spec.cot,
-            spec.depth,
-            spec.seed,
-            spec.tokenizer,
-            spec.hash_len,
-            spec.alphabet,
-            spec.format,
-        )
-        entry = self.store.samples.get((cell_key(cell), index)) or self.store.add_sample(
-            cell, index, sample, sample.n_tokens
-        )
-        return self._plan(entry, sample, sample.prompt)
+        cell = Cell.of_spec(sample.spec)
+        entry = self.store.samples.get((cell.key, index)) or self.store.add_sample(cell, index, sample, sample.n_tokens)
+        return self._plan(cell, entry, sample, sample.prompt)
 
-    async def plans(self, cells: list[dict], samples: int):
+    async def plans(self, cells: list[Cell], samples: int):
         """Plans in grid order; sizing runs in a thread so requests keep flowing meanwhile."""
         for cell in cells:
             for index in range(samples):

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from hashhop.evaluate.score import KINDS, wilson_interval
+from hashhop.prompt.cell import Cell as GridCell
 from hashhop.report.privacy import redact
 
 FAILURES = KINDS[1:]
@@ -91,7 +92,7 @@ def series_of(runs, show_paths: bool = False) -> list[tuple[Series, list[dict]]]
 
 def depth_of(record: dict) -> float:
     """The depth a record counts under: the requested depth, else its bin's centre."""
-    requested = (record.get("cell") or {}).get("depth")
+    requested = GridCell.from_dict(record.get("cell")).depth
     if requested is not None:
         return round(float(requested), 3)
     d = min(max(float(record.get("query_depth") or 0.0), 0.0), 1.0)
@@ -170,11 +171,11 @@ def cells(series, by=("tokens", "hops", "cot")) -> list[Cell]:
     for s, rows in series:
         groups = defaultdict(list)
         for r in rows:
-            c = r.get("cell") or {}
+            c = GridCell.from_dict(r.get("cell"))  # as any hashhop since 0.1.0 wrote it
             key = (
-                int(c.get("tokens") or 0),
-                int(c["hops"]) if "hops" in by and c.get("hops") is not None else None,
-                bool(c.get("cot")) if "cot" in by else None,
+                c.tokens,
+                c.hops or None if "hops" in by else None,
+                c.cot if "cot" in by else None,
                 depth_of(r) if "depth" in by else None,
             )
             groups[key].append(r)

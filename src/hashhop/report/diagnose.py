@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from hashhop.generate.build import problem_of
 from hashhop.generate.sample import Sample
+from hashhop.prompt.cell import Cell
 
 DIAGRAM_KINDS = ("other_chain", "went_too_far", "stopped_early", "hallucinated", "partial_hash", "no_answer")
 _SPLIT = re.compile(r"[\s=,'\"`\->]+")
@@ -44,7 +45,7 @@ def wrong_hash(record: dict) -> str | None:
     if not tokens:
         return None
     broke = record.get("broke_at")
-    if (record.get("cell") or {}).get("cot") and broke:
+    if Cell.from_dict(record.get("cell")).cot and broke:
         return tokens[broke - 1] if len(tokens) >= broke else None
     return tokens[-1]
 
@@ -69,7 +70,7 @@ def _from_record(line: int | None) -> str:
 
 def diagram(series: str, record: dict, recipe: dict | None) -> ChainDiagram:
     """The diagram of one failed record, located through its sample recipe when there is one."""
-    cell, wrong = record.get("cell") or {}, wrong_hash(record)
+    cell, wrong = Cell.from_dict(record.get("cell")), wrong_hash(record)
     where, line, n_lines = "", record.get("answer_position"), None
     links: tuple[int, ...] = ()
     qi = int(record.get("query_index") or 0)
@@ -88,9 +89,9 @@ def diagram(series: str, record: dict, recipe: dict | None) -> ChainDiagram:
         where = "the answer gave no hash for this hop"
     return ChainDiagram(
         series,
-        int(cell.get("tokens") or 0),
-        int(cell.get("hops") or len(record["path"]) - 1),
-        bool(cell.get("cot")),
+        cell.tokens,
+        cell.hops or len(record["path"]) - 1,
+        cell.cot,
         record.get("kind", "?"),
         tuple(record.get("path") or ()),
         record.get("broke_at"),

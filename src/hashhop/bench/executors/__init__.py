@@ -6,12 +6,12 @@ see `local.py` and `ray.py`. Ray is imported only when the Ray executor runs.
 
 from __future__ import annotations
 
-from hashhop.bench.job import LOCAL_BACKENDS, Job
+from hashhop.bench.job import Job
 from hashhop.core.errors import HashhopError
 
 EXECUTORS = ("local", "ray")
 
-__all__ = ["EXECUTORS", "LOCAL_BACKENDS", "Job", "run"]
+__all__ = ["EXECUTORS", "Job", "run"]
 
 
 def run(jobs: list[Job], executor: str = "local", address: str | None = None, workers: int | None = None) -> None:

@@ -1,49 +1,79 @@
 """The local executor: every job on this machine, each the single writer of its own run folder.
 
 API models share one asyncio loop (their time is spent waiting on the network, so they overlap);
-local models (ltm, hf, llamacpp) each get their own process, since their compute would stall the
-loop and one process per model uses the cores. A single job runs in this process. Records reach
+local models (those whose backend computes in-process: ltm, hf, llamacpp) each get their own
+process, since their compute would stall the loop and one process per model uses the cores. A single
+job (every `hashhop eval`) runs in this process. Records reach
 disk as they finish (the run store), so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import sys
 
-from hashhop.bench.job import Job, Progress, check_same_run, is_chat, open_backend, sizing, write_results
-from hashhop.core.errors import RUNNER_SIGNALS, HashhopError
+from hashhop.bench.job import Job, open_backend
+from hashhop.bench.prompt_sizing import PromptSizing, prompt_sizing
+from hashhop.core.errors import RUNNER_SIGNALS, DatasetError, HashhopError
+from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import Runner
 from hashhop.evaluate.store import RunStore
-from hashhop.prompt.planner import Planner
 
 NAME = "local"
+
+
+def read_dataset(path: str) -> list:
+    """Samples of a hashhop JSONL or Parquet file; anything else is a DatasetError naming the line."""
+    from hashhop.generate.dataset import read_samples
+
+    samples = list(read_samples(path))
+    if not samples:
+        raise DatasetError(f"{path} holds no samples: generate one with `hashhop generate`")
+    return samples
+
+
+def _work(job: Job, sizing: PromptSizing, store: RunStore) -> tuple:
+    """(plans in order, queries in all): the grid's cells, or the samples of the job's dataset."""
+    planner = sizing.planner(store, job)
+    if job.dataset:
+        samples = read_dataset(job.dataset)
+        plans = (p for i, s in enumerate(samples) if (p := planner.plan_sample(s, i)) is not None)
+        return plans, sum(len(s.queries) for s in samples)
+    cells = job.cells(sizing.name)
+    return planner.plans(cells, job.grid.samples), len(cells) * job.grid.samples * job.grid.queries
+
+
+def _count(tally: RunTally, runner: Runner) -> None:
+    tally.requests, tally.stopped = runner.requests, runner.stopped
+    if runner.limiter is not None and runner.limiter.cuts:
+        tally.min_concurrency, tally.rate_limit_cuts = runner.limiter.min_seen, runner.limiter.cuts
 
 
 async def run_job(job: Job) -> None:
     """Evaluate one job into its run folder (resuming what is recorded there)."""
     with RunStore(job.run_dir) as store:
         backend = open_backend(job.entry)
-        progress, runner, tokenizer = Progress(), None, "?"
+        tally, runner, config = RunTally(job.entry.concurrency), None, {}
         try:
-            check = getattr(backend, "check", None)
-            if check is not None:
-                await check()  # a one-line error before anything is sized or written
-            tokenizer, tok, count, overhead = await asyncio.to_thread(sizing, job, backend)
-            check_same_run(store.dir, backend.name, tokenizer, job.tag)
-            runner = Runner(backend, store, job.run_config(), model_counted=count is not None)
-            planner = Planner(store, job.template, job.grid.queries, tok, count, overhead, is_chat(backend))
-            cells = job.grid.cells(tokenizer, job.tag)
-            write_results(store, job, backend.name, tokenizer, progress, True, NAME)
-            total = len(cells) * job.grid.samples * job.grid.queries
-            await runner.run(planner.plans(cells, job.grid.samples), max(0, total - len(store.done)))
-            progress.requests, progress.stopped = runner.requests, runner.stopped
-            write_results(store, job, backend.name, tokenizer, progress, bool(runner.stopped), NAME)
+            await backend.check()  # a one-line error before anything is sized or written
+            sizing = await asyncio.to_thread(prompt_sizing, job, backend)
+            check_same_run(store.dir, backend.name, sizing.name, job.tag)
+            config = job.recorded_config(backend.name, sizing.name, backend.options(), NAME)
+            runner = Runner(backend, store, job.run_config(), model_counted=sizing.count is not None)
+            plans, total = _work(job, sizing, store)
+            write_results(store, config, job.template, tally, partial=True)
+            await runner.run(plans, max(0, total - len(store.done)))
+            _count(tally, runner)
+            # Every plan ran to the end unless the run stopped (budget): then some queries were not sent.
+            write_results(store, config, job.template, tally, partial=bool(runner.stopped))
         except BaseException:
             if runner is not None:  # what finished is on disk; the summary says the run is partial
-                progress.requests = runner.requests
-                write_results(store, job, backend.name, tokenizer, progress, True, NAME)
+                _count(tally, runner)
+                # Best effort: when the disk is full this fails too, and the first error is the one to show.
+                with contextlib.suppress(OSError, HashhopError):
+                    write_results(store, config, job.template, tally, partial=True)
             raise
         finally:
             await backend.aclose()

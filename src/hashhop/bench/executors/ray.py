@@ -11,20 +11,23 @@ Records equal the local executor's except for timing fields (time, latency_s).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import re
 import sys
 from collections import deque
 
-from hashhop.bench.job import Job, Progress, check_same_run, is_chat, open_backend, sizing, unit_estimate, write_results
+from hashhop.bench.job import Job, open_backend, unit_estimate
+from hashhop.bench.prompt_sizing import prompt_sizing
 from hashhop.core.errors import HashhopError, require
 from hashhop.evaluate.cost import Budget
+from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import AdaptiveLimiter, Runner
 from hashhop.evaluate.runner import Progress as _Bar
 from hashhop.evaluate.store import Record, RunStore
 from hashhop.generate.sample import Sample
-from hashhop.prompt.planner import Planner, cell_key
+from hashhop.prompt.cell import Cell
 
 NAME = "ray"
 RESTARTS = 3  # a lost worker is restarted, and its unit retried, this many times
@@ -38,11 +41,11 @@ class _UnitStore:
         self.done = {tuple(k) for k in done}
         self.entry, self.records = entry, []
 
-    def add_sample(self, cell: dict, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None):
+    def add_sample(self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None):
         # The same fields as RunStore.add_sample: the driver re-adds it there.
         self.entry = {
-            "cell_key": cell_key(cell),
-            "cell": cell,
+            "cell_key": cell.key,
+            "cell": cell.as_dict,
             "index": index,
             "sample_id": sample.id,
             "n_tokens": n_tokens,
@@ -66,26 +69,28 @@ class UnitWorker:
     def __init__(self, job: Job):
         self.job = job
         self.backend = open_backend(job.entry)
-        self.tokenizer, self.tok, self.count, self.overhead = sizing(job, self.backend)
+        self.sizing = prompt_sizing(job, self.backend)
         self.limiter = None  # created in the actor's event loop, shared by its concurrent units
         self.checked = False
 
     def describe(self) -> dict:
-        return {"model": self.backend.name, "tokenizer": self.tokenizer, "pid": os.getpid()}
+        return {
+            "model": self.backend.name,
+            "tokenizer": self.sizing.name,
+            "options": self.backend.options(),
+            "pid": os.getpid(),
+        }
 
-    async def run_unit(self, cell: dict, index: int, entry: dict | None, done: list) -> dict:
+    async def run_unit(self, cell: Cell, index: int, entry: dict | None, done: list) -> dict:
         if self.limiter is None:
             self.limiter = AdaptiveLimiter(self.job.entry.concurrency, self.job.run_config().cooldown)
-        if not self.checked and getattr(self.backend, "check", None) is not None:
+        if not self.checked:
             await self.backend.check()
         self.checked = True
-        store = _UnitStore((cell_key(cell), index), entry, done)
-        planner = Planner(
-            store, self.job.template, self.job.grid.queries, self.tok, self.count, self.overhead, is_chat(self.backend)
-        )
-        plan = await asyncio.to_thread(planner.plan, cell, index)
+        store = _UnitStore((cell.key, index), entry, done)
+        plan = await asyncio.to_thread(self.sizing.planner(store, self.job).plan, cell, index)
         config = dataclasses.replace(self.job.run_config(), max_cost=None)  # the driver holds the budget
-        runner = Runner(self.backend, store, config, model_counted=self.count is not None)
+        runner = Runner(self.backend, store, config, model_counted=self.sizing.count is not None)
         runner.limiter, runner.progress = self.limiter, _Bar(0, False)
         if plan is not None:
             await runner.run_plan(plan)
@@ -94,12 +99,13 @@ class UnitWorker:
             "records": [r.to_dict() for r in store.records],
             "requests": runner.requests,
             "stopped": runner.stopped,
+            "limiter": (os.getpid(), self.limiter.min_seen, self.limiter.cuts),
         }
 
 
-def _finished(store: RunStore, cell: dict, index: int) -> tuple[bool, dict | None, list]:
+def _finished(store: RunStore, cell: Cell, index: int) -> tuple[bool, dict | None, list]:
     """(every query recorded?, stored sample entry, recorded keys of that sample)."""
-    entry = store.samples.get((cell_key(cell), index))
+    entry = store.samples.get((cell.key, index))
     if entry is None:
         return False, None, []
     sample = Sample.from_dict(entry["sample"])
@@ -107,12 +113,12 @@ def _finished(store: RunStore, cell: dict, index: int) -> tuple[bool, dict | Non
     return len(done) == len(sample.queries), entry, done
 
 
-def _append(store: RunStore, out: dict, progress: Progress) -> None:
-    """The driver, the only writer: the unit's sample (once), then its records."""
+def _append(store: RunStore, out: dict, tally: RunTally, cuts: dict) -> None:
+    """The driver, the only writer: the unit's sample (once), then its records; and what it counted."""
     entry = out["entry"]
     if entry is not None:
         store.add_sample(
-            entry["cell"],
+            Cell.from_dict(entry["cell"]),
             entry["index"],
             Sample.from_dict(entry["sample"]),
             entry["n_tokens"],
@@ -120,8 +126,13 @@ def _append(store: RunStore, out: dict, progress: Progress) -> None:
         )
     for r in out["records"]:
         store.add_record(Record.from_dict(r))
-    progress.requests += out["requests"]
-    progress.stopped = progress.stopped or out["stopped"]
+    tally.requests += out["requests"]
+    tally.stopped = tally.stopped or out["stopped"]
+    pid, min_seen, actor_cuts = out["limiter"]
+    cuts[pid] = actor_cuts  # each actor's limiter counts its own cuts, from its start
+    if actor_cuts:
+        tally.min_concurrency = min(min_seen, tally.min_concurrency or min_seen)
+    tally.rate_limit_cuts = sum(cuts.values())
 
 
 def _actors(ray, job: Job, workers: int) -> list:
@@ -160,17 +171,18 @@ def _last_error(exc) -> str:
 
 
 def _dispatch(
-    ray, actors: list, units: deque, store: RunStore, window: int, progress: Progress, budget: Budget, estimate
+    ray, actors: list, units: deque, store: RunStore, window: int, tally: RunTally, budget: Budget, estimate
 ) -> None:
     """Keep `window` units in flight per actor while the budget allows; append each unit's results
     as it returns. `estimate(cell)`: a unit's cost estimate."""
     in_flight: dict = {}  # ref -> (actor index, reserved estimate)
+    cuts: dict = {}  # actor pid -> rate-limit cuts of its limiter
     load = [0] * len(actors)
     while units or in_flight:
-        while units and min(load) < window and not progress.stopped:
+        while units and min(load) < window and not tally.stopped:
             cost = estimate(units[0][0])
             if not budget.take(cost):
-                progress.stopped = budget.stop_reason("unit")
+                tally.stopped = budget.stop_reason("unit")
                 break
             a = load.index(min(load))
             cell, index, entry, done = units.popleft()
@@ -185,7 +197,7 @@ def _dispatch(
             out = _get(ray, ref)
             budget.release(cost)
             budget.charge(_charged(out["records"], cost))
-            _append(store, out, progress)
+            _append(store, out, tally, cuts)
 
 
 def _charged(records: list[dict], estimate: float) -> float:
@@ -198,24 +210,26 @@ def _charged(records: list[dict], estimate: float) -> float:
 def run_job(ray, job: Job, workers: int) -> None:
     with RunStore(job.run_dir) as store:
         actors = _actors(ray, job, workers)
-        progress, info = Progress(), None
+        tally, config = RunTally(job.entry.concurrency), None
         try:
             info = _get(ray, actors[0].describe.remote())
             check_same_run(store.dir, info["model"], info["tokenizer"], job.tag)
+            config = job.recorded_config(info["model"], info["tokenizer"], info["options"], NAME)
             units = deque()
-            for cell in job.grid.cells(info["tokenizer"], job.tag):
+            for cell in job.cells(info["tokenizer"]):
                 for index in range(job.grid.samples):
                     finished, entry, done = _finished(store, cell, index)
                     if not finished:
                         units.append((cell, index, entry, done))
-            write_results(store, job, info["model"], info["tokenizer"], progress, True, NAME)
+            write_results(store, config, job.template, tally, partial=True)
             window = 2 if job.local else max(2, job.entry.concurrency)
             budget = Budget.of_records(job.entry.max_cost, store.records)
-            _dispatch(ray, actors, units, store, window, progress, budget, lambda cell: unit_estimate(job, cell))
-            write_results(store, job, info["model"], info["tokenizer"], progress, bool(progress.stopped), NAME)
+            _dispatch(ray, actors, units, store, window, tally, budget, lambda cell: unit_estimate(job, cell))
+            write_results(store, config, job.template, tally, partial=bool(tally.stopped))
         except BaseException:
-            if info is not None:
-                write_results(store, job, info["model"], info["tokenizer"], progress, True, NAME)
+            if config is not None:  # never over a folder that check_same_run refused
+                with contextlib.suppress(OSError, HashhopError):  # the first error is the one to show
+                    write_results(store, config, job.template, tally, partial=True)
             raise
         finally:
             for a in actors:

@@ -1,0 +1,42 @@
+"""The sizing rule: which tokens a job's prompts are sized in, and the planner that sizes them.
+
+A forced tokenizer wins (the command line's, else the grid's); else the model's own tokens when its
+backend can count them (harness lesson: size prompts in the tokens of the model under test); else
+FALLBACK_TOKENIZER. The same rule serves `eval` and `bench`, on every executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hashhop.backends import Backend
+from hashhop.bench.job import Job
+from hashhop.bench.suites import FALLBACK_TOKENIZER
+from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.prompt.planner import Planner
+
+
+@dataclass(frozen=True)
+class PromptSizing:
+    """How a job's prompts are sized: recorded as `tokenizer` in each cell and in results.json."""
+
+    name: str  # e.g. tiktoken:cl100k_base, chars, model:openai:gpt-4o-mini
+    tokenizer: object | None  # a hashhop tokenizer, when the model does not count
+    count: Callable[[str], int | None] | None  # the model's own counter, when it does
+    overhead: int  # tokens the model's chat template adds (counted models only)
+    chat: bool  # the backend sends chat messages (their contents are what it counts)
+
+    def planner(self, store, job: Job) -> Planner:
+        return Planner(store, job.template, job.grid.queries, self.tokenizer, self.count, self.overhead, self.chat)
+
+
+def prompt_sizing(job: Job, backend: Backend) -> PromptSizing:
+    """The sizing rule above, for `job` on the opened `backend` (a counting backend is asked once)."""
+    forced = job.tokenizer or job.grid.tokenizer
+    if forced:
+        return PromptSizing(forced, get_tokenizer(forced), None, 0, backend.chat)
+    if backend.count_tokens("a = b") is not None:
+        overhead = int(backend.chat_overhead or 0)
+        return PromptSizing(f"model:{backend.name}", None, backend.count_tokens, overhead, backend.chat)
+    return PromptSizing(FALLBACK_TOKENIZER, get_tokenizer(FALLBACK_TOKENIZER), None, 0, backend.chat)
