@@ -22,6 +22,17 @@ def _parse_bool(value) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def _load(llama_cpp, path: str, model: str, **settings):
+    """The llama.cpp model at `path`, or a BackendError that says what to check."""
+    try:
+        return llama_cpp.Llama(model_path=path, verbose=False, **settings)
+    except (ValueError, RuntimeError) as exc:
+        raise BackendError(
+            f"llama.cpp cannot load {model!r} ({str(exc)[:200]}): check that it is a GGUF "
+            f"file and that -M n_ctx fits in memory"
+        ) from exc
+
+
 class LlamaCppBackend(Backend):
     in_process = True  # computes in this process: a process (or GPU actor) of its own
 
@@ -42,23 +53,17 @@ class LlamaCppBackend(Backend):
             raise BackendError(f"no GGUF file at {model!r}: use --model llamacpp:path/to/file.gguf")
         self.name = f"llamacpp:{model}"
         self.chat = _parse_bool(chat)
-        try:
-            # n_ctx=0 means the model's training context, as in llama.cpp itself.
-            self.llm = llama_cpp.Llama(
-                model_path=path,
-                n_ctx=int(n_ctx),
-                n_threads=int(n_threads) if n_threads else None,
-                n_gpu_layers=int(n_gpu_layers),
-                seed=int(seed),
-                chat_format=chat_format,
-                n_batch=int(n_batch),
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as exc:
-            raise BackendError(
-                f"llama.cpp cannot load {model!r} ({str(exc)[:200]}): check that it is a GGUF "
-                f"file and that -M n_ctx fits in memory"
-            ) from exc
+        self.llm = _load(
+            llama_cpp,
+            path,
+            model,
+            n_ctx=int(n_ctx),  # 0: the model's training context, as in llama.cpp itself
+            n_threads=int(n_threads) if n_threads else None,
+            n_gpu_layers=int(n_gpu_layers),
+            seed=int(seed),
+            chat_format=chat_format,
+            n_batch=int(n_batch),
+        )
         self._lock = threading.Lock()
         self._chat_overhead: int | None = None
         self._options = {

@@ -174,27 +174,34 @@ def make_docs(
     docs = []
     for index in range(int(samples)):
         sample, _, _ = sized_sample(spec, total, index, TEMPLATE, sizer.tokenizer, sizer.count)
-        recipe = json.dumps(sample.to_dict(with_prompt=False), separators=(",", ":"))
-        for q in sample.queries:
-            text = render(TEMPLATE, sample.prompt or "", q.start, q.hops, q.cot).text
-            docs.append(
-                {
-                    "id": f"{sample.id}/{q.index}",
-                    "sample_id": sample.id,
-                    "query_index": q.index,
-                    "input": text,
-                    "target": q.target,
-                    "start": q.start,
-                    "hops": q.hops,
-                    "cot": q.cot,
-                    "tokens": total,
-                    "n_tokens": count(text),
-                    "tokenizer": sizer.name,
-                    "depth": round(q.depth, 6),
-                    "seed": spec.seed,
-                    "recipe": recipe,
-                }
-            )
+        docs += _sample_docs(sample, total, spec.seed, sizer.name, count)
+    return docs
+
+
+def _sample_docs(sample: Sample, total: int, seed: int, tokenizer: str, count: Callable[[str], int]) -> list[dict]:
+    """The documents of one sized sample, one per query, each carrying the sample's recipe."""
+    recipe = json.dumps(sample.to_dict(with_prompt=False), separators=(",", ":"))
+    docs = []
+    for q in sample.queries:
+        text = render(TEMPLATE, sample.prompt or "", q.start, q.hops, q.cot).text
+        docs.append(
+            {
+                "id": f"{sample.id}/{q.index}",
+                "sample_id": sample.id,
+                "query_index": q.index,
+                "input": text,
+                "target": q.target,
+                "start": q.start,
+                "hops": q.hops,
+                "cot": q.cot,
+                "tokens": total,
+                "n_tokens": count(text),
+                "tokenizer": tokenizer,
+                "depth": round(q.depth, 6),
+                "seed": seed,
+                "recipe": recipe,
+            }
+        )
     return docs
 
 

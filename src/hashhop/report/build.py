@@ -28,13 +28,15 @@ USAGE_COLUMNS = [
 ]
 
 
-def _heatmaps(data, plots) -> str:
+def _heatmaps(data) -> str:
+    from hashhop.report import heatmaps
+
     out = []
     for label in data.labels:
         group = [c for c in data.cells if c.series == label]
         out.append(
             html.figure(
-                plots.heatmap_hops(label, group),
+                heatmaps.heatmap_hops(label, group),
                 f"Accuracy of {label} at each context length (columns, {html.lengths_text(group)} tokens) "
                 f"and hop count (rows), one panel per answer mode (chain of thought: every hash on the "
                 f"way; skip steps: only the last). Each cell: share of scored queries answered exactly, "
@@ -44,13 +46,15 @@ def _heatmaps(data, plots) -> str:
     return "".join(out)
 
 
-def _depth_maps(data, plots) -> str:
+def _depth_maps(data) -> str:
+    from hashhop.report import heatmaps
+
     out = []
     for label in data.labels:
         group = [c for c in data.depth_cells if c.series == label]
         out.append(
             html.figure(
-                plots.heatmap_depth(label, group),
+                heatmaps.heatmap_depth(label, group),
                 f"Accuracy of {label} by depth of the queried chain (rows: where its links sit, 0% = top "
                 f"of the context; requested depths, or fifths of the context when none was requested) "
                 f"and context length (columns), all hop counts pooled.",
@@ -100,8 +104,8 @@ def _anchors_figure(data, plots) -> str:
 def _figure_sections(data, plots) -> list[tuple[str, str]]:
     out = [
         ("Accuracy vs context length", _curves_figure(data, plots)),
-        ("Accuracy by context length and hops", _heatmaps(data, plots)),
-        ("Accuracy by depth of the query chain", _depth_maps(data, plots)),
+        ("Accuracy by context length and hops", _heatmaps(data)),
+        ("Accuracy by depth of the query chain", _depth_maps(data)),
         ("Why answers failed", _failures_figure(data, plots)),
         (
             "Failed queries, hop by hop",

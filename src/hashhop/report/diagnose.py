@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from hashhop.generate.build import problem_of
 from hashhop.generate.sample import Sample
@@ -79,7 +80,7 @@ def diagram(series: str, record: dict, recipe: dict | None) -> ChainDiagram:
         links, n_lines = sample.queries[qi].positions, sample.n_lines
         problem = problem_of(sample) if wrong is not None else None
         # A recipe only rebuilds its problem under the generator that wrote it: check before trusting it.
-        if problem is not None and problem.queries[qi].path == tuple(record.get("path") or ()):
+        if problem is not None and wrong is not None and problem.queries[qi].path == tuple(record.get("path") or ()):
             where, line = _where(problem, qi, wrong)
         elif problem is not None:
             where = _from_record(line) + " (its stored sample does not rebuild with this hashhop version)"
@@ -108,8 +109,8 @@ def diagram(series: str, record: dict, recipe: dict | None) -> ChainDiagram:
 
 def pick_failures(runs_series, samples_by_run: dict, limit: int = 6) -> list[ChainDiagram]:
     """Up to `limit` failed queries: one per failure kind first, then one per series, then any."""
-    chosen: list[ChainDiagram] = []
-    seen: set = set()
+    chosen: list[tuple[Any, dict]] = []  # (series, record)
+    seen: set[tuple] = set()
     passes = (lambda s, r: r.get("kind"), lambda s, r: s.label, None)
     for distinct in passes:
         taken = {distinct(*pick) for pick in chosen} if distinct else set()

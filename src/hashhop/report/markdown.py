@@ -38,6 +38,22 @@ def md_table(rows: list[dict], columns: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The per-cell table's columns, in order.
+CELL_COLUMNS = (
+    "series",
+    "tokens",
+    "hops",
+    "mode",
+    "n",
+    "scored",
+    "correct",
+    "accuracy",
+    "ci95_lo",
+    "ci95_hi",
+    "mean_credit",
+)
+
+
 def markdown(data) -> str:
     """report.md: headline, per-run summary, every cell, comparisons and published figures."""
     opt = data.options
@@ -56,19 +72,7 @@ def markdown(data) -> str:
         "## Accuracy per cell (95% Wilson interval; errors and over-length queries counted apart)\n",
         md_table(
             tables.cell_rows(data.cells),
-            [
-                "series",
-                "tokens",
-                "hops",
-                "mode",
-                "n",
-                "scored",
-                "correct",
-                "accuracy",
-                "ci95_lo",
-                "ci95_hi",
-                "mean_credit",
-            ],
+            list(CELL_COLUMNS),
         ),
     ]
     if data.differences:

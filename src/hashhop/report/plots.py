@@ -8,7 +8,6 @@ readable with red-green colour blindness; every heatmap cell is also labelled wi
 from __future__ import annotations
 
 import io
-from collections import defaultdict
 
 from hashhop.core.errors import require
 from hashhop.generate.spec import format_size
@@ -60,86 +59,6 @@ def _mode(cot) -> str:
     return {True: "chain of thought", False: "skip steps"}.get(cot, "all modes")
 
 
-def _text_color(rgba) -> str:
-    r, g, b = rgba[:3]
-    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
-
-
-def _heat(ax, cmap, grid_cells, rows, cols, row_label):
-    """One annotated heatmap: rows x cols of Cell (missing: grey, no scored query: 'n/a')."""
-    import numpy as np
-
-    data = np.full((len(rows), len(cols)), np.nan)
-    for (r, c), cell in grid_cells.items():
-        if cell.accuracy is not None:
-            data[rows.index(r), cols.index(c)] = cell.accuracy
-    ax.set_facecolor("#e6e6e6")
-    image = ax.imshow(data, cmap=cmap, vmin=0, vmax=1, aspect="auto")
-    for (r, c), cell in grid_cells.items():
-        i, j = rows.index(r), cols.index(c)
-        if cell.accuracy is None:
-            ax.text(j, i, f"n/a\n{cell.n} not scored", ha="center", va="center", fontsize=9, color="#333")
-            continue
-        ax.text(
-            j,
-            i,
-            f"{cell.accuracy:.0%}",
-            ha="center",
-            va="bottom",
-            fontsize=11,
-            fontweight="bold",
-            color=_text_color(cmap(cell.accuracy)),
-        )
-        ax.text(j, i, f"n={cell.scored}", ha="center", va="top", fontsize=8, color=_text_color(cmap(cell.accuracy)))
-    ax.set_xticks(range(len(cols)), [format_size(c) for c in cols])
-    ax.set_yticks(range(len(rows)), [row_label(r) for r in rows])
-    ax.tick_params(length=0)
-    for side in ax.spines.values():
-        side.set_visible(False)
-    return image
-
-
-def _by_mode(cells):
-    modes = defaultdict(list)
-    for c in cells:
-        modes[c.cot].append(c)
-    return dict(sorted(modes.items(), key=lambda kv: str(kv[0])))
-
-
-def heatmap_hops(label: str, cells) -> bytes:
-    """Accuracy, hops (rows) x context length (columns), one panel per answer mode."""
-    return _heatmap(label, cells, lambda c: c.hops, lambda h: f"{h} hop{'s' * (h != 1)}", 0.55, None)
-
-
-def heatmap_depth(label: str, cells) -> bytes:
-    """Accuracy, depth of the queried chain (rows, top of context first) x context length."""
-    return _heatmap(label, cells, lambda c: c.depth, lambda d: f"{d:.0%}", 0.5, "depth of the query chain")
-
-
-def _heatmap(label: str, cells, row_of, row_name, row_height: float, ylabel: str | None) -> bytes:
-    """Rows chosen by `row_of(cell)` x context length, one panel per answer mode."""
-    plt, cmap = _mpl()
-    modes = _by_mode(cells)
-    fig, axes = plt.subplots(
-        1,
-        len(modes),
-        figsize=(
-            1.0 + 3.2 * len(modes) + 0.5 * len({c.tokens for c in cells}),
-            0.9 + row_height * len({row_of(c) for c in cells}),
-        ),
-        squeeze=False,
-    )
-    for ax, (cot, group) in zip(axes[0], modes.items()):
-        rows, cols = sorted({row_of(c) for c in group}), sorted({c.tokens for c in group})
-        image = _heat(ax, cmap, {(row_of(c), c.tokens): c for c in group}, rows, cols, row_name)
-        ax.set_title(f"{label}: {_mode(cot)}")
-        ax.set_xlabel("context length (tokens)")
-    if ylabel:
-        axes[0][0].set_ylabel(ylabel)
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02, label="accuracy")
-    return _png(fig)
-
-
 def _log_x(ax, lengths):
     """Log axis labelled at the measured lengths, or at powers of ten when those would crowd."""
     import math
@@ -160,28 +79,13 @@ def curves(cells, labels, anchors=()) -> bytes:
     fig, axes = plt.subplots(1, len(hops), figsize=(max(7.5, 0.6 + 4.4 * len(hops)), 3.6), squeeze=False, sharey=True)
     for ax, h in zip(axes[0], hops):
         for i, label in enumerate(labels):
-            for cot, style, marker in ((False, "-", "o"), (True, "--", "s")):
+            for cot in (False, True):
                 pts = sorted(
                     (c for c in cells if c.series == label and c.hops == h and c.cot == cot and c.accuracy is not None),
                     key=lambda c: c.tokens,
                 )
-                if not pts:
-                    continue
-                x = [c.tokens for c in pts]
-                color = OKABE_ITO[i % len(OKABE_ITO)]
-                ax.fill_between(
-                    x, [c.interval[0] for c in pts], [c.interval[1] for c in pts], color=color, alpha=0.15, lw=0
-                )
-                ax.plot(
-                    x,
-                    [c.accuracy for c in pts],
-                    style,
-                    marker=marker,
-                    ms=5 if cot else 4,
-                    mfc="white" if cot else color,
-                    color=color,
-                    label=_wrap(f"{label}, {_mode(cot)}"),
-                )
+                if pts:
+                    _accuracy_line(ax, pts, OKABE_ITO[i % len(OKABE_ITO)], cot, _wrap(f"{label}, {_mode(cot)}"))
         _anchor_points(ax, [a for a in anchors if a.hops == h])
         _log_x(
             ax, [c.tokens for c in cells if c.hops == h] + [p.context for a in anchors if a.hops == h for p in a.points]
@@ -191,13 +95,35 @@ def curves(cells, labels, anchors=()) -> bytes:
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("accuracy (95% band)")
-    handles, names = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:
+    _shared_legend(fig, axes[0])
+    return _png(fig)
+
+
+def _accuracy_line(ax, pts, color: str, cot: bool, label: str) -> None:
+    """One series' accuracy against length with its 95% band: solid skip steps, dashed chain of thought."""
+    x = [c.tokens for c in pts]
+    ax.fill_between(x, [c.interval[0] for c in pts], [c.interval[1] for c in pts], color=color, alpha=0.15, lw=0)
+    style, marker = ("--", "s") if cot else ("-", "o")
+    ax.plot(
+        x,
+        [c.accuracy for c in pts],
+        style,
+        marker=marker,
+        ms=5 if cot else 4,
+        mfc="white" if cot else color,
+        color=color,
+        label=label,
+    )
+
+
+def _shared_legend(fig, axes) -> None:
+    """One legend under the panels with every series any panel drew, in first-seen order."""
+    handles, names = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
         for hd, nm in zip(*ax.get_legend_handles_labels()):
             if nm not in names:
                 handles.append(hd), names.append(nm)
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False, fontsize=9)
-    return _png(fig)
 
 
 def _wrap(text: str, width: int = 60) -> str:

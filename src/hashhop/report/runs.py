@@ -64,7 +64,7 @@ def read_run(path: str | Path) -> Run:
             f"{folder.name or path}: no records.jsonl here: pass a run folder written by `hashhop eval` (runs/NAME)"
         )
     rows, torn = read_jsonl(str(records_file))
-    latest = {}
+    latest: dict[tuple, dict] = {}
     for row in rows:  # a key written twice keeps its first record, like the store's resume
         latest.setdefault((row.get("sample_id"), row.get("query_index")), row)
     results = None
@@ -85,7 +85,8 @@ def read_run(path: str | Path) -> Run:
 
 def load_runs(paths) -> list[Run]:
     """Several runs; runs whose folders share a base name get a numeric suffix."""
-    runs, seen = [], {}
+    runs: list[Run] = []
+    seen: dict[str, int] = {}
     for p in paths:
         run = read_run(p)
         n = seen.get(run.name, 0)
