@@ -30,6 +30,7 @@ GRID_KEYS = (
     "samples",
     "queries",
     "tokenizer",
+    "task",
 )
 MODEL_KEYS = (
     "model",
@@ -219,6 +220,7 @@ def _grid(where: str, table: dict, base: Grid | None) -> Grid:
         "queries": ("queries", lambda v: _ints(where, "queries", v, 1)[0]),
         "format": ("format", lambda v: _strings(where, "format", v)[0]),
         "tokenizer": ("tokenizer", lambda v: _strings(where, "tokenizer", v)[0]),
+        "task": ("tasks", lambda v: _strings(where, "task", v)),  # checked against TASKS by Grid
     }
     for key, value in table.items():
         name, parse = parsers[key]

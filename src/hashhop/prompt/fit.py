@@ -33,7 +33,8 @@ def sized_sample(
     with the counter, and rescaled a few times: the final count is measured, never estimated.
     """
     probe = _probe_start(spec)
-    budget = context_budget(total, count or tokenizer.count, template, probe, spec.hops, spec.cot, overhead, chat)
+    counter = count or tokenizer.count
+    budget = context_budget(total, counter, template, probe, spec.hops, spec.cot, overhead, chat, spec.task)
     if count is None:
         sample = make_sample(spec.replace(size=budget, tokenizer=tokenizer.name), index, with_prompt=True)
         return sample, sample.n_tokens, total - budget
@@ -43,8 +44,11 @@ def sized_sample(
 
 def _probe_start(spec: Spec) -> str:
     """A stand-in for the question's start hash: random symbols of the sample's alphabet and length,
-    since a random hash splits into many more tokens than, say, `aaaa...` would."""
+    since a random hash splits into many more tokens than, say, `aaaa...` would. A niah key is two words."""
     import random
+
+    if spec.task != "hashhop":
+        return "tawny-sundial"
 
     rng = random.Random(spec.hash_len)
     return "".join(rng.choice(alphabet_chars(spec.alphabet)) for _ in range(spec.hash_len))
