@@ -103,7 +103,7 @@ def _grid(args) -> Grid:
         format=args.format,
         samples=args.samples,
         queries=args.queries,
-        tasks=_list(args.task, str, "task"),
+        tasks=tuple(_list(args.task, str, "task")),
     )
 
 

@@ -18,7 +18,6 @@ from hashhop.generate.sample import Sample
 from hashhop.generate.sizing import TOLERANCE
 from hashhop.generate.tokenizers import count_chunks, get_tokenizer
 
-
 NIAH_LINE_SLACK = 100  # characters: a filler sentence is longer than a hash line
 
 

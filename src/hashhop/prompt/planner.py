@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from hashhop.generate.build import problem_of
-from hashhop.generate.problem import Problem
+from hashhop.generate.build import AnyProblem, problem_of
 from hashhop.generate.sample import Query, Sample
 from hashhop.prompt.cell import Cell
 from hashhop.prompt.fit import sized_sample
@@ -20,7 +19,7 @@ class Plan:
 
     cell: Cell
     sample: Sample
-    problem: Problem
+    problem: AnyProblem
     context: str
     n_tokens: int  # context size in the cell's tokenizer
     prompt_tokens: int | None = None  # expected whole-prompt tokens in the model's own tokens
