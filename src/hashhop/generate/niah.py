@@ -95,7 +95,8 @@ class Haystack:
     # -- needles ---------------------------------------------------------------------------
     @cached_property
     def needle_keys(self) -> tuple[str, ...]:
-        """Distinct keys: queried needles first; distractor j near-misses query j's key when j is even."""
+        """Distinct keys: queried needles first, then distractors; distractor j belongs to query j % queries
+        and, in every other round (j // queries even), shares that query's first word (a near miss)."""
         vocab, n = vocabulary(), self.n_needles
         perm = KeyedPermutation(len(vocab.key_first) * len(vocab.key_second), derive_key(self.key.hex(), "keys"))
         pairs = [divmod(k, len(vocab.key_second)) for k in perm.forward_ints(range(n))]
@@ -103,7 +104,7 @@ class Haystack:
         queries = self.spec.queries
         for j in range(n - queries):
             near = (pairs[j % queries][0], pairs[queries + j][1])
-            if j % 2 == 0 and near not in taken:  # same first word as the queried key, another second
+            if (j // queries) % 2 == 0 and near not in taken:  # same first word as the queried key, another second
                 taken.discard(pairs[queries + j])
                 pairs[queries + j] = near
                 taken.add(near)
