@@ -169,6 +169,12 @@ SUITES: dict[str, Suite] = {
                 filler=False,
             ),
         ),
+        Suite(
+            "extreme",
+            1,
+            "very long contexts, up to 100M tokens (hours, and memory for the prompt)",
+            Grid(_sizes("128K", "1M", "10M", "100M"), (1, 2), cot=(False,), samples=1, queries=4),
+        ),
         # The traditional test beside HashHop, in the same harness and the same tokens: where a model's
         # NIAH (retrieval) length and its HashHop (multi-hop) length part ways.
         Suite(
@@ -183,12 +189,6 @@ SUITES: dict[str, Suite] = {
                 queries=4,
                 tasks=("niah", "niah-multikey", "hashhop"),
             ),
-        ),
-        Suite(
-            "extreme",
-            1,
-            "very long contexts, up to 100M tokens (hours, and memory for the prompt)",
-            Grid(_sizes("128K", "1M", "10M", "100M"), (1, 2), cot=(False,), samples=1, queries=4),
         ),
     )
 }
