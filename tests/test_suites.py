@@ -7,8 +7,8 @@ from hashhop.core.errors import SuiteError
 from hashhop.generate.spec import parse_size
 
 
-def test_the_four_named_suites_are_shipped_with_versions():
-    assert set(SUITES) == {"quick", "standard", "magic", "extreme"}
+def test_the_named_suites_are_shipped_with_versions():
+    assert set(SUITES) == {"quick", "standard", "magic", "extreme", "niah-vs-hashhop"}
     for suite in SUITES.values():
         assert suite.tag == f"{suite.name}@{suite.version}" and suite.version >= 1
 

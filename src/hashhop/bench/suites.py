@@ -14,7 +14,7 @@ import itertools
 from dataclasses import dataclass
 
 from hashhop.core.errors import SpecError, SuiteError
-from hashhop.generate.spec import FORMATS, format_size, parse_size
+from hashhop.generate.spec import FORMATS, TASKS, format_size, parse_size
 from hashhop.prompt.cell import Cell
 
 # Models that cannot count their own tokens are sized in this tokenizer (recorded in each cell).
@@ -37,9 +37,10 @@ class Grid:
     queries: int = 1  # queries per context
     tokenizer: str | None = None  # forced tokenizer; None: the model's own if it counts, else FALLBACK
     filler: bool = True  # False: whole chains only, as in Magic's reference layout
+    tasks: tuple[str, ...] = ("hashhop",)  # niah tasks take one cell per length, depth and seed
 
     def __post_init__(self):
-        for name in ("lengths", "hops", "cot", "depths", "seeds", "hash_lens", "alphabets"):
+        for name in ("lengths", "hops", "cot", "depths", "seeds", "hash_lens", "alphabets", "tasks"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
             if not getattr(self, name):
                 raise SpecError(f"grid {name} is empty: give at least one value")
@@ -47,33 +48,50 @@ class Grid:
             raise SpecError(f"unknown format {self.format!r}: use {' or '.join(FORMATS)}")
         if self.samples < 1 or self.queries < 1:
             raise SpecError(f"samples and queries must be at least 1 (got {self.samples}, {self.queries})")
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise SpecError(f"unknown task {unknown[0]!r}: use {', '.join(TASKS)}")
 
     def replace(self, **changes) -> Grid:
         return dataclasses.replace(self, **changes)
 
     def cells(self, tokenizer: str, suite: str | None = None) -> list[Cell]:
-        """Every cell, in a fixed order (short contexts first, so early results come fast)."""
-        axes = itertools.product(
-            sorted(self.lengths), self.hops, self.cot, self.depths, self.seeds, self.hash_lens, self.alphabets
-        )
+        """Every cell, in a fixed order (short contexts first, so early results come fast; at each length,
+        the tasks in the grid's order)."""
+        return [
+            cell
+            for tokens in sorted(self.lengths)
+            for task in self.tasks
+            for cell in self._cells(tokens, task, tokenizer, suite)
+        ]
+
+    def _cells(self, tokens: int, task: str, tokenizer: str, suite: str | None) -> list[Cell]:
+        if task != "hashhop":  # one lookup per needle: hops, modes, hash lengths and alphabets do not apply
+            return [
+                Cell(tokens, tokenizer, 1, False, depth, seed, format=self.format, suite=suite or None, task=task)
+                for depth, seed in itertools.product(self.depths, self.seeds)
+            ]
+        axes = itertools.product(self.hops, self.cot, self.depths, self.seeds, self.hash_lens, self.alphabets)
         return [
             Cell(tokens, tokenizer, hops, cot, depth, seed, hash_len, alphabet, self.format, self.filler, suite or None)
-            for tokens, hops, cot, depth, seed, hash_len, alphabet in axes
+            for hops, cot, depth, seed, hash_len, alphabet in axes
         ]
 
     @property
     def n_cells(self) -> int:
-        n = 1
-        for name in ("lengths", "hops", "cot", "depths", "seeds", "hash_lens", "alphabets"):
-            n *= len(getattr(self, name))
-        return n
+        hashhop = len(self.hops) * len(self.cot) * len(self.hash_lens) * len(self.alphabets)
+        per_length = sum(hashhop if task == "hashhop" else 1 for task in self.tasks)
+        return len(self.lengths) * len(self.depths) * len(self.seeds) * per_length
 
     @property
     def n_queries(self) -> int:
         return self.n_cells * self.samples * self.queries
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        if self.tasks == ("hashhop",):  # the default is left out: results of grids before tasks keep their bytes
+            del d["tasks"]
+        return d
 
     def describe(self) -> str:
         """One line: `1K..16K x hops 1/2/4 x cot+skip x 1 seed, 2 samples x 4 queries (240 queries)`."""
@@ -92,6 +110,8 @@ class Grid:
             parts.append(f"hash {'/'.join(map(str, self.hash_lens))} {'/'.join(self.alphabets)}")
         if self.format != "plain":
             parts.append(f"{self.format} format")
+        if self.tasks != ("hashhop",):
+            parts.insert(0, "tasks " + "/".join(self.tasks))
         return " x ".join(parts) + f", {self.samples} sample(s) x {self.queries} queries ({self.n_queries} queries)"
 
 
@@ -154,6 +174,21 @@ SUITES: dict[str, Suite] = {
             1,
             "very long contexts, up to 100M tokens (hours, and memory for the prompt)",
             Grid(_sizes("128K", "1M", "10M", "100M"), (1, 2), cot=(False,), samples=1, queries=4),
+        ),
+        # The traditional test beside HashHop, in the same harness and the same tokens: where a model's
+        # NIAH (retrieval) length and its HashHop (multi-hop) length part ways.
+        Suite(
+            "niah-vs-hashhop",
+            1,
+            "NIAH and NIAH multikey beside HashHop skip steps (hops 1/2/4), 1K..128K tokens",
+            Grid(
+                _sizes("1K", "2K", "4K", "8K", "16K", "32K", "64K", "128K"),
+                (1, 2, 4),
+                cot=(False,),
+                samples=2,
+                queries=4,
+                tasks=("niah", "niah-multikey", "hashhop"),
+            ),
         ),
     )
 }

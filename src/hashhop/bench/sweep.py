@@ -29,6 +29,7 @@ GRID_KEYS = (
     "samples",
     "queries",
     "tokenizer",
+    "task",
 )
 
 
@@ -62,6 +63,7 @@ def _grid(where: str, table: dict, base: Grid | None) -> Grid:
         "queries": ("queries", lambda v: ints(where, "queries", v, 1)[0]),
         "format": ("format", lambda v: strings(where, "format", v)[0]),
         "tokenizer": ("tokenizer", lambda v: strings(where, "tokenizer", v)[0]),
+        "task": ("tasks", lambda v: strings(where, "task", v)),  # checked against TASKS by Grid
     }
     for key, value in table.items():
         name, parse = parsers[key]

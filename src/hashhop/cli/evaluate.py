@@ -74,6 +74,7 @@ def _grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hash-len", type=int, default=16)
     p.add_argument("--alphabet", default="letters")
     p.add_argument("--format", default="plain", choices=("plain", "magic"))
+    p.add_argument("--task", default="hashhop", help="hashhop, niah or niah-multikey; comma-separated for several")
     p.add_argument(
         "--tokenizer",
         help=f"size prompts in this tokenizer (default: the model's own if the backend can count, else "
@@ -124,6 +125,7 @@ def _grid(args) -> Grid:
         format=args.format,
         samples=args.samples,
         queries=args.queries,
+        tasks=tuple(_list(args.task, str, "task")),
     )
 
 

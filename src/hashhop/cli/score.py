@@ -81,7 +81,7 @@ def print_summary(results: dict, file=None) -> None:
         print(
             f"{cell.get('tokens', ''):>8} {cell.get('hops', ''):>4} {str(cell.get('cot', '')):>5} {depth:>5} "
             f"{c.get('n', 0):>5} {acc:>6} {ci:>13} {credit:>6} {c.get('n_errors', 0):>4} "
-            f"{c.get('n_over_length', 0):>4}",
+            f"{c.get('n_over_length', 0):>4}" + (f" {cell['task']}" if cell.get("task") else ""),  # niah cells
             file=file,
         )
     if results.get("partial"):

@@ -99,7 +99,7 @@ class Runner:
 
     # -- one query ------------------------------------------------------------------------
     def _request(self, plan: Plan, query: Query) -> Request:
-        prompt = render_query(self.config.template, plan.context, query)
+        prompt = render_query(self.config.template, plan.context, query, plan.sample.spec.task)
         return Request(
             sample_id=plan.sample.id,
             query_index=query.index,

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hashhop.evaluate.parse import Parsed, extract_answer
-from hashhop.generate.build import problem_of
+from hashhop.generate.build import AnyProblem, problem_of
+from hashhop.generate.niah import Haystack
 from hashhop.generate.problem import HashLocation, Problem
 from hashhop.generate.sample import Query, Sample
 from hashhop.generate.spec import shallow_dict
@@ -50,7 +51,7 @@ class Score:
         return shallow_dict(self)
 
 
-def _resembles(given: str, expected: str) -> bool:
+def resembles(given: str, expected: str) -> bool:
     """A garbled copy of `expected`: shares at least half of it as a prefix or as a suffix."""
     need = max(1, (len(expected) + 1) // 2)
     return _common_prefix(given, expected) >= need or _common_prefix(given[::-1], expected[::-1]) >= need
@@ -105,7 +106,7 @@ class _Where:
             return ("stopped_early" if reached < hop else "went_too_far"), min(max(0, reached), hop)
         if self.locate(given) is not None:
             return "other_chain", 0  # another chain, a decoy, or a filler pair: all in the context
-        return ("partial_hash" if _resembles(given, q.path[hop]) else "hallucinated"), 0
+        return ("partial_hash" if resembles(given, q.path[hop]) else "hallucinated"), 0
 
 
 def _verdict(where: _Where, kind: str, credit: float, hops_correct: int, answer: str | None) -> Score:
@@ -123,7 +124,7 @@ def _verdict(where: _Where, kind: str, credit: float, hops_correct: int, answer:
 
 def _no_hash(where: _Where, parsed: Parsed, hop: int, hops_correct: int, credit: float) -> Score:
     """Nothing (more) given where hop `hop` was expected: a truncated hash, or the walk just stopped."""
-    if parsed.partial and _resembles(parsed.partial, where.query.path[hop]):
+    if parsed.partial and resembles(parsed.partial, where.query.path[hop]):
         return Score(False, "partial_hash", credit, hops_correct, hops_correct + 1, parsed.partial, None)
     kind = "no_answer" if parsed.answer is None else "stopped_early"
     return _verdict(where, kind, credit, hops_correct, parsed.answer)
@@ -157,14 +158,19 @@ def _score_cot(where: _Where, parsed: Parsed) -> Score:
     return _verdict(where, kind, credit, prefix, parsed.answer)
 
 
-def score_query(problem: Problem, query: Query, text: str) -> Score:
-    """Score the completion `text` for `query` of `problem` (pure)."""
+def score_query(problem: AnyProblem, query: Query, text: str) -> Score:
+    """Score the completion `text` for `query` of `problem` (pure); a niah haystack's queries are
+    scored by evaluate/niah_score.py."""
+    if isinstance(problem, Haystack):
+        from hashhop.evaluate.niah_score import score_needle  # it builds on this module's Score
+
+        return score_needle(problem, query, text)
     spec, where = problem.spec, _Where(problem, query)
     parsed = extract_answer(text, query.start, query.hops, query.cot, spec.hash_len, spec.alphabet, known=where.known)
     return _score_cot(where, parsed) if query.cot else _score_skip(where, parsed)
 
 
-def score_sample(sample: Sample, query_index: int, text: str, problem: Problem | None = None) -> Score:
+def score_sample(sample: Sample, query_index: int, text: str, problem: AnyProblem | None = None) -> Score:
     """Score a completion against a stored sample (a recipe is enough). Pass `problem` to reuse one."""
     problem = problem or problem_of(sample)
     return score_query(problem, sample.queries[query_index], text)

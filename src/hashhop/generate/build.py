@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+from hashhop.generate.layout import Shape
+from hashhop.generate.niah import Haystack
+from hashhop.generate.niah_sizing import plan_haystack
 from hashhop.generate.problem import Problem
 from hashhop.generate.sample import Sample
-from hashhop.generate.sizing import TokenCounter, plan
+from hashhop.generate.sizing import plan
 from hashhop.generate.spec import Spec
 
+AnyProblem = Problem | Haystack  # what a spec's task generates: HashHop lines or a NIAH haystack
 
-def build(spec: Spec, index: int = 0, counter: TokenCounter | None = None) -> tuple[Problem, int]:
-    """The sized problem for sample `index` and its measured size in `spec.tokenizer` units."""
+
+def build(spec: Spec, index: int = 0, counter: Callable[[Any], int] | None = None) -> tuple[AnyProblem, int]:
+    """The sized problem for sample `index` and its measured size in `spec.tokenizer` units.
+    `counter` counts a whole prompt of the spec's task (a parallel counter, say)."""
+    if spec.task != "hashhop":
+        return plan_haystack(spec, index, counter)
     return plan(spec, index, counter)
 
 
-def sample_from_problem(problem: Problem, n_tokens: int, with_prompt: bool = True) -> Sample:
+def make_problem(spec: Spec, index: int, shape: Shape) -> AnyProblem:
+    """The problem of a known shape (a stored recipe, a worker's part), for the spec's task."""
+    return Haystack(spec, index, shape) if spec.task != "hashhop" else Problem(spec, index, shape)
+
+
+def sample_from_problem(problem: AnyProblem, n_tokens: int, with_prompt: bool = True) -> Sample:
     """Freeze a problem into a Sample (streams the prompt once to hash it)."""
     digest = hashlib.sha256()
     parts: list[str] | None = [] if with_prompt else None
@@ -52,8 +66,6 @@ def generate(spec: Spec, n: int = 1, start: int = 0, with_prompt: bool = True) -
         yield make_sample(spec, index, with_prompt)
 
 
-def problem_of(sample: Sample) -> Problem:
-    """Rebuild the Problem behind a stored sample (its recipe), without re-sizing."""
-    from hashhop.generate.layout import Shape
-
-    return Problem(sample.spec, sample.index, Shape(sample.n_chains, sample.n_fill, sample.fill_variant))
+def problem_of(sample: Sample) -> AnyProblem:
+    """Rebuild the Problem (or Haystack) behind a stored sample (its recipe), without re-sizing."""
+    return make_problem(sample.spec, sample.index, Shape(sample.n_chains, sample.n_fill, sample.fill_variant))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 FORMATS = ("plain", "magic")
+TASKS = ("hashhop", "niah", "niah-multikey")  # niah*: RULER-style haystacks (generate/niah.py)
 _SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9}
 
 
@@ -64,6 +65,7 @@ class Spec:
     depth_window: float = 0.05  # width of that placement window, as a fraction of the context
     distractors: int = 0  # decoy lines per queried hash that share a long prefix/suffix with it
     filler: bool = True  # fill the remainder under a chain's size with unqueried single pairs
+    task: str = "hashhop"  # or niah / niah-multikey; written in to_dict only when not hashhop
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hop_mix", tuple(int(h) for h in self.hop_mix))
@@ -88,6 +90,8 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         d = shallow_dict(self)
         d["hop_mix"] = list(self.hop_mix)
+        if self.task == "hashhop":  # the default is left out: specs written before tasks keep their bytes
+            del d["task"]
         return d
 
     @classmethod
@@ -129,6 +133,10 @@ def _validate(s: Spec) -> None:
         _check(0.0 <= s.depth <= 1.0, f"depth must be a fraction in [0, 1] (got {s.depth})")
     _check(0.0 < s.depth_window <= 1.0, f"depth_window must be in (0, 1] (got {s.depth_window})")
     alphabet_chars(s.alphabet)
+    _check(s.task in TASKS, f"unknown task {s.task!r}: use {', '.join(TASKS)}")
+    if s.task != "hashhop":
+        _check(s.hops == 1 and not s.cot, f"{s.task} asks one lookup per needle: use --hops 1 without --cot")
+        return
     if s.distractors:
         _check(s.hash_len >= 4, "distractors need hashes of at least 4 symbols to share a long prefix or suffix")
 

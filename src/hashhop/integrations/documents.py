@@ -20,8 +20,7 @@ from functools import lru_cache
 
 from hashhop.core.errors import HashhopError, require
 from hashhop.evaluate.score import KINDS, score_query
-from hashhop.generate.build import problem_of
-from hashhop.generate.problem import Problem
+from hashhop.generate.build import AnyProblem, problem_of
 from hashhop.generate.sample import Sample
 from hashhop.generate.spec import Spec, parse_size
 from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
@@ -213,7 +212,7 @@ def _bool(value) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _problem(recipe: str) -> tuple[Sample, Problem]:
+def _problem(recipe: str) -> tuple[Sample, AnyProblem]:
     # Every query of a context shares one recipe: rebuild its Problem once.
     sample = Sample.from_dict(json.loads(recipe))
     return sample, problem_of(sample)

@@ -23,7 +23,7 @@ def cell_key(cell: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """Grid coordinates of docs/records.md; `filler` and `suite` are written only when set."""
+    """Grid coordinates of docs/records.md; `filler`, `suite` and `task` are written only when set."""
 
     tokens: int  # whole-prompt size, in `tokenizer`
     tokenizer: str
@@ -36,6 +36,7 @@ class Cell:
     format: str = "plain"
     filler: bool = True  # False: whole chains only (Magic's reference layout)
     suite: str | None = None  # the bench grid's tag, e.g. quick@1
+    task: str = "hashhop"  # or niah / niah-multikey (generate/niah.py); written only when not hashhop
 
     @cached_property
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +56,8 @@ class Cell:
             out["filler"] = False
         if self.suite:
             out["suite"] = self.suite
+        if self.task != "hashhop":
+            out["task"] = self.task
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +83,7 @@ class Cell:
             format=str(d.get("format") or "plain"),
             filler=d.get("filler", True) is not False,
             suite=d.get("suite"),
+            task=str(d.get("task") or "hashhop"),
         )
 
     def spec(self, queries: int) -> Spec:
@@ -95,6 +99,7 @@ class Cell:
             seed=self.seed,
             depth=self.depth,
             filler=self.filler,
+            task=self.task,
         )
 
     @classmethod
@@ -111,4 +116,5 @@ class Cell:
             spec.hash_len,
             spec.alphabet,
             spec.format,
+            task=spec.task,
         )

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hashhop.generate.build import problem_of
-from hashhop.generate.problem import Problem
+from hashhop.generate.build import AnyProblem, problem_of
 from hashhop.generate.sample import Query, Sample
 from hashhop.generate.tokenizers import Tokenizer
 from hashhop.prompt.cell import Cell
@@ -23,7 +22,7 @@ class Plan:
 
     cell: Cell
     sample: Sample
-    problem: Problem
+    problem: AnyProblem
     context: str
     n_tokens: int  # context size in the cell's tokenizer
     prompt_tokens: int | None = None  # expected whole-prompt tokens in the model's own tokens

@@ -9,6 +9,7 @@ from hashhop.report.anchors import load_anchors
 from hashhop.report.compare import compare
 from hashhop.report.diagnose import pick_failures
 from hashhop.report.effective import effective_lengths
+from hashhop.report.niah import hashhop_series, readings
 from hashhop.report.runs import load_runs
 
 
@@ -35,6 +36,7 @@ class ReportData:
     diagrams: tuple
     anchors: tuple
     options: ReportOptions
+    niah: tuple = ()  # report/niah.py Readings: NIAH next to HashHop, per model (runs with niah cells)
 
     @property
     def partial_runs(self) -> list:
@@ -43,7 +45,8 @@ class ReportData:
 
 def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
     runs = load_runs(run_paths)
-    series = series_of(runs, options.show_paths)
+    every_task = series_of(runs, options.show_paths)
+    series = hashhop_series(every_task)  # the HashHop figures; niah records have their own section
     grid = cells(series)
     labels = tuple(s.label for s, _ in series)
     samples = {r.name: r.samples for r in runs}
@@ -60,4 +63,5 @@ def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
         diagrams=tuple(pick_failures(series, samples, options.diagrams)),
         anchors=tuple(load_anchors()) if options.anchors else (),
         options=options,
+        niah=readings(every_task, options.threshold),
     )

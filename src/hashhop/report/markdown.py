@@ -75,6 +75,9 @@ def markdown(data) -> str:
             list(CELL_COLUMNS),
         ),
     ]
+    if data.niah:
+        out += ["## NIAH next to HashHop\n", *[f"- {r.sentence}" for r in data.niah], ""]
+        out.append(md_table([row for r in data.niah for row in r.rows]))
     if data.differences:
         out += [
             f"## Compared with {data.labels[0]} (beyond_intervals: the 95% intervals do not overlap)\n",
