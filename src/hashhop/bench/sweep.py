@@ -23,6 +23,7 @@ GRID_KEYS = (
     "hops",
     "cot",
     "depth",
+    "order",
     "seeds",
     "hash_len",
     "alphabet",
@@ -212,6 +213,7 @@ def _grid(where: str, table: dict, base: Grid | None) -> Grid:
         "hops": ("hops", lambda v: _ints(where, "hops", v, 1)),
         "cot": ("cot", lambda v: _cots(where, v)),
         "depth": ("depths", lambda v: _depths(where, v)),
+        "order": ("orders", lambda v: _strings(where, "order", v)),  # checked by Grid: shuffled, forward, backward
         "seeds": ("seeds", lambda v: _ints(where, "seeds", v, 0)),
         "hash_len": ("hash_lens", lambda v: _ints(where, "hash_len", v, 1)),
         "alphabet": ("alphabets", lambda v: _strings(where, "alphabet", v)),

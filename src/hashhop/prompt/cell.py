@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
-from hashhop.generate.spec import Spec
+from hashhop.generate.spec import DEFAULT_ORDER, Spec
 
 
 def cell_key(cell: dict) -> str:
@@ -22,7 +22,7 @@ def cell_key(cell: dict) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """Grid coordinates of docs/records.md; `filler` and `suite` are written only when set."""
+    """Grid coordinates of docs/records.md; `filler`, `suite` and `order` are written only when not the default."""
 
     tokens: int  # whole-prompt size, in `tokenizer`
     tokenizer: str
@@ -35,6 +35,7 @@ class Cell:
     format: str = "plain"
     filler: bool = True  # False: whole chains only (Magic's reference layout)
     suite: str | None = None  # the bench grid's tag, e.g. quick@1
+    order: str = DEFAULT_ORDER  # link order within chains: shuffled (absent when written), forward, backward
 
     @cached_property
     def as_dict(self) -> dict:
@@ -54,6 +55,8 @@ class Cell:
             out["filler"] = False
         if self.suite:
             out["suite"] = self.suite
+        if self.order != DEFAULT_ORDER:
+            out["order"] = self.order
         return out
 
     def to_dict(self) -> dict:
@@ -79,6 +82,7 @@ class Cell:
             format=str(d.get("format") or "plain"),
             filler=d.get("filler", True) is not False,
             suite=d.get("suite"),
+            order=str(d.get("order") or DEFAULT_ORDER),
         )
 
     def spec(self, queries: int) -> Spec:
@@ -94,12 +98,13 @@ class Cell:
             seed=self.seed,
             depth=self.depth,
             filler=self.filler,
+            order=self.order,
         )
 
     @classmethod
     def of_spec(cls, spec: Spec) -> Cell:
         """The cell of a sample given as is (a dataset file): its spec's coordinates. `filler` is not
-        carried, as in 0.1.0: a dataset sample's cell never held it."""
+        carried, as in 0.1.0: a dataset sample's cell never held it. `order` is (written when not shuffled)."""
         return cls(
             spec.size,
             spec.tokenizer,
@@ -110,4 +115,5 @@ class Cell:
             spec.hash_len,
             spec.alphabet,
             spec.format,
+            order=spec.order,
         )

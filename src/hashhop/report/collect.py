@@ -9,6 +9,7 @@ from hashhop.report.anchors import load_anchors
 from hashhop.report.compare import compare
 from hashhop.report.diagnose import pick_failures
 from hashhop.report.effective import effective_lengths
+from hashhop.report.invariance import invariances
 from hashhop.report.runs import load_runs
 
 
@@ -34,6 +35,7 @@ class ReportData:
     differences: tuple
     diagrams: tuple
     anchors: tuple
+    invariance: tuple  # one invariance.Invariance per series: accuracy by order and by depth
     options: ReportOptions
 
     @property
@@ -59,5 +61,6 @@ def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
         differences=tuple(compare(grid, labels)),
         diagrams=tuple(pick_failures(series, samples, options.diagrams)),
         anchors=tuple(load_anchors()) if options.anchors else (),
+        invariance=tuple(invariances(series)),
         options=options,
     )
