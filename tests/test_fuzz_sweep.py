@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashhop.bench.sweep import GRID_KEYS, MODEL_KEYS, Sweep, load_sweep, parse_sweep
+from hashhop.bench.model_entry import MODEL_KEYS
+from hashhop.bench.sweep import GRID_KEYS, Sweep, load_sweep, parse_sweep
 from hashhop.core.errors import HashhopError
 
 # benchmarks/fuzz.py sets HASHHOP_FUZZ_EXAMPLES for a long, randomized run; CI runs the fixed examples.

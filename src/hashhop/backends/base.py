@@ -65,8 +65,19 @@ class Backend(abc.ABC):
     # it a process of its own, the Ray executor a GPU actor. Read from the class, before opening one.
     in_process: ClassVar[bool] = False
     chat: bool = False  # sends chat messages: their contents are what its tokenizer counts
-    chat_overhead: int = 0  # tokens its chat template adds around the message contents
-    context_window: int | None = None  # the longest prompt + answer it takes, None: unknown
+
+    # Read-only properties, so a backend may override them with a property (measured, derived from the
+    # model) or with an attribute declared in its class body (`context_window = None`, or
+    # `chat_overhead: int = 0` when its instances assign it).
+    @property
+    def chat_overhead(self) -> int:
+        """Tokens its chat template adds around the message contents."""
+        return 0
+
+    @property
+    def context_window(self) -> int | None:
+        """The longest prompt + answer it takes, None: unknown."""
+        return None
 
     @abc.abstractmethod
     async def generate(self, request: Request) -> Completion:

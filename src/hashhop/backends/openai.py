@@ -88,6 +88,8 @@ def _message(body: bytes) -> str:
 
 
 class OpenAIBackend(Backend):
+    chat_overhead: int = 0  # an attribute (the contract's is a property): set here, measured by check()
+
     def __init__(
         self,
         model: str,
@@ -107,6 +109,7 @@ class OpenAIBackend(Backend):
         if api not in ("chat", "completions"):
             raise BackendError(f"unknown api {api!r}: use -M api=chat or -M api=completions")
         self.model, self.api, self.name = model, api, f"openai:{model}"
+        self.chat = api == "chat"
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
         self.root = re.sub(r"/v1$", "", self.base_url)
         self.official = self.base_url.startswith(OPENAI_URL)
@@ -137,10 +140,6 @@ class OpenAIBackend(Backend):
     @property
     def context_window(self) -> int | None:
         return self._window
-
-    @property
-    def chat(self) -> bool:
-        return self.api == "chat"
 
     def options(self) -> dict:
         """What is recorded in results.json (never the key)."""

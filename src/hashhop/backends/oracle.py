@@ -9,18 +9,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.generate.lines import index_context, walk
 
+Index = TypeVar("Index")  # what `build` makes of a context
 
-class ContextCache:
+
+class ContextCache(Generic[Index]):
     """The last few indexed contexts: queries of one context are sent together, contexts interleave."""
 
-    def __init__(self, build, size: int = 16):
-        self.build, self.size, self._items = build, size, OrderedDict()
+    def __init__(self, build: Callable[[str], Index], size: int = 16):
+        self.build, self.size = build, size
+        self._items: OrderedDict[str, Index] = OrderedDict()
 
-    def get(self, request: Request):
+    def get(self, request: Request) -> Index:
         key = request.sample_id
         if key in self._items:
             self._items.move_to_end(key)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hashhop.backends import Backend, get_backend, runs_in_process
+from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import Grid
-from hashhop.bench.sweep import ModelEntry
 from hashhop.evaluate.cost import Prices, load_prices
 from hashhop.evaluate.results import redact
 from hashhop.evaluate.runner import RunConfig, answer_budget

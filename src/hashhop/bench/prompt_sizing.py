@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from hashhop.backends import Backend
 from hashhop.bench.job import Job
 from hashhop.bench.suites import FALLBACK_TOKENIZER
-from hashhop.generate.tokenizers import get_tokenizer
-from hashhop.prompt.planner import Planner
+from hashhop.core.errors import BackendError
+from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+from hashhop.prompt.planner import Planner, SampleStore
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,12 @@ class PromptSizing:
     """How a job's prompts are sized: recorded as `tokenizer` in each cell and in results.json."""
 
     name: str  # e.g. tiktoken:cl100k_base, chars, model:openai:gpt-4o-mini
-    tokenizer: object | None  # a hashhop tokenizer, when the model does not count
-    count: Callable[[str], int | None] | None  # the model's own counter, when it does
+    tokenizer: Tokenizer | None  # a hashhop tokenizer, when the model does not count
+    count: Callable[[str], int] | None  # the model's own counter, when it does
     overhead: int  # tokens the model's chat template adds (counted models only)
     chat: bool  # the backend sends chat messages (their contents are what it counts)
 
-    def planner(self, store, job: Job) -> Planner:
+    def planner(self, store: SampleStore, job: Job) -> Planner:
         return Planner(store, job.template, job.grid.queries, self.tokenizer, self.count, self.overhead, self.chat)
 
 
@@ -38,5 +39,17 @@ def prompt_sizing(job: Job, backend: Backend) -> PromptSizing:
         return PromptSizing(forced, get_tokenizer(forced), None, 0, backend.chat)
     if backend.count_tokens("a = b") is not None:
         overhead = int(backend.chat_overhead or 0)
-        return PromptSizing(f"model:{backend.name}", None, backend.count_tokens, overhead, backend.chat)
+        return PromptSizing(f"model:{backend.name}", None, _counter(backend), overhead, backend.chat)
     return PromptSizing(FALLBACK_TOKENIZER, get_tokenizer(FALLBACK_TOKENIZER), None, 0, backend.chat)
+
+
+def _counter(backend: Backend) -> Callable[[str], int]:
+    """The counter of a backend that counted a probe: it counts every text from then on."""
+
+    def count(text: str) -> int:
+        n_tokens = backend.count_tokens(text)
+        if n_tokens is None:  # a backend that counts only some texts breaks the sizing rule above
+            raise BackendError(f"{backend.name} stopped counting tokens: pass --tokenizer to size prompts")
+        return n_tokens
+
+    return count

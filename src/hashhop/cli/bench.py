@@ -14,8 +14,9 @@ import sys
 
 from hashhop.backends import parse_options
 from hashhop.bench.executors import EXECUTORS, Job, run
+from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import FALLBACK_TOKENIZER, get_suite, list_suites
-from hashhop.bench.sweep import ModelEntry, Sweep, load_sweep
+from hashhop.bench.sweep import Sweep, load_sweep
 from hashhop.core.errors import HashhopError, StoreError
 from hashhop.evaluate.cost import check_budget, estimate, load_prices
 from hashhop.evaluate.runner import answer_budget
@@ -35,6 +36,15 @@ def register(subparsers) -> None:
         description="Evaluate a model on a suite (default quick) or a sweep file, score it and "
         "write runs/NAME/report.html. Run the same command again to resume.",
     )
+    _model_flags(p)
+    _grid_flags(p)
+    _run_flags(p)
+    p.add_argument("-o", "--output", help="run folder, e.g. runs/quick")
+    p.set_defaults(func=main)
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    """The model --model adds (or puts in place of a sweep file's), and its limits."""
     p.add_argument(
         "--model",
         help=f"BACKEND:MODEL (default {DEFAULT_MODEL}, the built-in trained model); "
@@ -60,6 +70,10 @@ def register(subparsers) -> None:
         help="per model: send nothing that could take its run folder's spend past this (resumed runs "
         "count); replaces max_cost in a sweep file",
     )
+
+
+def _grid_flags(p: argparse.ArgumentParser) -> None:
+    """What is asked: a suite or a sweep file, sized in which tokenizer, through which template."""
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--suite", help="shipped suite: quick (default), standard, magic, extreme")
     grid.add_argument("--sweep", metavar="FILE", help="sweep file (TOML, or YAML with PyYAML): see docs/bench.md")
@@ -69,6 +83,10 @@ def register(subparsers) -> None:
         help=f"size prompts in this tokenizer (default: the model's own if it can count, else {FALLBACK_TOKENIZER})",
     )
     p.add_argument("--template", help="JSON file of template fields (see docs/evaluation.md)")
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """Where and how it runs, and what the report shows."""
     p.add_argument("--executor", choices=EXECUTORS, default="local", help="where to run (default local)")
     p.add_argument("--address", help="Ray cluster to join, e.g. auto or 10.0.0.1:6379 (default: start a local one)")
     p.add_argument("--workers", type=int, help="Ray workers per model (default: the cluster's CPUs)")
@@ -81,8 +99,6 @@ def register(subparsers) -> None:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal; local executor)",
     )
-    p.add_argument("-o", "--output", help="run folder, e.g. runs/quick")
-    p.set_defaults(func=main)
 
 
 def _cli_model(args) -> ModelEntry:

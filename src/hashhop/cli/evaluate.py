@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from hashhop.backends import parse_options
 from hashhop.bench.executors import local
 from hashhop.bench.executors.local import read_dataset
 from hashhop.bench.job import Job
+from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import FALLBACK_TOKENIZER, Grid
-from hashhop.bench.sweep import ModelEntry
 from hashhop.cli.score import print_summary
 from hashhop.core.errors import HashhopError
 from hashhop.evaluate.cost import check_budget, estimate, load_prices
@@ -31,6 +33,22 @@ def register(subparsers) -> None:
         help="evaluate a model (resumable; see docs/evaluation.md)",
         description="Evaluate a model on HashHop. Run the same command again to resume.",
     )
+    _model_flags(p)
+    _grid_flags(p)
+    _run_flags(p)
+    _cost_flags(p)
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    p.add_argument("-o", "--output", required=True, help="run folder, e.g. runs/NAME")
+    p.set_defaults(func=main)
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    """The model and how to reach it."""
     p.add_argument("--model", required=True, help="BACKEND:MODEL, e.g. openai:gpt-4o-mini, oracle, random")
     p.add_argument(
         "-M",
@@ -42,6 +60,10 @@ def register(subparsers) -> None:
         help="backend option (repeatable), e.g. -M api=completions -M api_key_env=MY_KEY",
     )
     p.add_argument("--base-url", help="server URL for API backends, e.g. http://127.0.0.1:8080/v1")
+
+
+def _grid_flags(p: argparse.ArgumentParser) -> None:
+    """The cells asked (or a dataset file instead), how they are sized and the template around them."""
     p.add_argument("--tokens", default="1K", help="whole-prompt sizes, comma-separated (default 1K)")
     p.add_argument("--hops", default="1", help="hop counts, comma-separated (default 1)")
     p.add_argument("--cot", action="store_true", help="chain of thought: ask for every hash on the way")
@@ -60,32 +82,32 @@ def register(subparsers) -> None:
     )
     p.add_argument("--template", help="JSON file of template fields (system, user, question_cot, ...)")
     p.add_argument("--dataset", help="evaluate the samples of this hashhop JSONL file instead of a grid")
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """How requests are sent: concurrency, timeouts, retries, the answer budget, over-length prompts."""
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default 300)")
     p.add_argument("--retries", type=int, default=4, help="retries after a transient failure (default 4)")
     p.add_argument("--backoff", type=float, default=1.0, help="first retry wait in seconds (doubles, jittered)")
     p.add_argument("--max-tokens", type=int, help="completion budget per query (default: room for the answer)")
     p.add_argument("--on-over-length", choices=("record", "stop"), default="record")
+
+
+def _cost_flags(p: argparse.ArgumentParser) -> None:
+    """The estimate (--dry-run) and the spend limit with the prices it is computed from."""
     p.add_argument("--dry-run", action="store_true", help="print the token and cost estimate; call nothing")
     p.add_argument("--max-cost", type=float, help="stop before the spend could cross this many USD")
     p.add_argument("--price-in", type=float, help="USD per million prompt tokens")
     p.add_argument("--price-out", type=float, help="USD per million completion tokens")
     p.add_argument("--pricing", help="pricing file (TOML or JSON): model -> {input, output}")
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: when stderr is a terminal)",
-    )
-    p.add_argument("-o", "--output", required=True, help="run folder, e.g. runs/NAME")
-    p.set_defaults(func=main)
 
 
-def _list(text: str | None, kind, what: str) -> list:
+def _list(text: str | None, kind: Callable[[str], Any], what: str) -> tuple[Any, ...]:
     if text is None:
-        return [None]
+        return (None,)
     try:
-        return [kind(x) for x in text.split(",") if x.strip()]
+        return tuple(kind(x) for x in text.split(",") if x.strip())
     except (ValueError, HashhopError) as exc:
         raise HashhopError(f"bad --{what} {text!r}: use comma-separated values, e.g. --{what} 1,2") from exc
 

@@ -6,6 +6,10 @@ tree so one `except HashhopError` can name every hashhop error, but handlers tha
 one-line messages let them pass, as they did before they joined the tree.
 """
 
+from __future__ import annotations
+
+from types import ModuleType
+
 
 class HashhopError(Exception):
     """Base class: a user-facing error with an actionable one-line message."""
@@ -96,7 +100,7 @@ class SweepError(HashhopError):
     """A sweep file that cannot be read or holds a bad key or value."""
 
 
-def require(module: str, extra: str):
+def require(module: str, extra: str) -> ModuleType:
     """Import an optional dependency, or raise MissingExtraError with the install hint."""
     import importlib
 

@@ -11,6 +11,8 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
 
 from hashhop.core.errors import OutputError
 
@@ -50,7 +52,7 @@ def fsync_folder(folder: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str, mode: str = "wb", sync: bool = True):
+def atomic_output(path: str, mode: str = "wb", sync: bool = True) -> Iterator[IO[Any]]:
     """A file object for a temp file beside `path`, renamed over it only when the block succeeds.
 
     The old file stays whole until the rename; on any failure the temp file is removed and the error
@@ -60,7 +62,7 @@ def atomic_output(path: str, mode: str = "wb", sync: bool = True):
     folder = _folder_of(path)
     fd, tmp = _temp_beside(path, folder)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
             if sync:
                 f.flush()
@@ -80,7 +82,7 @@ def write_atomic(path: str, data: bytes | str, sync: bool = True) -> None:
         f.write(data)
 
 
-def read_jsonl(path: str) -> tuple[list[dict], int]:
+def read_jsonl(path: str) -> tuple[list[dict[str, Any]], int]:
     """The JSON objects of a JSONL file, in order, and how many lines were skipped.
 
     The one torn-line rule: a row is a line that ends in a newline and holds a JSON object. The last
@@ -91,7 +93,8 @@ def read_jsonl(path: str) -> tuple[list[dict], int]:
     """
     if not os.path.exists(path):
         return [], 0
-    rows, skipped = [], 0
+    rows: list[dict[str, Any]] = []
+    skipped = 0
     with open(path, "rb") as f:
         for line in f:
             if not line.strip():
@@ -104,7 +107,7 @@ def read_jsonl(path: str) -> tuple[list[dict], int]:
     return rows, skipped
 
 
-def _row(line: bytes) -> dict | None:
+def _row(line: bytes) -> dict[str, Any] | None:
     try:
         obj = json.loads(line)
     except ValueError:

@@ -38,7 +38,7 @@ def lm_eval_results(records: list[Record]) -> dict:
             "hops_correct": [float(r.hops_correct) for r in rows],
             **{f"kind_{k}": [float(r.kind == k) for r in rows] for k in kinds},
         }
-        block = {"alias": task}
+        block: dict[str, str | float] = {"alias": task}
         for metric, vals in values.items():
             block[f"{metric},none"], block[f"{metric}_stderr,none"] = _mean_stderr(vals)
         results[task], n_samples[task] = block, {"original": len(rows), "effective": len(rows)}

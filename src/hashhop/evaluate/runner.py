@@ -11,19 +11,19 @@ context is a warm cacheable prefix; the latency difference is reported as the pr
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
-import sys
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from hashhop.backends.base import Backend, Completion, Request
 from hashhop.core.errors import OverLength, OverLengthStop, RateLimited, TransientError
 from hashhop.core.progress import EvalProgress as Progress
-from hashhop.evaluate import score as scoring
+from hashhop.evaluate.aio import as_async, put_watching, set_once, timed
 from hashhop.evaluate.cost import Budget, Prices
 from hashhop.evaluate.limiter import AdaptiveLimiter
-from hashhop.evaluate.store import Record, RunStore, now_iso
+from hashhop.evaluate.outcome import Outcome, query_record
+from hashhop.evaluate.record import Record
 from hashhop.generate.sample import Query
 from hashhop.prompt.planner import Plan, Planner
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template, render_query
@@ -38,6 +38,10 @@ __all__ = [
     "Runner",
     "answer_budget",
 ]  # Plan and Planner live in prompt.planner; re-exported for callers
+
+
+Plans = Iterable[Plan] | AsyncIterable[Plan]
+Ended = asyncio.Future[None]  # set when the first worker ends
 
 
 @dataclass(frozen=True)
@@ -67,14 +71,28 @@ def answer_budget(hops: int, cot: bool, hash_len: int, configured: int | None) -
     return 32 + 2 * (hash_len + 3) * (hops if cot else 1)
 
 
+class RecordStore(Protocol):
+    """What the runner reads and writes of a store: evaluate's RunStore, or the Ray executor's unit store."""
+
+    @property
+    def records(self) -> Sequence[Record]:
+        """The records stored so far (a resumed run's included)."""
+        ...
+
+    def add_record(self, record: Record) -> bool:
+        """Append `record` unless its query is recorded already; True if it was appended."""
+        ...
+
+
 class Runner:
-    def __init__(self, backend: Backend, store: RunStore, config: RunConfig, model_counted: bool = False):
+    def __init__(self, backend: Backend, store: RecordStore, config: RunConfig, model_counted: bool = False):
         self.backend, self.store, self.config = backend, store, config
         self.model_counted = model_counted  # prompt_tokens are in the model's own tokens
         self.stopped: str | None = None
         self.budget = Budget(config.max_cost)  # run() recounts it from the store's records
         self._rng = random.Random(config.seed)
-        self.limiter: AdaptiveLimiter | None = None
+        # run() makes a fresh one; an executor that calls run_plan() alone may put a shared one here.
+        self.limiter = AdaptiveLimiter(config.concurrency, config.cooldown)
         self.progress: Progress | None = None
         self.requests = 0
         self._backend_times_out = False
@@ -103,40 +121,9 @@ class Runner:
         error: str | None = None,
         attempts: int = 0,
     ) -> Record:
-        c = completion or Completion(text="")
-        fields = {
-            "correct": False,
-            "kind": status,
-            "credit": 0.0,
-            "hops_correct": 0,
-            "broke_at": None,
-            "answer": None,
-            "answer_position": None,
-        }
-        if status == "ok":
-            fields = scoring.score_query(plan.problem, query, self.config.template.prefill + c.text).to_dict()
-        cost = self.config.prices.cost(c.prompt_tokens, c.completion_tokens)
-        return Record(
-            sample_id=plan.sample.id,
-            query_index=query.index,
-            model=self.backend.name,
-            cell=plan.cell.as_dict,  # the written form, shared by the cell's records
-            status=status,
-            completion=c.text,
-            error=error,
-            start=query.start,
-            target=query.target,
-            path=list(query.path),
-            query_depth=round(query.depth, 6),
-            n_tokens=plan.n_tokens,
-            prompt_tokens=c.prompt_tokens,
-            completion_tokens=c.completion_tokens,
-            latency_s=round(c.latency_s, 6),
-            cost_usd=cost,
-            attempts=attempts,
-            time=now_iso(),
-            **fields,
-        )
+        outcome = Outcome(status, completion or Completion(text=""), error, attempts)
+        prefill, prices = self.config.template.prefill, self.config.prices
+        return query_record(plan, query, outcome, self.backend.name, prefill, prices)
 
     def _too_long(self, plan: Plan, request: Request) -> str | None:
         window = self.backend.context_window
@@ -176,7 +163,7 @@ class Runner:
             self.requests += 1
             if self._backend_times_out:
                 return await self.backend.generate(request)
-            return await _timed(self.backend.generate(request), self.config.timeout)
+            return await timed(self.backend.generate(request), self.config.timeout)
         finally:
             self.limiter.release()
 
@@ -211,7 +198,9 @@ class Runner:
         if reason:
             return self._over_length(plan, query, reason, 0)
         tries = {"waits": 0, "failures": 0}
-        for attempts in itertools.count(1):
+        attempts = 0
+        while True:
+            attempts += 1
             reserved = None if self.stopped else self._reserve(plan, request)
             if reserved is None:
                 return None  # the run stops (budget, fatal error): the query stays unrecorded
@@ -237,10 +226,10 @@ class Runner:
         if record is not None and self.store.add_record(record):
             self.progress.update(record)
 
-    async def _run_and_store(self, plan: Plan, query: Query):
+    async def _run_and_store(self, plan: Plan, query: Query) -> None:
         self._store(await self.run_query(plan, query))
 
-    async def run_plan(self, plan: Plan):
+    async def run_plan(self, plan: Plan) -> None:
         """The first query alone (it warms the prefix cache), then the others of the context together,
         each stored as soon as it is answered."""
         if not plan.queries:
@@ -253,7 +242,7 @@ class Runner:
             for task in rest:
                 task.cancel()
 
-    async def run(self, plans, total: int):
+    async def run(self, plans: Plans, total: int) -> None:
         """Run every plan (an iterable or async iterable of Plans); `total` queries for the progress bar.
         The backend's preflight `check()` is the executor's, before anything is sized."""
         self.limiter = AdaptiveLimiter(self.config.concurrency, self.config.cooldown)
@@ -261,11 +250,11 @@ class Runner:
         # --max-cost bounds the run folder's total: what earlier (resumed) runs spent counts too.
         self.budget = Budget.of_records(self.config.max_cost, self.store.records)
         self._backend_times_out = self.backend.cap_timeout(self.config.timeout)
-        queue: asyncio.Queue = asyncio.Queue(maxsize=self.config.concurrency)
+        queue: asyncio.Queue[Plan | None] = asyncio.Queue(maxsize=self.config.concurrency)
         workers = [asyncio.ensure_future(self._worker(queue)) for _ in range(self.config.concurrency)]
-        ended = asyncio.get_running_loop().create_future()  # set when the first worker ends
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # set when the first worker ends
         for w in workers:
-            w.add_done_callback(lambda _, f=ended: f.done() or f.set_result(None))
+            w.add_done_callback(lambda _: set_once(ended))
         try:
             await self._feed(plans, queue, workers, ended)
             await asyncio.gather(*workers)
@@ -275,49 +264,21 @@ class Runner:
             await asyncio.gather(*workers, return_exceptions=True)
             self.progress.close()
 
-    async def _feed(self, plans, queue: asyncio.Queue, workers, ended: asyncio.Future):
+    async def _feed(
+        self, plans: Plans, queue: asyncio.Queue[Plan | None], workers: Sequence[asyncio.Future[None]], ended: Ended
+    ) -> None:
         # Workers only end on the sentinel, which comes last: one ending before is one that died.
-        async for plan in _aiter(plans):
+        async for plan in as_async(plans):
             if self.stopped or ended.done():
                 break  # a worker died (fatal error): gather() in run() re-raises it
-            await _put(queue, plan, [ended])
+            await put_watching(queue, plan, [ended])
         for _ in workers:  # those done already took their sentinel: wait on the others only
-            await _put(queue, None, [w for w in workers if not w.done()])
+            await put_watching(queue, None, [w for w in workers if not w.done()])
 
-    async def _worker(self, queue: asyncio.Queue):
+    async def _worker(self, queue: asyncio.Queue[Plan | None]) -> None:
         while True:
             plan = await queue.get()
             if plan is None:
                 return
             if not self.stopped:
                 await self.run_plan(plan)
-
-
-if sys.version_info >= (3, 11):
-
-    async def _timed(coroutine, seconds: float):
-        async with asyncio.timeout(seconds):  # no extra task per request, unlike wait_for
-            return await coroutine
-else:
-    _timed = asyncio.wait_for
-
-
-async def _put(queue: asyncio.Queue, item, watch: list):
-    """Put, unless one of `watch` ends first (a worker that died of a fatal error): waiting on a
-    full queue alone could block forever."""
-    if not queue.full():
-        queue.put_nowait(item)
-        return
-    put = asyncio.ensure_future(queue.put(item))
-    await asyncio.wait([put, *watch], return_when=asyncio.FIRST_COMPLETED)
-    if not put.done():
-        put.cancel()
-
-
-async def _aiter(plans):
-    if isinstance(plans, AsyncIterable):
-        async for p in plans:
-            yield p
-    else:
-        for p in plans:
-            yield p

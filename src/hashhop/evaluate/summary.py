@@ -58,7 +58,8 @@ def prefix_cache(records: list[Record]) -> dict:
     for r in records:
         if r.status == "ok" and r.latency_s:
             by_sample.setdefault(r.sample_id, []).append(r)
-    first, later = [], []
+    first: list[float] = []
+    later: list[float] = []
     for group in by_sample.values():
         if len(group) > 1:
             group.sort(key=lambda r: r.query_index)

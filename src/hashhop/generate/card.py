@@ -22,13 +22,15 @@ class CardInfo:
     spec: Spec
     n_samples: int
     n_tokens: tuple[int, ...]  # measured size of each sample, in spec.tokenizer units
-    files: dict  # format -> path inside the dataset folder, e.g. {"parquet": "data/test.parquet"}
+    files: dict[str, str]  # format -> path inside the dataset folder, e.g. {"parquet": "data/test.parquet"}
     license: str = "mit"
     version: str = ""
     source: str | None = None  # the dataset file exported, if any
 
 
-def card_info(samples: list[Sample], files: dict, license: str = "mit", source: str | None = None) -> CardInfo:
+def card_info(
+    samples: list[Sample], files: dict[str, str], license: str = "mit", source: str | None = None
+) -> CardInfo:
     """A CardInfo for exported samples (all of one spec; the first sample's spec is the card's)."""
     from hashhop import __version__
 
@@ -181,7 +183,7 @@ def render_card(info: CardInfo) -> str:
 
 
 def write_card(
-    directory: str, samples: list[Sample], files: dict, license: str = "mit", source: str | None = None
+    directory: str, samples: list[Sample], files: dict[str, str], license: str = "mit", source: str | None = None
 ) -> str:
     """Write README.md (the card) into `directory`, atomically; returns its path. An existing
     README.md is replaced only if it is a hashhop card."""

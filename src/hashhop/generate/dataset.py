@@ -11,15 +11,22 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from typing import IO, Any
 
 from hashhop.core.errors import DatasetError, require
 from hashhop.core.files import atomic_output
 from hashhop.core.progress import Progress
 from hashhop.generate.build import build, problem_of
+from hashhop.generate.layout import Shape
 from hashhop.generate.parallel import PartPool
+from hashhop.generate.problem import Problem
 from hashhop.generate.sample import Sample
+from hashhop.generate.sizing import TokenCounter
 from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+
+# The row of a prompt already streamed into the file while it was counted: (shape, prompt sha256).
+WrittenRow = tuple[Shape, str]
 
 REQUIRED_KEYS = ("id", "spec", "index", "shape", "queries", "prompt_sha256")
 
@@ -29,7 +36,9 @@ def _escape(block: bytes) -> bytes:
     return block.replace(b"\n", b"\\n")
 
 
-def _write_row(f, pool: PartPool, problem, n_tokens: int, with_prompt: bool, written=None) -> Sample:
+def _write_row(
+    f: IO[bytes], pool: PartPool, problem: Problem, n_tokens: int, with_prompt: bool, written: WrittenRow | None = None
+) -> Sample:
     """Write one JSONL row; `written` = (shape, sha) when the prompt of this problem is already
     in the file (streamed while it was counted), so only the metadata is left to write."""
     if written is not None and written[0] == problem.shape:
@@ -50,13 +59,13 @@ def _write_row(f, pool: PartPool, problem, n_tokens: int, with_prompt: bool, wri
     return sample
 
 
-def _counting_writer(f, pool: PartPool, tokenizer, written: dict):
+def _counting_writer(f: IO[bytes], pool: PartPool, tokenizer: Tokenizer, written: dict[str, Any]) -> TokenCounter:
     """A token counter for the sizing step that writes the prompt while counting it: the row is
     (re)written from its start each time, so the final prompt is rendered once more only when the
     sizing corrected itself after the last count (rare for big prompts)."""
     row_start = f.tell()
 
-    def count(problem) -> int:
+    def count(problem: Problem) -> int:
         f.seek(row_start)
         f.truncate()
         f.write(b'{"prompt":"')
@@ -64,12 +73,13 @@ def _counting_writer(f, pool: PartPool, tokenizer, written: dict):
         f.write(b'",')
         written["row"] = (problem.shape, sha)
         written["start"] = row_start
+        assert n_tokens is not None  # pool.write counts whenever it is given a tokenizer
         return n_tokens
 
     return count
 
 
-def _sample(problem, n_tokens: int, sha: str) -> Sample:
+def _sample(problem: Problem, n_tokens: int, sha: str) -> Sample:
     shape = problem.shape
     return Sample(
         spec=problem.spec,
@@ -85,7 +95,7 @@ def _sample(problem, n_tokens: int, sha: str) -> Sample:
     )
 
 
-def _counter(spec: Spec, pool: PartPool):
+def _counter(spec: Spec, pool: PartPool) -> TokenCounter | None:
     if spec.tokenizer != "chars" and pool.workers > 1:
         tokenizer = get_tokenizer(spec.tokenizer)
         return lambda problem: pool.count(problem, tokenizer)
@@ -96,11 +106,11 @@ def write_jsonl(
     spec: Spec, n: int, path: str, recipe: bool = False, workers: int = 1, start: int = 0, progress: bool = True
 ) -> list[Sample]:
     """Write samples start..start+n-1 of `spec` to a JSONL file (prompts streamed, never held)."""
-    out = []
+    out: list[Sample] = []
     bar = Progress(n, "generate", stream=None if progress else open(os.devnull, "w"))
     with PartPool(workers) as pool, atomic_output(path) as f:
         for index in range(start, start + n):
-            written: dict = {}
+            written: dict[str, Any] = {}
             counter = _counter(spec, pool)
             if spec.tokenizer != "chars" and not recipe:
                 counter = _counting_writer(f, pool, get_tokenizer(spec.tokenizer), written)
@@ -134,7 +144,7 @@ def write_parquet(spec: Spec, n: int, path: str, start: int = 0, progress: bool 
     return samples
 
 
-def parquet_row(sample: Sample, prompt: str) -> dict:
+def parquet_row(sample: Sample, prompt: str) -> dict[str, Any]:
     d = sample.to_dict(with_prompt=False)
     return {
         "id": d["id"],
@@ -158,7 +168,7 @@ def parquet_row(sample: Sample, prompt: str) -> dict:
     }
 
 
-def _from_parquet_row(row: dict) -> dict:
+def _from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
     d = dict(row)
     for key in ("spec", "shape", "queries"):
         d[key] = json.loads(d[key])
@@ -191,7 +201,7 @@ def read_samples(path: str) -> Iterator[Sample]:
             yield _to_sample(d, path, number)
 
 
-def _to_sample(d, path: str, number: int) -> Sample:
+def _to_sample(d: object, path: str, number: int) -> Sample:
     if not isinstance(d, dict) or any(k not in d for k in REQUIRED_KEYS):
         missing = [k for k in REQUIRED_KEYS if not isinstance(d, dict) or k not in d]
         raise DatasetError(

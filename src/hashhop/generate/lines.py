@@ -8,6 +8,8 @@ One reading for everyone who reads a prompt the way a model would, without the g
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 SEPARATOR = " = "
 
 
@@ -19,7 +21,7 @@ def split_line(line: str) -> tuple[str, str] | None:
     return key.strip(), value.strip().strip("'")
 
 
-def parse_pairs(lines) -> tuple[dict[str, str], list[str]]:
+def parse_pairs(lines: Iterable[str]) -> tuple[dict[str, str], list[str]]:
     """KEY -> VALUE from prompt lines, and the structural faults found on the way (for verify)."""
     table: dict[str, str] = {}
     values: set[str] = set()

@@ -8,6 +8,7 @@ or backward), the stored sizes are the measured ones, and the prompt still rebui
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hashhop.generate.build import problem_of
@@ -75,7 +76,7 @@ def _check_sizes(sample: Sample, text: str) -> list[str]:
     return out
 
 
-def _line_chunks(text: str, size: int = 1 << 20):
+def _line_chunks(text: str, size: int = 1 << 20) -> Iterator[str]:
     start = 0
     while start < len(text):
         end = text.find("\n", start + size)

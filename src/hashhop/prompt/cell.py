@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from hashhop.generate.spec import DEFAULT_ORDER, Spec
 
 
-def cell_key(cell: dict) -> str:
+def cell_key(cell: dict[str, Any]) -> str:
     """A stable string for a cell's written form (its coordinates, sorted)."""
     return json.dumps(cell, sort_keys=True, separators=(",", ":"))
 
@@ -38,9 +39,9 @@ class Cell:
     order: str = DEFAULT_ORDER  # link order within chains: shuffled (absent when written), forward, backward
 
     @cached_property
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The written form (computed once: every record of the cell carries it). Do not mutate."""
-        out = {
+        out: dict[str, Any] = {
             "tokens": self.tokens,
             "tokenizer": self.tokenizer,
             "hops": self.hops,
@@ -59,7 +60,7 @@ class Cell:
             out["order"] = self.order
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.as_dict)
 
     @cached_property
@@ -67,7 +68,7 @@ class Cell:
         return cell_key(self.as_dict)
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> Cell:
+    def from_dict(cls, d: dict[str, Any] | None) -> Cell:
         """A cell as written (by any hashhop since 0.1.0); a missing coordinate takes its default."""
         d = d or {}
         return cls(

@@ -10,6 +10,7 @@ from hashhop.generate.build import build, make_sample, sample_from_problem
 from hashhop.generate.sample import Sample
 from hashhop.generate.sizing import TOLERANCE
 from hashhop.generate.spec import Spec
+from hashhop.generate.tokenizers import Tokenizer
 from hashhop.prompt.template import Template, context_budget
 
 SIZING_ROUNDS = 4
@@ -20,7 +21,7 @@ def sized_sample(
     total: int,
     index: int,
     template: Template,
-    tokenizer=None,
+    tokenizer: Tokenizer | None = None,
     count: Callable[[str], int] | None = None,
     overhead: int = 0,
     chat: bool = False,
@@ -33,10 +34,12 @@ def sized_sample(
     with the counter, and rescaled a few times: the final count is measured, never estimated.
     """
     probe = _probe_start(spec)
-    budget = context_budget(total, count or tokenizer.count, template, probe, spec.hops, spec.cot, overhead, chat)
     if count is None:
+        assert tokenizer is not None  # every caller sizes with the model's counter, else a named tokenizer
+        budget = context_budget(total, tokenizer.count, template, probe, spec.hops, spec.cot, overhead, chat)
         sample = make_sample(spec.replace(size=budget, tokenizer=tokenizer.name), index, with_prompt=True)
         return sample, sample.n_tokens, total - budget
+    budget = context_budget(total, count, template, probe, spec.hops, spec.cot, overhead, chat)
     sample, n_tokens = _fit_by_counter(spec, budget, index, count)
     return sample, n_tokens, total - budget
 

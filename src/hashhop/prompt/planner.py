@@ -4,11 +4,14 @@ a resumed run rebuilds a context from its recipe instead of re-sizing it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable, Container, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from hashhop.generate.build import problem_of
 from hashhop.generate.problem import Problem
 from hashhop.generate.sample import Query, Sample
+from hashhop.generate.tokenizers import Tokenizer
 from hashhop.prompt.cell import Cell
 from hashhop.prompt.fit import sized_sample
 from hashhop.prompt.template import Template
@@ -27,19 +30,46 @@ class Plan:
     queries: tuple[Query, ...] = ()  # those still to run
 
 
+class SampleStore(Protocol):
+    """What the planner reads and writes of a run store: declared here, so this stage does not import a
+    later one (evaluate's RunStore and the Ray executor's unit store both have it)."""
+
+    @property
+    def samples(self) -> Mapping[tuple[str, int], dict[str, Any]]:
+        """Stored sample entries by (cell key, index)."""
+        ...
+
+    @property
+    def done(self) -> Container[tuple[str, int]]:
+        """(sample id, query index) of every recorded query."""
+        ...
+
+    def add_sample(
+        self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None
+    ) -> dict[str, Any]:
+        """Store a sample's recipe once per (cell, index); returns the stored entry."""
+        ...
+
+
 class Planner:
     """Sized samples for grid cells, sized once: later runs rebuild them from the stored recipe.
 
-    `store` is the run store (duck-typed, so this stage does not import a later one): its
-    `samples` {(cell_key, index): entry}, `done` keys and `add_sample(...)`.
+    `store` is the run store: its `samples` {(cell_key, index): entry}, `done` keys and `add_sample(...)`.
 
     `count` is the model's own token counter (a server's tokenize endpoint), else `tokenizer`
     (a hashhop tokenizer) sizes the prompt; `overhead` adds the chat template's unseen tokens.
     """
 
     def __init__(
-        self, store, template: Template, queries: int, tokenizer=None, count=None, overhead: int = 0, chat: bool = False
-    ):
+        self,
+        store: SampleStore,
+        template: Template,
+        queries: int,
+        tokenizer: Tokenizer | None = None,
+        count: Callable[[str], int] | None = None,
+        overhead: int = 0,
+        chat: bool = False,
+    ) -> None:
         self.store, self.template, self.queries = store, template, queries
         self.tokenizer, self.count, self.overhead, self.chat = tokenizer, count, overhead, chat
 
@@ -62,7 +92,7 @@ class Planner:
         sample = Sample.from_dict(entry["sample"])
         return self._plan(cell, entry, sample, None)
 
-    def _plan(self, cell: Cell, entry: dict, sample: Sample, context: str | None) -> Plan | None:
+    def _plan(self, cell: Cell, entry: dict[str, Any], sample: Sample, context: str | None) -> Plan | None:
         todo = tuple(q for q in sample.queries if (sample.id, q.index) not in self.store.done)
         if not todo:
             return None
@@ -84,7 +114,7 @@ class Planner:
         entry = self.store.samples.get((cell.key, index)) or self.store.add_sample(cell, index, sample, sample.n_tokens)
         return self._plan(cell, entry, sample, sample.prompt)
 
-    async def plans(self, cells: list[Cell], samples: int):
+    async def plans(self, cells: list[Cell], samples: int) -> AsyncIterator[Plan]:
         """Plans in grid order; sizing runs in a thread so requests keep flowing meanwhile."""
         for cell in cells:
             for index in range(samples):

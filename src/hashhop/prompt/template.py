@@ -12,6 +12,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from hashhop.core.errors import SpecError, TemplateError
 from hashhop.generate.sample import Query
@@ -39,16 +40,16 @@ class Template:
     prefill: str = ""  # sent as the start of the assistant turn (chat) or after `Answer:` (plain)
     plain: str = "{system}\n\n{user}\n\nAnswer:"  # plain-completion layout; the prefill follows
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.user.startswith("{context}") or "{question}" not in self.user:
             # The context must come first so that queries of one context share a cacheable prefix.
             raise TemplateError("template 'user' must start with {context} and contain {question}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Template:
+    def from_dict(cls, d: dict[str, Any]) -> Template:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -71,7 +72,7 @@ DEFAULT_TEMPLATE = Template()
 class Prompt:
     """One query's prompt in both forms: chat messages and a plain-completion string."""
 
-    messages: tuple[dict, ...]
+    messages: tuple[dict[str, str], ...]  # ({"role": ..., "content": ...}, ...)
     text: str  # plain-completion form
     question: str
 

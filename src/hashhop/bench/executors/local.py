@@ -47,7 +47,7 @@ def _work(job: Job, sizing: PromptSizing, store: RunStore) -> tuple:
 
 def _count(tally: RunTally, runner: Runner) -> None:
     tally.requests, tally.stopped = runner.requests, runner.stopped
-    if runner.limiter is not None and runner.limiter.cuts:
+    if runner.limiter.cuts:
         tally.min_concurrency, tally.rate_limit_cuts = runner.limiter.min_seen, runner.limiter.cuts
 
 

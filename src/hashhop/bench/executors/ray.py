@@ -17,6 +17,7 @@ import os
 import re
 import sys
 from collections import deque
+from typing import Any
 
 from hashhop.bench.job import Job, open_backend, unit_estimate
 from hashhop.bench.prompt_sizing import prompt_sizing
@@ -31,17 +32,23 @@ from hashhop.prompt.cell import Cell
 
 NAME = "ray"
 RESTARTS = 3  # a lost worker is restarted, and its unit retried, this many times
+# One context of one cell still to run: (cell, index, its stored sample entry, its recorded query keys).
+Unit = tuple[Cell, int, dict[str, Any] | None, list[tuple[str, int]]]
 
 
 class _UnitStore:
-    """The run store as a unit sees it (duck-typed for Planner and Runner): this unit's sample only."""
+    """The run store as a unit sees it (the Planner's SampleStore, the Runner's RecordStore): this unit's
+    sample only."""
 
-    def __init__(self, key: tuple[str, int], entry: dict | None, done: list):
-        self.samples = {key: entry} if entry else {}
-        self.done = {tuple(k) for k in done}
-        self.entry, self.records = entry, []
+    def __init__(self, key: tuple[str, int], entry: dict[str, Any] | None, done: list[tuple[str, int]]):
+        self.samples: dict[tuple[str, int], dict[str, Any]] = {key: entry} if entry else {}
+        self.done = {(sample_id, index) for sample_id, index in done}  # tuples again: Ray may pass lists
+        self.entry = entry
+        self.records: list[Record] = []
 
-    def add_sample(self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None):
+    def add_sample(
+        self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None
+    ) -> dict[str, Any]:
         # The same fields as RunStore.add_sample: the driver re-adds it there.
         self.entry = {
             "cell_key": cell.key,
@@ -70,7 +77,7 @@ class UnitWorker:
         self.job = job
         self.backend = open_backend(job.entry)
         self.sizing = prompt_sizing(job, self.backend)
-        self.limiter = None  # created in the actor's event loop, shared by its concurrent units
+        self.limiter: AdaptiveLimiter | None = None  # created in the actor's event loop, shared by its concurrent units
         self.checked = False
 
     def describe(self) -> dict:
@@ -103,7 +110,7 @@ class UnitWorker:
         }
 
 
-def _finished(store: RunStore, cell: Cell, index: int) -> tuple[bool, dict | None, list]:
+def _finished(store: RunStore, cell: Cell, index: int) -> tuple[bool, dict[str, Any] | None, list[tuple[str, int]]]:
     """(every query recorded?, stored sample entry, recorded keys of that sample)."""
     entry = store.samples.get((cell.key, index))
     if entry is None:
@@ -171,7 +178,7 @@ def _last_error(exc) -> str:
 
 
 def _dispatch(
-    ray, actors: list, units: deque, store: RunStore, window: int, tally: RunTally, budget: Budget, estimate
+    ray, actors: list, units: deque[Unit], store: RunStore, window: int, tally: RunTally, budget: Budget, estimate
 ) -> None:
     """Keep `window` units in flight per actor while the budget allows; append each unit's results
     as it returns. `estimate(cell)`: a unit's cost estimate."""
@@ -215,7 +222,7 @@ def run_job(ray, job: Job, workers: int) -> None:
             info = _get(ray, actors[0].describe.remote())
             check_same_run(store.dir, info["model"], info["tokenizer"], job.tag)
             config = job.recorded_config(info["model"], info["tokenizer"], info["options"], NAME)
-            units = deque()
+            units: deque[Unit] = deque()
             for cell in job.cells(info["tokenizer"]):
                 for index in range(job.grid.samples):
                     finished, entry, done = _finished(store, cell, index)

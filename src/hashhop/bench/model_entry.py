@@ -1,0 +1,109 @@
+"""A model of a bench run: `ModelEntry` (the model, its backend options, limits and prices) and
+`model_entry`, which reads one `[[models]]` table of a sweep file. Keys are read from the
+environment variable a model names (`api_key_env`), never from the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from hashhop.bench.sweep_values import number, reject_unknown, strings
+from hashhop.core.errors import SweepError
+
+MODEL_KEYS = (
+    "model",
+    "name",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "price_in",
+    "price_out",
+    "max_cost",
+    "timeout",
+    "retries",
+    "max_tokens",
+    "options",
+)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of a bench run and how to call it."""
+
+    model: str  # BACKEND:MODEL, e.g. openai:gpt-4o-mini, ltm:builtin, oracle
+    options: dict = field(default_factory=dict)  # backend options (-M key=value)
+    name: str | None = None  # run folder under -o (default: from the model)
+    base_url: str | None = None
+    api_key_env: str | None = None  # the NAME of the variable holding the key
+    concurrency: int = 8
+    price_in: float | None = None  # USD per million prompt tokens
+    price_out: float | None = None
+    max_cost: float | None = None  # USD: no request is sent that could take the run folder's spend past it
+    timeout: float = 300.0
+    retries: int = 4
+    max_tokens: int | None = None
+    backoff: float = 1.0  # first retry wait, seconds (not a sweep file key: eval's --backoff)
+    pricing: str | None = None  # pricing file (not a sweep file key: eval's --pricing)
+
+    def backend_options(self) -> dict:
+        extra = {"base_url": self.base_url, "api_key_env": self.api_key_env}
+        return {**self.options, **{k: v for k, v in extra.items() if v is not None}}
+
+    @property
+    def folder(self) -> str:
+        """Run folder name: `name`, else the model with anything unsafe in a path replaced."""
+        return self.name or re.sub(r"[^A-Za-z0-9._-]+", "-", self.model).strip("-.") or "model"
+
+    def missing_key(self) -> str | None:
+        """The named key variable when it is not set, else None."""
+        if self.api_key_env and not os.environ.get(self.api_key_env):
+            return self.api_key_env
+        return None
+
+    def check_env(self, where: str = "") -> None:
+        missing = self.missing_key()
+        if missing:
+            raise SweepError(
+                f"{where}model {self.model}: the key variable {missing} is not set: export {missing}=... "
+                f"(api_key_env names the variable, the key itself never goes in a file)"
+            )
+
+
+def model_entry(where: str, item) -> ModelEntry:
+    """One `[[models]]` table (or a bare model string) as a ModelEntry."""
+    if isinstance(item, str):
+        item = {"model": item}
+    if not isinstance(item, dict) or not isinstance(item.get("model"), str) or not item["model"]:
+        raise SweepError(f'{where}: each model needs model = "BACKEND:MODEL", e.g. model = "oracle"')
+    reject_unknown(f"{where} ({item['model']})", item, MODEL_KEYS)
+    w = f"{where} ({item['model']})"
+    kw: dict = {"model": item["model"]}
+    for key in ("name", "base_url", "api_key_env"):
+        if key in item:
+            kw[key] = strings(w, key, item[key])[0]
+    numbers = {
+        "concurrency": (int, 1),
+        "retries": (int, 0),
+        "max_tokens": (int, 1),
+        "timeout": (float, 0.001),
+        "price_in": (float, 0),
+        "price_out": (float, 0),
+        "max_cost": (float, 0),
+    }
+    for key, (kind, minimum) in numbers.items():
+        if key in item:
+            kw[key] = number(w, key, item[key], kind, minimum)
+    if "options" in item:
+        if not isinstance(item["options"], dict):
+            raise SweepError(f'{w}: options must be a table of backend options, e.g. options = {{ api = "chat" }}')
+        kw["options"] = dict(item["options"])
+    if "name" in kw and (not re.fullmatch(r"[A-Za-z0-9._ -]+", kw["name"]) or kw["name"].strip(". ") == ""):
+        # The name is a folder under -o: one plain path component, never `..`, `/x` or `a/../b`.
+        raise SweepError(f"{w}: bad name {kw['name']!r}: use letters, digits, '.', '_' or '-' (it names a folder)")
+    if kw.get("api_key_env") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", kw["api_key_env"]):
+        raise SweepError(
+            f"{w}: api_key_env must be the NAME of an environment variable (like OPENAI_API_KEY), not the key itself"
+        )
+    return ModelEntry(**kw)
