@@ -79,6 +79,17 @@ def test_oracle_grid_writes_records_samples_and_results(tmp_path, capsys):
     assert "1.000" in capsys.readouterr().out
 
 
+def test_order_flag_crosses_link_orders_and_records_them_in_cells_and_samples(tmp_path):
+    run = tmp_path / "run"
+    args = ["eval", "--model", "oracle", "--tokens", "1K", "--hops", "2", "--order", "forward,backward"]
+    assert main([*args, "--queries", "2", "--no-progress", "-o", str(run)]) == 0
+    records = read_records(str(run))
+    assert sorted(r.cell["order"] for r in records) == ["backward"] * 2 + ["forward"] * 2
+    assert all(r.correct for r in records)
+    assert {s["sample"]["spec"]["order"] for s in read_samples(str(run))} == {"forward", "backward"}
+    assert main([*args[:-1], "sideways", "-o", str(tmp_path / "bad")]) == 2
+
+
 def test_running_the_same_command_again_resumes_without_new_requests(tmp_path):
     run = tmp_path / "run"
     with StubServer() as s:

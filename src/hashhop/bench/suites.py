@@ -1,7 +1,7 @@
-"""Named, versioned evaluation grids shipped with hashhop (`quick`, `standard`, `magic`, `extreme`).
+"""Named, versioned evaluation grids shipped with hashhop (`quick`, `standard`, `magic`, `invariance`, `extreme`).
 
-Owns `Grid` (the coordinates a bench run crosses: lengths x hops x cot x depth x seeds x hash length
-x alphabet, plus samples and queries per cell) and `Suite` (a named, versioned Grid). A suite's
+Owns `Grid` (the coordinates a bench run crosses: lengths x hops x cot x depth x order x seeds x hash
+length x alphabet, plus samples and queries per cell) and `Suite` (a named, versioned Grid). A suite's
 `name@version` is written into every cell (`Cell.suite`) and into results.json, so numbers from
 two runs are only compared when they come from the same grid. Changing a shipped grid in any way
 that changes its cells MUST bump its version.
@@ -14,8 +14,11 @@ import itertools
 from dataclasses import dataclass
 
 from hashhop.core.errors import SpecError, SuiteError
-from hashhop.generate.spec import FORMATS, TASKS, format_size, parse_size
+from hashhop.generate.spec import DEFAULT_ORDER, FORMATS, ORDERS, TASKS, format_size, parse_size
 from hashhop.prompt.cell import Cell
+
+# The crossed coordinates of a Grid, in the order cells() crosses them (orders after depths).
+AXES = ("lengths", "hops", "cot", "depths", "orders", "seeds", "hash_lens", "alphabets")
 
 # Models that cannot count their own tokens are sized in this tokenizer (recorded in each cell).
 FALLBACK_TOKENIZER = "tiktoken:cl100k_base"
@@ -37,15 +40,19 @@ class Grid:
     queries: int = 1  # queries per context
     tokenizer: str | None = None  # forced tokenizer; None: the model's own if it counts, else FALLBACK
     filler: bool = True  # False: whole chains only, as in Magic's reference layout
+    orders: tuple[str, ...] = (DEFAULT_ORDER,)  # link order within chains (Spec.order)
     tasks: tuple[str, ...] = ("hashhop",)  # niah tasks take one cell per length, depth and seed
 
     def __post_init__(self):
-        for name in ("lengths", "hops", "cot", "depths", "seeds", "hash_lens", "alphabets", "tasks"):
+        for name in (*AXES, "tasks"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
             if not getattr(self, name):
                 raise SpecError(f"grid {name} is empty: give at least one value")
         if self.format not in FORMATS:
             raise SpecError(f"unknown format {self.format!r}: use {' or '.join(FORMATS)}")
+        bad = [o for o in self.orders if o not in ORDERS]
+        if bad:
+            raise SpecError(f"unknown order {bad[0]!r}: use {', '.join(ORDERS)}")
         if self.samples < 1 or self.queries < 1:
             raise SpecError(f"samples and queries must be at least 1 (got {self.samples}, {self.queries})")
         unknown = [t for t in self.tasks if t not in TASKS]
@@ -71,15 +78,28 @@ class Grid:
                 Cell(tokens, tokenizer, 1, False, depth, seed, format=self.format, suite=suite or None, task=task)
                 for depth, seed in itertools.product(self.depths, self.seeds)
             ]
-        axes = itertools.product(self.hops, self.cot, self.depths, self.seeds, self.hash_lens, self.alphabets)
+        axes = itertools.product(*(getattr(self, name) for name in AXES[1:]))
         return [
-            Cell(tokens, tokenizer, hops, cot, depth, seed, hash_len, alphabet, self.format, self.filler, suite or None)
-            for hops, cot, depth, seed, hash_len, alphabet in axes
+            Cell(
+                tokens,
+                tokenizer,
+                hops,
+                cot,
+                depth,
+                seed,
+                hash_len,
+                alphabet,
+                self.format,
+                self.filler,
+                suite or None,
+                order=order,
+            )
+            for hops, cot, depth, order, seed, hash_len, alphabet in axes
         ]
 
     @property
     def n_cells(self) -> int:
-        hashhop = len(self.hops) * len(self.cot) * len(self.hash_lens) * len(self.alphabets)
+        hashhop = len(self.hops) * len(self.cot) * len(self.orders) * len(self.hash_lens) * len(self.alphabets)
         per_length = sum(hashhop if task == "hashhop" else 1 for task in self.tasks)
         return len(self.lengths) * len(self.depths) * len(self.seeds) * per_length
 
@@ -88,10 +108,14 @@ class Grid:
         return self.n_cells * self.samples * self.queries
 
     def to_dict(self) -> dict:
-        d = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-        if self.tasks == ("hashhop",):  # the default is left out: results of grids before tasks keep their bytes
-            del d["tasks"]
-        return d
+        """The grid as results.json records it; `orders` and `tasks` only when not the default alone, so the recorded grid
+        of every earlier run (which a resume compares) stays as it was."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        if self.orders == (DEFAULT_ORDER,):
+            del out["orders"]
+        if self.tasks == ("hashhop",):  # likewise the default task
+            del out["tasks"]
+        return out
 
     def describe(self) -> str:
         """One line: `1K..16K x hops 1/2/4 x cot+skip x 1 seed, 2 samples x 4 queries (240 queries)`."""
@@ -106,6 +130,8 @@ class Grid:
         ]
         if self.depths != (None,):
             parts.append(f"depths {'/'.join(f'{d:g}' for d in self.depths if d is not None)}")
+        if self.orders != (DEFAULT_ORDER,):
+            parts.append(f"order {'/'.join(self.orders)}")
         if self.hash_lens != (16,) or self.alphabets != ("letters",):
             parts.append(f"hash {'/'.join(map(str, self.hash_lens))} {'/'.join(self.alphabets)}")
         if self.format != "plain":
@@ -167,6 +193,22 @@ SUITES: dict[str, Suite] = {
                 queries=5,
                 tokenizer="chars",
                 filler=False,
+            ),
+        ),
+        # Order x depth, everything else fixed: does accuracy depend on the cues shuffling removes?
+        # 240 queries of 2+ hops per order and 216 per depth: a 95% interval of a few points at 100%.
+        Suite(
+            "invariance",
+            1,
+            "order x depth: is accuracy independent of link order and position (the report's invariance section)",
+            Grid(
+                _sizes("2K", "8K", "32K"),
+                (1, 2, 4),
+                cot=(False,),
+                depths=(0.0, 0.25, 0.5, 0.75, 1.0),
+                orders=ORDERS,
+                samples=2,
+                queries=4,
             ),
         ),
         Suite(

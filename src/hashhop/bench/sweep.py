@@ -22,6 +22,7 @@ GRID_KEYS = (
     "hops",
     "cot",
     "depth",
+    "order",
     "seeds",
     "hash_len",
     "alphabet",
@@ -56,6 +57,7 @@ def _grid(where: str, table: dict, base: Grid | None) -> Grid:
         "hops": ("hops", lambda v: ints(where, "hops", v, 1)),
         "cot": ("cot", lambda v: cots(where, v)),
         "depth": ("depths", lambda v: depths(where, v)),
+        "order": ("orders", lambda v: strings(where, "order", v)),  # checked by Grid: shuffled, forward, backward
         "seeds": ("seeds", lambda v: ints(where, "seeds", v, 0)),
         "hash_len": ("hash_lens", lambda v: ints(where, "hash_len", v, 1)),
         "alphabet": ("alphabets", lambda v: strings(where, "alphabet", v)),

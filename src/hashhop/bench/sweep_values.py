@@ -106,7 +106,7 @@ def depths(where: str, value) -> tuple[float | None, ...]:
 
 def strings(where: str, key: str, value) -> tuple[str, ...]:
     out = as_list(value)
-    if not all(isinstance(v, str) and v for v in out):
+    if not out or not all(isinstance(v, str) and v for v in out):  # an empty list names nothing
         raise SweepError(f'{where}: bad {key} {value!r}: use a list of names, e.g. {key} = ["letters"]')
     return tuple(out)
 

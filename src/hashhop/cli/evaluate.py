@@ -23,7 +23,7 @@ from hashhop.core.errors import HashhopError
 from hashhop.evaluate.cost import check_budget, estimate, load_prices
 from hashhop.evaluate.runner import answer_budget
 from hashhop.evaluate.store import read_results
-from hashhop.generate.spec import parse_size
+from hashhop.generate.spec import DEFAULT_ORDER, parse_size
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 
 
@@ -71,6 +71,7 @@ def _grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queries", type=int, default=1, help="queries per context (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--depth", help="depths of the queried chains, comma-separated fractions, e.g. 0.1,0.5")
+    p.add_argument("--order", help="link orders, comma-separated: shuffled (default), forward, backward")
     p.add_argument("--hash-len", type=int, default=16)
     p.add_argument("--alphabet", default="letters")
     p.add_argument("--format", default="plain", choices=("plain", "magic"))
@@ -119,6 +120,7 @@ def _grid(args) -> Grid:
         hops=_list(args.hops, int, "hops"),
         cot=(args.cot,),
         depths=_list(args.depth, float, "depth"),
+        orders=tuple(_list(args.order, str, "order")) if args.order else (DEFAULT_ORDER,),
         seeds=(args.seed,),
         hash_lens=(args.hash_len,),
         alphabets=(args.alphabet,),

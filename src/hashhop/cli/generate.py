@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.spec import TASKS, Spec, format_size, parse_size
+from hashhop.generate.spec import DEFAULT_ORDER, ORDERS, TASKS, Spec, format_size, parse_size
 
 
 def add_spec_arguments(p: argparse.ArgumentParser):
@@ -29,6 +29,12 @@ def add_spec_arguments(p: argparse.ArgumentParser):
     p.add_argument("--distractors", type=int, default=0, help="decoys per queried hash sharing a long prefix/suffix")
     p.add_argument("--no-filler", action="store_true", help="whole chains only (size within one chain)")
     p.add_argument("--task", default="hashhop", choices=TASKS, help="hashhop, or a needle in a haystack (niah*)")
+    p.add_argument(
+        "--order",
+        default=DEFAULT_ORDER,
+        choices=ORDERS,
+        help="links of each chain: shuffled (the benchmark), forward (in chain order) or backward (reversed)",
+    )
 
 
 def spec_from_args(args, size: str | None = None) -> Spec:
@@ -55,6 +61,7 @@ def spec_from_args(args, size: str | None = None) -> Spec:
         distractors=args.distractors,
         filler=not args.no_filler,
         task=args.task,
+        order=args.order,
     )
 
 

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from hashhop.core.errors import SpecError
 from hashhop.generate.hashes import SMALL, Digits, HashSpace
 from hashhop.generate.keyed import KeyedPermutation, derive_key, mix64_int, subkeys
-from hashhop.generate.layout import I64Array, Placement, Shape, chain_index, depth_positions
+from hashhop.generate.layout import ChainOrder, I64Array, Placement, Shape, chain_index, depth_positions
 from hashhop.generate.sample import Query
 from hashhop.generate.spec import FORMAT_VERSION, Spec
 
@@ -138,7 +138,14 @@ class Problem:
 
     # -- placement -----------------------------------------------------------------------
     @cached_property
-    def placement(self) -> Placement:
+    def placement(self) -> Placement | ChainOrder:
+        """Where each line goes; with an order other than shuffled, chains' links are reordered on their slots."""
+        if self.spec.order == "shuffled":
+            return self._shuffled_placement
+        return ChainOrder(self._shuffled_placement, self.chains, self.n_chain_lines, self.spec.order == "backward")
+
+    @cached_property
+    def _shuffled_placement(self) -> Placement:
         line_key = derive_key(self.key.hex(), "lines")
         if self.spec.depth is None:
             return Placement(self.n_lines, line_key)

@@ -2,8 +2,9 @@
 
 The prompt is re-read as text, the way a user would check it (generate/lines.py: split each line
 on ' = ', strip quotes), without using the generator's index: no hash repeats as a key or as a value, every
-query walks exactly `hops` links to its target, the stored sizes are the measured ones, and the
-prompt still rebuilds from its recipe. A niah haystack is read by its needle sentences instead.
+query walks exactly `hops` links to its target (down the prompt, or up it, when the spec's order is forward
+or backward), the stored sizes are the measured ones, and the prompt still rebuilds from its recipe.
+A niah haystack is read by its needle sentences instead.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def verify_sample(sample: Sample) -> Verdict:
 
 
 def _check_chains(sample: Sample, text: str) -> list[str]:
-    table, faults = parse_pairs(text.split("\n"))
+    lines = text.split("\n")
+    table, faults = parse_pairs(lines)
     problems = faults[:5]
+    problems += _check_order(sample, lines)
     for q in sample.queries:
         path = walk(table, q.start, q.hops)
         if tuple(path) != q.path:
@@ -71,6 +74,19 @@ def _check_needles(sample: Sample, text: str) -> list[str]:
         if table.get(q.start) != q.target or q.start not in line:
             problems.append(f"query {q.index}: the needle of {q.start} does not hold {q.target} on line {q.positions}")
     return problems
+
+
+def _check_order(sample: Sample, lines: list[str]) -> list[str]:
+    """With order forward or backward, each query's links sit in chain order (or reversed) down the prompt."""
+    if sample.spec.order == "shuffled":
+        return []
+    row_of = {line.partition(" = ")[0]: i for i, line in enumerate(lines)}
+    out = []
+    for q in sample.queries:
+        rows = [row_of.get(h, -1) for h in q.path[:-1]]
+        if rows != sorted(rows, reverse=sample.spec.order == "backward"):
+            out.append(f"query {q.index}'s links are not in {sample.spec.order} order")
+    return out
 
 
 def _check_sizes(sample: Sample, text: str) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from hashhop.generate.spec import Spec
+from hashhop.generate.spec import DEFAULT_ORDER, Spec
 
 
 def cell_key(cell: dict[str, Any]) -> str:
@@ -23,7 +23,7 @@ def cell_key(cell: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """Grid coordinates of docs/records.md; `filler`, `suite` and `task` are written only when set."""
+    """Grid coordinates of docs/records.md; `filler`, `suite`, `task` and `order` are written only when not the default."""
 
     tokens: int  # whole-prompt size, in `tokenizer`
     tokenizer: str
@@ -37,6 +37,7 @@ class Cell:
     filler: bool = True  # False: whole chains only (Magic's reference layout)
     suite: str | None = None  # the bench grid's tag, e.g. quick@1
     task: str = "hashhop"  # or niah / niah-multikey (generate/niah.py); written only when not hashhop
+    order: str = DEFAULT_ORDER  # link order within chains: shuffled (absent when written), forward, backward
 
     @cached_property
     def as_dict(self) -> dict[str, Any]:
@@ -58,6 +59,8 @@ class Cell:
             out["suite"] = self.suite
         if self.task != "hashhop":
             out["task"] = self.task
+        if self.order != DEFAULT_ORDER:
+            out["order"] = self.order
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +87,7 @@ class Cell:
             filler=d.get("filler", True) is not False,
             suite=d.get("suite"),
             task=str(d.get("task") or "hashhop"),
+            order=str(d.get("order") or DEFAULT_ORDER),
         )
 
     def spec(self, queries: int) -> Spec:
@@ -100,12 +104,13 @@ class Cell:
             depth=self.depth,
             filler=self.filler,
             task=self.task,
+            order=self.order,
         )
 
     @classmethod
     def of_spec(cls, spec: Spec) -> Cell:
         """The cell of a sample given as is (a dataset file): its spec's coordinates. `filler` is not
-        carried, as in 0.1.0: a dataset sample's cell never held it."""
+        carried, as in 0.1.0: a dataset sample's cell never held it. `order` is (written when not shuffled)."""
         return cls(
             spec.size,
             spec.tokenizer,
@@ -117,4 +122,5 @@ class Cell:
             spec.alphabet,
             spec.format,
             task=spec.task,
+            order=spec.order,
         )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hashhop.core.errors import OutputError
 from hashhop.core.files import write_atomic
-from hashhop.report import html, tables
+from hashhop.report import html, invariance, tables
 from hashhop.report.aggregate import KINDS
 from hashhop.report.chainview import diagrams_html
 from hashhop.report.collect import ReportOptions, collect
@@ -144,6 +144,19 @@ def _body(data, figures: bool) -> list[tuple[str, str]]:
     return [("Failed queries, hop by hop", diagrams_html(data.diagrams))]
 
 
+def _invariance(data) -> tuple[str, str]:
+    """Accuracy by link order and by depth, and one sentence per model on whether either matters."""
+    verdicts = "".join(f"<p><b>{html.esc(c.series)}</b>: {html.esc(c.verdict)}.</p>" for c in data.invariance)
+    note = (
+        '<p class="note">HashHop shuffles the pairs so that neither the order of a chain\'s links nor their '
+        "position tells a model where the next link is. Each level pools every scored query at that link order "
+        "(two hops or more: one link has no order) or depth (requested, else fifths of the context), with its 95% "
+        "Wilson interval; spread: best minus worst level; p: chi-square test that every level has one accuracy. "
+        f"A dependence is called at p &lt; {invariance.ALPHA:g}.</p>"
+    )
+    return "Invariance to order and position", verdicts + html.table(invariance.rows(list(data.invariance))) + note
+
+
 def _comparison(data) -> tuple[str, str]:
     return (
         f"Compared with {data.labels[0]}",
@@ -195,6 +208,8 @@ def sections(data, figures: bool = True) -> list[tuple[str, str]]:
     out = [_headline(data), *_body(data, figures)]
     if data.niah:
         out.insert(1, _niah(data))
+    if data.cells:
+        out.append(_invariance(data))
     if len(data.labels) > 1:
         out.append(_comparison(data))
     return out + _appendix(data)

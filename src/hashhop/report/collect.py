@@ -9,6 +9,7 @@ from hashhop.report.anchors import load_anchors
 from hashhop.report.compare import compare
 from hashhop.report.diagnose import pick_failures
 from hashhop.report.effective import effective_lengths
+from hashhop.report.invariance import invariances
 from hashhop.report.niah import hashhop_series, readings
 from hashhop.report.runs import load_runs
 
@@ -35,6 +36,7 @@ class ReportData:
     differences: tuple
     diagrams: tuple
     anchors: tuple
+    invariance: tuple  # one invariance.Invariance per series: accuracy by order and by depth
     options: ReportOptions
     niah: tuple = ()  # report/niah.py Readings: NIAH next to HashHop, per model (runs with niah cells)
 
@@ -62,6 +64,7 @@ def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
         differences=tuple(compare(grid, labels)),
         diagrams=tuple(pick_failures(series, samples, options.diagrams)),
         anchors=tuple(load_anchors()) if options.anchors else (),
+        invariance=tuple(invariances(series)),
         options=options,
         niah=readings(every_task, options.threshold),
     )
