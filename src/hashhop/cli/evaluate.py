@@ -58,7 +58,16 @@ def register(subparsers) -> None:
         f"{FALLBACK_TOKENIZER})",
     )
     p.add_argument("--template", help="JSON file of template fields (system, user, question_cot, ...)")
-    p.add_argument("--dataset", help="evaluate the samples of this hashhop JSONL file instead of a grid")
+    p.add_argument(
+        "--dataset",
+        help="evaluate the samples of this file instead of a grid: hashhop JSONL/Parquet, Magic's reference "
+        "JSONL (prompt, completion, targets), or {prompt, answer} / {prompt, start, hops, answer} JSONL",
+    )
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="evaluate a dataset's valid samples and count the invalid ones (default: refuse the file)",
+    )
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default 300)")
     p.add_argument("--retries", type=int, default=4, help="retries after a transient failure (default 4)")
@@ -132,6 +141,7 @@ def _job(args, template: Template) -> Job:
         progress=sys.stderr.isatty() if args.progress is None else args.progress,
         tokenizer=args.tokenizer,
         dataset=args.dataset,
+        skip_invalid=args.skip_invalid,
         on_over_length=args.on_over_length,
     )
 
@@ -146,7 +156,7 @@ def _dry_run(job: Job) -> int:
                 len(s.queries),
                 max(answer_budget(q.hops, q.cot, s.spec.hash_len, configured) for q in s.queries),
             )
-            for s in read_dataset(job.dataset)
+            for s in read_dataset(job.dataset, job.skip_invalid)[0]
         ]
     else:
         per_cell = job.grid.samples * job.grid.queries

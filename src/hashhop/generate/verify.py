@@ -3,7 +3,8 @@
 The prompt is re-read as text, the way a user would check it (generate/lines.py: split each line
 on ' = ', strip quotes), without using the generator's index: no hash repeats as a key or as a value, every
 query walks exactly `hops` links to its target, the stored sizes are the measured ones, and the
-prompt still rebuilds from its recipe.
+prompt still rebuilds from its recipe. An external sample (another tool's prompt) has no recipe
+and no stated sizes: its prompt is re-read and each query walked again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hashhop.generate.build import problem_of
+from hashhop.generate.external import AnySample, ExternalSample, read_table
 from hashhop.generate.lines import parse_pairs, walk
 from hashhop.generate.sample import Sample
 from hashhop.generate.sizing import TOLERANCE
@@ -24,7 +26,9 @@ class Verdict:
     problems: tuple[str, ...]
 
 
-def verify_sample(sample: Sample) -> Verdict:
+def verify_sample(sample: AnySample) -> Verdict:
+    if isinstance(sample, ExternalSample):
+        return verify_external(sample)
     problems: list[str] = []
     problem = problem_of(sample)
     chunks = list(problem.chunks()) if sample.prompt is None else [sample.prompt]
@@ -42,6 +46,16 @@ def verify_sample(sample: Sample) -> Verdict:
         if q.path[-1] in table and q.offset + q.hops == len(q.chain) - 1:
             problems.append(f"query {q.index} target {q.answer} continues past the chain's end")
     problems += _check_sizes(sample, text)
+    return Verdict(sample.id, not problems, tuple(problems))
+
+
+def verify_external(sample: ExternalSample) -> Verdict:
+    """No key or value written twice, and every query walks its `hops` links to its target."""
+    table = read_table(sample.prompt)
+    problems = list(table.faults[:5])
+    for q in sample.queries:
+        if tuple(walk(table.next, q.start, q.hops)) != q.path:
+            problems.append(f"query {q.index} does not walk {q.hops} hops from {q.start} to its target")
     return Verdict(sample.id, not problems, tuple(problems))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from hashhop.generate.build import problem_of
+from hashhop.generate.external import AnySample, ScoringContext, context_of
 from hashhop.generate.problem import Problem
 from hashhop.generate.sample import Query, Sample
 from hashhop.prompt.cell import Cell
@@ -19,8 +19,8 @@ class Plan:
     """One sample ready to query: its cell, problem, context and measured sizes."""
 
     cell: Cell
-    sample: Sample
-    problem: Problem
+    sample: AnySample
+    problem: ScoringContext  # a generated sample's Problem, or an external sample's parsed prompt
     context: str
     n_tokens: int  # context size in the cell's tokenizer
     prompt_tokens: int | None = None  # expected whole-prompt tokens in the model's own tokens
@@ -62,12 +62,13 @@ class Planner:
         sample = Sample.from_dict(entry["sample"])
         return self._plan(cell, entry, sample, None)
 
-    def _plan(self, cell: Cell, entry: dict, sample: Sample, context: str | None) -> Plan | None:
+    def _plan(self, cell: Cell, entry: dict, sample: AnySample, context: str | None) -> Plan | None:
         todo = tuple(q for q in sample.queries if (sample.id, q.index) not in self.store.done)
         if not todo:
             return None
-        problem = problem_of(sample)
-        context = context if context is not None else problem.prompt()
+        problem = context_of(sample)
+        if context is None:  # a stored recipe: its Problem renders it (an external sample holds its prompt)
+            context = problem.prompt() if isinstance(problem, Problem) else sample.prompt
         return Plan(
             cell=cell,
             sample=sample,
@@ -78,8 +79,9 @@ class Planner:
             queries=todo,
         )
 
-    def plan_sample(self, sample: Sample, index: int) -> Plan | None:
-        """A sample given as is (a dataset): its cell is its spec; it is stored once as a recipe."""
+    def plan_sample(self, sample: AnySample, index: int) -> Plan | None:
+        """A sample given as is (a dataset): its cell is its spec; it is stored once as a recipe (an
+        external sample, which has none, is stored with its prompt)."""
         cell = Cell.of_spec(sample.spec)
         entry = self.store.samples.get((cell.key, index)) or self.store.add_sample(cell, index, sample, sample.n_tokens)
         return self._plan(cell, entry, sample, sample.prompt)
