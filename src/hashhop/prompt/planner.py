@@ -67,8 +67,9 @@ class Planner:
         if not todo:
             return None
         problem = context_of(sample)
-        if context is None:  # a stored recipe: its Problem renders it (an external sample holds its prompt)
-            context = problem.prompt() if isinstance(problem, Problem) else sample.prompt
+        if context is None:  # a stored recipe: its Problem renders it
+            assert isinstance(problem, Problem)  # an external sample always comes with its prompt
+            context = problem.prompt()
         return Plan(
             cell=cell,
             sample=sample,

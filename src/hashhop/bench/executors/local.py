@@ -20,19 +20,24 @@ from hashhop.core.errors import RUNNER_SIGNALS, DatasetError, HashhopError
 from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import Runner
 from hashhop.evaluate.store import RunStore
+from hashhop.generate.external import AnySample
 
 NAME = "local"
 
 
-def read_dataset(path: str, skip_invalid: bool = False) -> tuple[list, int]:
+def read_dataset(path: str, skip_invalid: bool = False) -> tuple[list[AnySample], int]:
     """(samples, invalid rows skipped) of a dataset file: hashhop's own, or another tool's (Magic's
     reference, {prompt, answer}). Invalid rows refuse the file, naming the first few, unless skipped."""
     from hashhop.generate.dataset import scan_samples
     from hashhop.generate.foreign import Invalid, refuse_invalid
 
-    samples, invalid = [], []
+    samples: list[AnySample] = []
+    invalid: list[Invalid] = []
     for item in scan_samples(path):
-        (invalid if isinstance(item, Invalid) else samples).append(item)
+        if isinstance(item, Invalid):
+            invalid.append(item)
+        else:
+            samples.append(item)
     if invalid and not skip_invalid:
         refuse_invalid(path, invalid)
     if not samples:
