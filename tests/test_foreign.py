@@ -141,3 +141,20 @@ def test_an_external_sample_reads_back_from_its_hashhop_form(tmp_path):
     edited = {**sample.to_dict(), "prompt": PROMPT + "\nzz = yy"}
     with pytest.raises(DatasetError, match="does not match its content"):
         sample_from_dict(edited)
+
+
+def test_errors_and_reasons_stay_on_one_line_whatever_the_input_holds(tmp_path):
+    rows = [{"prompt": PROMPT, "answer": "z\nz"}, {"a\nb": 1}]
+    path = write_rows(tmp_path / "n.jsonl", rows)
+    items = scan_samples(path)
+    assert "\n" not in next(items).reason
+    with pytest.raises(DatasetError) as error:
+        next(items)
+    assert "\n" not in str(error.value) and ":2: unrecognised sample (a b)" in str(error.value)
+
+
+def test_an_edited_external_row_is_refused_naming_its_line(tmp_path):
+    [sample] = read_samples(write_rows(tmp_path / "a.jsonl", [{"prompt": PROMPT, "answer": "hh"}]))
+    edited = {**sample.to_dict(), "prompt": PROMPT + "\nzz = yy"}
+    with pytest.raises(DatasetError, match=r"e\.jsonl:2: external sample .* the file was edited"):
+        list(read_samples(write_rows(tmp_path / "e.jsonl", [sample.to_dict(), edited])))

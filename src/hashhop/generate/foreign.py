@@ -64,17 +64,25 @@ def format_of(d: Mapping[str, Any]) -> str | None:
 def read_foreign(d: Any, path: str, number: int) -> ExternalSample | Invalid:
     """One foreign (or external hashhop) row; DatasetError when its keys match no accepted format."""
     if isinstance(d, dict) and EXTERNAL_KEY in d:
-        return external_from_dict(d)
+        try:
+            return external_from_dict(d)
+        except DatasetError as exc:
+            raise DatasetError(f"{path}:{number}: {exc}") from None
     name = format_of(d) if isinstance(d, dict) else None
     if name is None:
-        keys = ", ".join(sorted(str(k) for k in d)[:8]) if isinstance(d, dict) else type(d).__name__
+        keys = ", ".join(sorted(_one_line(k) for k in d)[:8]) if isinstance(d, dict) else type(d).__name__
         raise DatasetError(f"{path}:{number}: unrecognised sample ({keys}): accepted formats are {ACCEPTED}")
     try:
         prompt = _text(d, "prompt")
         asked, others, cot = _magic(d) if name == "magic" else (_plain(d, name), [], _plain_cot(d))
         return _external(name, prompt, asked, others, cot)
     except _Corrupt as exc:
-        return Invalid(number, str(exc))
+        return Invalid(number, _one_line(str(exc)))
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Text from the input as one line (the CLI prints reasons and keys one per line)."""
+    return " ".join(text.split())[:limit]
 
 
 def _text(d: Mapping[str, Any], key: str) -> str:
