@@ -387,7 +387,8 @@ def test_dataset_files_are_evaluated_and_foreign_files_refused(tmp_path):
     foreign = tmp_path / "f.jsonl"
     foreign.write_text('{"question": "what?", "answer": "x"}\n')
     r = hashhop("eval", "--model", "oracle", "--dataset", str(foreign), "-o", str(tmp_path / "run2"))
-    assert r.returncode == 2 and ":1: not a hashhop sample" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert ":1: unrecognised sample (answer, question): accepted formats are hashhop's own" in r.stderr
     assert not (tmp_path / "run2" / "records.jsonl").exists() or read_records(str(tmp_path / "run2")) == []
 
 

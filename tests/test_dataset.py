@@ -91,8 +91,9 @@ def test_unwritable_paths_fail_with_a_fix(tmp_path):
     "content,message",
     [
         ("not json\n", "not valid JSON"),
-        ('{"prompt": "x"}\n', "not a hashhop sample"),
-        ("[1, 2]\n", "not a hashhop sample"),
+        ('{"prompt": "x"}\n', r"unrecognised sample \(prompt\): accepted formats are hashhop's own"),
+        ("[1, 2]\n", r"unrecognised sample \(list\): accepted formats are"),
+        ('{"spec": {}, "id": "x"}\n', "not a hashhop sample"),
     ],
 )
 def test_corrupt_or_foreign_files_name_the_line(tmp_path, content, message):

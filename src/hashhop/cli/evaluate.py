@@ -82,7 +82,16 @@ def _grid_flags(p: argparse.ArgumentParser) -> None:
         f"{FALLBACK_TOKENIZER})",
     )
     p.add_argument("--template", help="JSON file of template fields (system, user, question_cot, ...)")
-    p.add_argument("--dataset", help="evaluate the samples of this hashhop JSONL file instead of a grid")
+    p.add_argument(
+        "--dataset",
+        help="evaluate the samples of this file instead of a grid: hashhop JSONL/Parquet, Magic's reference "
+        "JSONL (prompt, completion, targets), or {prompt, answer} / {prompt, start, hops, answer} JSONL",
+    )
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="evaluate a dataset's valid samples and count the invalid ones (default: refuse the file)",
+    )
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -158,6 +167,7 @@ def _job(args, template: Template) -> Job:
         progress=sys.stderr.isatty() if args.progress is None else args.progress,
         tokenizer=args.tokenizer,
         dataset=args.dataset,
+        skip_invalid=args.skip_invalid,
         on_over_length=args.on_over_length,
     )
 
@@ -172,7 +182,7 @@ def _dry_run(job: Job) -> int:
                 len(s.queries),
                 max(answer_budget(q.hops, q.cot, s.spec.hash_len, configured) for q in s.queries),
             )
-            for s in read_dataset(job.dataset)
+            for s in read_dataset(job.dataset, job.skip_invalid)[0]
         ]
     else:
         per_cell = job.grid.samples * job.grid.queries

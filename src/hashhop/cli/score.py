@@ -15,8 +15,7 @@ from hashhop.core.errors import StoreError
 from hashhop.evaluate.score import score_query
 from hashhop.evaluate.store import Record, RunStore, now_iso, read_records, read_results, read_samples
 from hashhop.evaluate.summary import metrics
-from hashhop.generate.build import problem_of
-from hashhop.generate.sample import Sample
+from hashhop.generate.external import context_of, sample_from_dict
 from hashhop.prompt.template import Template
 
 
@@ -47,8 +46,8 @@ def rescore(run_dir: str) -> tuple[list[Record], int]:
         if r.sample_id not in samples:
             raise StoreError(f"{run_dir}/samples.jsonl lacks sample {r.sample_id}: the run folder is incomplete")
         if r.sample_id not in problems:
-            sample = Sample.from_dict(samples[r.sample_id])
-            problems[r.sample_id] = (sample, problem_of(sample))
+            sample = sample_from_dict(samples[r.sample_id])
+            problems[r.sample_id] = (sample, context_of(sample))
         sample, problem = problems[r.sample_id]
         fresh = score_query(problem, sample.queries[r.query_index], prefill + r.completion).to_dict()
         new = dataclasses.replace(r, **fresh)

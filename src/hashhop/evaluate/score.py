@@ -2,9 +2,10 @@
 
 Owns `Score`, `KINDS`, `score_query`, `score_sample`, `wilson_interval` and `summarize`.
 Scoring is pure: the same (problem, query, completion) always gives the same Score, so stored
-completions can be rescored at any time (`problem_of(sample)` rebuilds the Problem from a recipe).
-Every wrong answer is explained by a kind, decided from where the given hash lives in the
-context (`Problem.locate_hash`, O(1) memory even for a 100M-token prompt).
+completions can be rescored at any time (`context_of(sample)` rebuilds the Problem from a recipe, or
+reads an external sample's prompt). The scorer asks a problem only what `ScoringContext` declares:
+every wrong answer is explained by a kind, decided from where the given hash lives in the context
+(`locate_hash`: O(1) memory for a generated 100M-token prompt, a table lookup for an external one).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hashhop.evaluate.parse import Parsed, extract_answer
-from hashhop.generate.build import AnyProblem, problem_of
+from hashhop.generate.external import AnyContext, AnySample, ScoringContext, context_of
 from hashhop.generate.niah import Haystack
-from hashhop.generate.problem import HashLocation, Problem
-from hashhop.generate.sample import Query, Sample
+from hashhop.generate.problem import HashLocation
+from hashhop.generate.sample import Query
 from hashhop.generate.spec import shallow_dict
 
 KINDS = (
@@ -72,7 +73,7 @@ class _Where:
     (the common case, and free); anything else asks `problem.locate_hash` once (about 10 us, and
     remembered by the problem across its queries)."""
 
-    def __init__(self, problem: Problem, query: Query):
+    def __init__(self, problem: ScoringContext, query: Query):
         self.problem, self.query = problem, query
         self._memo: dict = {}
         self.links = {h: i for i, h in enumerate(query.chain)}  # hashes of one chain are distinct
@@ -158,7 +159,7 @@ def _score_cot(where: _Where, parsed: Parsed) -> Score:
     return _verdict(where, kind, credit, prefix, parsed.answer)
 
 
-def score_query(problem: AnyProblem, query: Query, text: str) -> Score:
+def score_query(problem: AnyContext, query: Query, text: str) -> Score:
     """Score the completion `text` for `query` of `problem` (pure); a niah haystack's queries are
     scored by evaluate/niah_score.py."""
     if isinstance(problem, Haystack):
@@ -170,9 +171,9 @@ def score_query(problem: AnyProblem, query: Query, text: str) -> Score:
     return _score_cot(where, parsed) if query.cot else _score_skip(where, parsed)
 
 
-def score_sample(sample: Sample, query_index: int, text: str, problem: AnyProblem | None = None) -> Score:
+def score_sample(sample: AnySample, query_index: int, text: str, problem: AnyContext | None = None) -> Score:
     """Score a completion against a stored sample (a recipe is enough). Pass `problem` to reuse one."""
-    problem = problem or problem_of(sample)
+    problem = problem or context_of(sample)
     return score_query(problem, sample.queries[query_index], text)
 
 

@@ -16,7 +16,9 @@ from typing import IO, Any
 from hashhop.core.errors import DatasetError, require
 from hashhop.core.files import atomic_output
 from hashhop.core.progress import Progress
-from hashhop.generate.build import build, problem_of
+from hashhop.generate.build import AnyProblem, build, problem_of
+from hashhop.generate.external import EXTERNAL_KEY, AnySample
+from hashhop.generate.foreign import Invalid, read_foreign
 from hashhop.generate.layout import Shape
 from hashhop.generate.parallel import PartPool
 from hashhop.generate.problem import Problem
@@ -37,7 +39,12 @@ def _escape(block: bytes) -> bytes:
 
 
 def _write_row(
-    f: IO[bytes], pool: PartPool, problem: Problem, n_tokens: int, with_prompt: bool, written: WrittenRow | None = None
+    f: IO[bytes],
+    pool: PartPool,
+    problem: AnyProblem,
+    n_tokens: int,
+    with_prompt: bool,
+    written: WrittenRow | None = None,
 ) -> Sample:
     """Write one JSONL row; `written` = (shape, sha) when the prompt of this problem is already
     in the file (streamed while it was counted), so only the metadata is left to write."""
@@ -79,7 +86,7 @@ def _counting_writer(f: IO[bytes], pool: PartPool, tokenizer: Tokenizer, written
     return count
 
 
-def _sample(problem: Problem, n_tokens: int, sha: str) -> Sample:
+def _sample(problem: AnyProblem, n_tokens: int, sha: str) -> Sample:
     shape = problem.shape
     return Sample(
         spec=problem.spec,
@@ -175,18 +182,21 @@ def _from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def read_samples(path: str) -> Iterator[Sample]:
-    """Samples of a JSONL or Parquet dataset, streamed; DatasetError names the bad line."""
+def read_samples(path: str) -> Iterator[AnySample]:
+    """Samples of a dataset, streamed; DatasetError names the first bad or invalid line."""
+    for item in scan_samples(path):
+        if isinstance(item, Invalid):
+            raise DatasetError(f"{path}:{item.line}: invalid sample: {item.reason}")
+        yield item
+
+
+def scan_samples(path: str) -> Iterator[AnySample | Invalid]:
+    """Each row of a JSONL or Parquet dataset as a sample, or as `Invalid` (a foreign row that cannot
+    be scored: see generate/foreign.py); DatasetError names a line that is no sample at all."""
     if not os.path.isfile(path):
         raise DatasetError(f"no dataset at {path}: generate one with `hashhop generate -o {path}`")
     if path.endswith(".parquet"):
-        pq = require("pyarrow.parquet", "parquet")
-        try:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=16):
-                for number, row in enumerate(batch.to_pylist(), start=1):
-                    yield _to_sample(_from_parquet_row(row), path, number)
-        except (OSError, ValueError, KeyError) as exc:
-            raise DatasetError(f"{path} is not a readable hashhop Parquet dataset ({exc}): regenerate it") from None
+        yield from _parquet_samples(path)
         return
     with open(path, "rb") as f:
         for number, line in enumerate(f, start=1):
@@ -198,7 +208,32 @@ def read_samples(path: str) -> Iterator[Sample]:
                 raise DatasetError(
                     f"{path}:{number}: not valid JSON (truncated or corrupt): regenerate the file"
                 ) from None
-            yield _to_sample(d, path, number)
+            yield _to_sample(d, path, number) if _is_generated(d) else _to_foreign(d, path, number)
+
+
+def _parquet_samples(path: str) -> Iterator[Sample]:
+    pq = require("pyarrow.parquet", "parquet")
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=16):
+            for number, row in enumerate(batch.to_pylist(), start=1):
+                yield _to_sample(_from_parquet_row(row), path, number)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"{path} is not a readable hashhop Parquet dataset ({exc}): regenerate it") from None
+
+
+def _is_generated(d: object) -> bool:
+    """A row of hashhop's generator (else a foreign or external one): a spec, without the external mark."""
+    return isinstance(d, dict) and "spec" in d and EXTERNAL_KEY not in d
+
+
+def _to_foreign(d: Any, path: str, number: int) -> AnySample | Invalid:
+    try:
+        return read_foreign(d, path, number)
+    except DatasetError:
+        raise
+    except Exception as exc:  # a malformed external row: report where, not a traceback
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise DatasetError(f"{path}:{number}: malformed external sample ({detail[:300]})") from None
 
 
 def _to_sample(d: object, path: str, number: int) -> Sample:
@@ -219,9 +254,15 @@ def _to_sample(d: object, path: str, number: int) -> Sample:
     return sample
 
 
+def _recipe(sample: AnySample, path: str) -> Sample:
+    if not isinstance(sample, Sample):
+        raise DatasetError(f"{path} holds external samples, which carry their own prompts: use it as it is")
+    return sample
+
+
 def materialize(recipe_path: str, out_path: str, workers: int = 1, progress: bool = True) -> int:
     """Rebuild full prompts from a recipe file, byte for byte; returns the number of samples."""
-    samples = list(read_samples(recipe_path))
+    samples = [_recipe(s, recipe_path) for s in read_samples(recipe_path)]
     bar = Progress(len(samples), "materialize", stream=None if progress else open(os.devnull, "w"))
     with PartPool(workers) as pool, atomic_output(out_path) as f:
         for sample in samples:

@@ -5,6 +5,8 @@ on ' = ', strip quotes), without using the generator's index: no hash repeats as
 query walks exactly `hops` links to its target (down the prompt, or up it, when the spec's order is forward
 or backward), the stored sizes are the measured ones, and the prompt still rebuilds from its recipe.
 A niah haystack is read by its needle sentences instead.
+An external sample (another tool's prompt) has no recipe and no stated sizes: its prompt is re-read
+and each query walked again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hashhop.generate.build import problem_of
+from hashhop.generate.external import AnySample, ExternalSample, read_table
 from hashhop.generate.lines import parse_pairs, walk
 from hashhop.generate.niah import NEEDLE_PATTERN
 from hashhop.generate.sample import Sample
@@ -30,7 +33,9 @@ class Verdict:
     problems: tuple[str, ...]
 
 
-def verify_sample(sample: Sample) -> Verdict:
+def verify_sample(sample: AnySample) -> Verdict:
+    if isinstance(sample, ExternalSample):
+        return verify_external(sample)
     problems: list[str] = []
     problem = problem_of(sample)
     chunks = list(problem.chunks()) if sample.prompt is None else [sample.prompt]
@@ -87,6 +92,16 @@ def _check_order(sample: Sample, lines: list[str]) -> list[str]:
         if rows != sorted(rows, reverse=sample.spec.order == "backward"):
             out.append(f"query {q.index}'s links are not in {sample.spec.order} order")
     return out
+
+
+def verify_external(sample: ExternalSample) -> Verdict:
+    """No key or value written twice, and every query walks its `hops` links to its target."""
+    table = read_table(sample.prompt)
+    problems = list(table.faults[:5])
+    for q in sample.queries:
+        if tuple(walk(table.next, q.start, q.hops)) != q.path:
+            problems.append(f"query {q.index} does not walk {q.hops} hops from {q.start} to its target")
+    return Verdict(sample.id, not problems, tuple(problems))
 
 
 def _check_sizes(sample: Sample, text: str) -> list[str]:

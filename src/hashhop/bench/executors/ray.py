@@ -27,6 +27,7 @@ from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import AdaptiveLimiter, Runner
 from hashhop.evaluate.runner import Progress as _Bar
 from hashhop.evaluate.store import Record, RunStore
+from hashhop.generate.external import AnySample
 from hashhop.generate.sample import Sample
 from hashhop.prompt.cell import Cell
 
@@ -47,7 +48,7 @@ class _UnitStore:
         self.records: list[Record] = []
 
     def add_sample(
-        self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None
+        self, cell: Cell, index: int, sample: AnySample, n_tokens: int, prompt_tokens: int | None = None
     ) -> dict[str, Any]:
         # The same fields as RunStore.add_sample: the driver re-adds it there.
         self.entry = {
