@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from hashhop.backends.base import Completion, OverLength, RateLimited, Request, TransientError
 from hashhop.core.errors import HashhopError
-from hashhop.core.progress import EvalProgress as Progress
+from hashhop.core.progress import EvalProgress
 from hashhop.evaluate import score as scoring
 from hashhop.evaluate.cost import Budget, Prices
 from hashhop.evaluate.limiter import AdaptiveLimiter
@@ -32,7 +32,6 @@ __all__ = [
     "OverLengthStop",
     "Plan",
     "Planner",
-    "Progress",
     "RunConfig",
     "Runner",
     "make_cell",
@@ -78,7 +77,7 @@ class Runner:
         self.budget = Budget(config.max_cost)  # run() recounts it from the store's records
         self._rng = random.Random(config.seed)
         self.limiter: AdaptiveLimiter | None = None
-        self.progress: Progress | None = None
+        self.progress: EvalProgress | None = None
         self.requests = 0
         self._backend_times_out = False
 
@@ -260,7 +259,7 @@ class Runner:
         """Run every plan (an iterable or async iterable of Plans); `total` queries for the progress bar.
         `check`: call the backend's preflight `check()` first (the CLI has already done it)."""
         self.limiter = AdaptiveLimiter(self.config.concurrency, self.config.cooldown)
-        self.progress = Progress(total, self.config.progress)
+        self.progress = EvalProgress(total, self.config.progress)
         # --max-cost bounds the run folder's total: what earlier (resumed) runs spent counts too.
         self.budget = Budget.of_records(self.config.max_cost, getattr(self.store, "records", ()))
         cap = getattr(self.backend, "cap_timeout", None)  # a backend that times requests out itself

@@ -19,9 +19,9 @@ from collections import deque
 
 from hashhop.bench.job import Job, Progress, check_same_run, is_chat, open_backend, sizing, unit_estimate, write_results
 from hashhop.core.errors import HashhopError, require
+from hashhop.core.progress import EvalProgress
 from hashhop.evaluate.cost import Budget
 from hashhop.evaluate.runner import AdaptiveLimiter, Runner
-from hashhop.evaluate.runner import Progress as _Bar
 from hashhop.evaluate.store import Record, RunStore
 from hashhop.generate.sample import Sample
 from hashhop.prompt.planner import Planner, cell_key
@@ -86,7 +86,7 @@ class UnitWorker:
         plan = await asyncio.to_thread(planner.plan, cell, index)
         config = dataclasses.replace(self.job.run_config(), max_cost=None)  # the driver holds the budget
         runner = Runner(self.backend, store, config, model_counted=self.count is not None)
-        runner.limiter, runner.progress = self.limiter, _Bar(0, False)
+        runner.limiter, runner.progress = self.limiter, EvalProgress(0, False)
         if plan is not None:
             await runner.run_plan(plan)
         return {
