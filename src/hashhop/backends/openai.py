@@ -2,9 +2,8 @@
 
 Options (`-M key=value`): base_url, api=chat|completions, api_key_env (the NAME of the variable
 holding the key; the key itself is only ever put in a request header), timeout, context_window,
-max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead, http=auto|native|aiohttp|httpx.
-The HTTP client (backends/http.py) is hashhop's own lean one for local http:// servers, else
-aiohttp, else httpx (docs/evaluation.md); all behave the same here.
+max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead.
+Requests go through the one HTTP transport (backends/http.py, on aiohttp).
 Errors map onto the runner's contract: 401/403/404/other 4xx -> BackendError (never retried),
 429 -> RateLimited, 5xx/timeouts/connection errors/malformed bodies -> TransientError,
 context-length errors -> OverLength.
@@ -28,7 +27,7 @@ from hashhop.backends.base import (
     TransientError,
     check_options,
 )
-from hashhop.backends.http import make_transport
+from hashhop.backends.http import Transport
 from hashhop.core import fastjson
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -44,7 +43,6 @@ OPTIONS = {
     "cache_prompt",
     "tokenize",
     "chat_overhead",
-    "http",
 }
 
 
@@ -107,7 +105,6 @@ class OpenAIBackend:
         cache_prompt: bool | None = None,
         tokenize: str = "auto",
         chat_overhead: int | None = None,
-        http: str = "auto",
     ):
         if not model:
             raise BackendError("no model name: use --model openai:MODEL")
@@ -126,7 +123,7 @@ class OpenAIBackend:
         self.chat_overhead = (12 if api == "chat" else 0) if chat_overhead is None else int(chat_overhead)
         self._window = int(context_window) if context_window else None
         self._headers, self._timeout = self._auth(api_key_env), float(timeout)
-        self._http = make_transport(http, self._headers, self._timeout, self.max_bytes, self.base_url)
+        self._http = Transport(self._headers, self._timeout, self.max_bytes)
         self._counter = None  # resolved on first count_tokens
         self._checked = False
 
@@ -153,14 +150,11 @@ class OpenAIBackend:
             "cache_prompt": self.cache_prompt,
             "context_window": self._window,
             "chat_overhead": self.chat_overhead,
-            "http": self._http.name,
         }
 
     def cap_timeout(self, seconds: float) -> bool:
-        """Enforce the runner's per-request timeout in the transport, if it can (the native one):
-        True means the runner need not wrap each request in a timer of its own."""
-        if not hasattr(self._http, "cap_timeout"):
-            return False
+        """Enforce the runner's per-request timeout in the transport: True, the runner need not wrap
+        each request in a timer of its own."""
         self._http.cap_timeout(seconds)
         return True
 
