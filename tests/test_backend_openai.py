@@ -8,7 +8,7 @@ from stub_server import StubServer, count, oracle_answer
 
 from hashhop.backends import get_backend, parse_model, parse_options
 from hashhop.backends.base import BackendError, OverLength, RateLimited, Request, TransientError
-from hashhop.backends.openai import _retry_after
+from hashhop.backends.http import retry_after
 
 CONTEXT = "aaaa = bbbb\nbbbb = cccc\ncccc = 'dddd'"
 QUESTION = "Start at aaaa and follow 2 link(s). Which hash do you reach? Answer with that hash only."
@@ -79,9 +79,9 @@ def test_429_carries_retry_after_when_the_server_gives_one(server):
 
 
 def test_retry_after_accepts_milliseconds_and_http_dates():
-    assert _retry_after({"retry-after-ms": "1500"}) == 1.5
-    assert _retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
-    assert _retry_after({"retry-after": "soon"}) is None
+    assert retry_after({"retry-after-ms": "1500"}) == 1.5
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
+    assert retry_after({"retry-after": "soon"}) is None
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,13 @@
-"""The HTTP transport of the openai backend, on aiohttp: `request(method, url, body) -> (status, headers, bytes)`.
+"""HTTP for the API backends: the one transport, on aiohttp (`Transport.request(method, url, body) ->
+(status, headers, bytes)`, used by the openai backend), the Retry-After reading every backend shares,
+and a blocking JSON POST for token counting outside the event loop.
 
 aiohttp was chosen over httpx by measurement (docs/benchmarks.md, Harness): against the same stub it
-sent about 4x as many requests per second at concurrency 1 and 64. What the backend relies on:
+sent 3.4x as many requests per second at concurrency 1 and 17x at 64. What the backend relies on:
 - keep-alive: one session per event loop, its pool unbounded (the runner's limiter bounds it);
 - a per-request timeout, which the runner may lower to its --timeout (`cap_timeout`);
 - a byte limit on each response body, checked as it streams in (an endless body cannot exhaust memory);
+- one retry on a kept-alive connection the server had dropped before answering;
 - TransientError for timeouts, connection errors and broken HTTP; the status codes are the backend's.
 Headers come back as a case-insensitive mapping.
 """
@@ -12,7 +15,11 @@ Headers come back as a case-insensitive mapping.
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import json
 import ssl
+import time
+import urllib.request
 
 from hashhop.backends.base import BackendError, TransientError
 from hashhop.core import fastjson
@@ -88,3 +95,33 @@ class Transport:
         if self._session is not None and self._loop is asyncio.get_running_loop():
             await self._session.close()
         self._session = self._loop = None
+
+
+def retry_after(headers) -> float | None:
+    """Seconds from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
+    if headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+def post_json(url: str, obj: dict, headers: dict, timeout: float, limit: int) -> dict:
+    """A blocking JSON POST for code outside the event loop (token counting while sizing); raises on
+    any HTTP or network error, reads at most `limit` bytes."""
+    request = urllib.request.Request(
+        url, data=json.dumps(obj).encode(), method="POST", headers={**headers, "Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read(limit))

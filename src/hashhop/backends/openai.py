@@ -12,7 +12,6 @@ context-length errors -> OverLength.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
 import re
@@ -27,7 +26,7 @@ from hashhop.backends.base import (
     TransientError,
     check_options,
 )
-from hashhop.backends.http import Transport
+from hashhop.backends.http import Transport, post_json, retry_after
 from hashhop.core import fastjson
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -44,26 +43,6 @@ OPTIONS = {
     "tokenize",
     "chat_overhead",
 }
-
-
-def _retry_after(headers) -> float | None:
-    """Seconds from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
-    if headers.get("retry-after-ms"):
-        try:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
 
 
 def _text(content) -> str:
@@ -233,7 +212,7 @@ class OpenAIBackend:
             return
         message = _message(body)
         if status == 429:
-            raise RateLimited(f"rate limited (429): {message}", _retry_after(headers))
+            raise RateLimited(f"rate limited (429): {message}", retry_after(headers))
         if status >= 500:
             raise TransientError(f"server error {status}: {message}")
         if status in (401, 403):
@@ -293,16 +272,7 @@ class OpenAIBackend:
 
     def _post_sync(self, url: str, obj: dict) -> dict:
         """A blocking POST (sizing runs in a worker thread); raises on any HTTP or network error."""
-        import urllib.request
-
-        req = urllib.request.Request(
-            url,
-            data=json.dumps(obj).encode(),
-            method="POST",
-            headers={**self._headers, "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=self._timeout) as resp:
-            return json.loads(resp.read(self.max_bytes))
+        return post_json(url, obj, self._headers, self._timeout, self.max_bytes)
 
     def _count_llama_cpp_python(self, text: str) -> int:
         return int(self._post_sync(f"{self.root}/extras/tokenize/count", {"input": text})["count"])
