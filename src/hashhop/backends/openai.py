@@ -2,9 +2,8 @@
 
 Options (`-M key=value`): base_url, api=chat|completions, api_key_env (the NAME of the variable
 holding the key; the key itself is only ever put in a request header), timeout, context_window,
-max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead, http=auto|native|aiohttp|httpx.
-The HTTP client (backends/http.py) is hashhop's own lean one for local http:// servers, else
-aiohttp, else httpx (docs/evaluation.md); all behave the same here.
+max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead.
+Requests go through the one HTTP transport (backends/http.py, on aiohttp).
 Errors map onto the runner's contract: 401/403/404/other 4xx -> BackendError (never retried),
 429 -> RateLimited, 5xx/timeouts/connection errors/malformed bodies -> TransientError,
 context-length errors -> OverLength.
@@ -13,14 +12,13 @@ context-length errors -> OverLength.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
 import re
 import time
 
 from hashhop.backends.base import Backend, Completion, Request, check_options
-from hashhop.backends.http import make_transport
+from hashhop.backends.http import Transport, post_json, retry_after
 from hashhop.core import fastjson
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
@@ -37,28 +35,7 @@ OPTIONS = {
     "cache_prompt",
     "tokenize",
     "chat_overhead",
-    "http",
 }
-
-
-def _retry_after(headers) -> float | None:
-    """Seconds from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
-    if headers.get("retry-after-ms"):
-        try:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
 
 
 def _text(content) -> str:
@@ -102,7 +79,6 @@ class OpenAIBackend(Backend):
         cache_prompt: bool | None = None,
         tokenize: str = "auto",
         chat_overhead: int | None = None,
-        http: str = "auto",
     ):
         if not model:
             raise BackendError("no model name: use --model openai:MODEL")
@@ -122,7 +98,7 @@ class OpenAIBackend(Backend):
         self.chat_overhead = (12 if api == "chat" else 0) if chat_overhead is None else int(chat_overhead)
         self._window = int(context_window) if context_window else None
         self._headers, self._timeout = self._auth(api_key_env), float(timeout)
-        self._http = make_transport(http, self._headers, self._timeout, self.max_bytes, self.base_url)
+        self._http = Transport(self._headers, self._timeout, self.max_bytes)
         self._counter = None  # resolved on first count_tokens
         self._checked = False
 
@@ -149,14 +125,11 @@ class OpenAIBackend(Backend):
             "cache_prompt": self.cache_prompt,
             "context_window": self._window,
             "chat_overhead": self.chat_overhead,
-            "http": self._http.name,
         }
 
     def cap_timeout(self, seconds: float) -> bool:
-        """Enforce the runner's per-request timeout in the transport, if it can (the native one):
-        True means the runner need not wrap each request in a timer of its own."""
-        if not hasattr(self._http, "cap_timeout"):
-            return False
+        """Enforce the runner's per-request timeout in the transport: True, the runner need not wrap
+        each request in a timer of its own."""
         self._http.cap_timeout(seconds)
         return True
 
@@ -235,7 +208,7 @@ class OpenAIBackend(Backend):
             return
         message = _message(body)
         if status == 429:
-            raise RateLimited(f"rate limited (429): {message}", _retry_after(headers))
+            raise RateLimited(f"rate limited (429): {message}", retry_after(headers))
         if status >= 500:
             raise TransientError(f"server error {status}: {message}")
         if status in (401, 403):
@@ -295,16 +268,7 @@ class OpenAIBackend(Backend):
 
     def _post_sync(self, url: str, obj: dict) -> dict:
         """A blocking POST (sizing runs in a worker thread); raises on any HTTP or network error."""
-        import urllib.request
-
-        req = urllib.request.Request(
-            url,
-            data=json.dumps(obj).encode(),
-            method="POST",
-            headers={**self._headers, "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=self._timeout) as resp:
-            return json.loads(resp.read(self.max_bytes))
+        return post_json(url, obj, self._headers, self._timeout, self.max_bytes)
 
     def _count_llama_cpp_python(self, text: str) -> int:
         return int(self._post_sync(f"{self.root}/extras/tokenize/count", {"input": text})["count"])

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from hashhop.core.errors import DatasetError, require
 from hashhop.core.files import atomic_output
-from hashhop.core.progress import Progress
+from hashhop.core.progress import Bar
 from hashhop.generate.build import AnyProblem, build, problem_of
 from hashhop.generate.external import EXTERNAL_KEY, AnySample
 from hashhop.generate.foreign import Invalid, read_foreign
@@ -114,8 +114,7 @@ def write_jsonl(
 ) -> list[Sample]:
     """Write samples start..start+n-1 of `spec` to a JSONL file (prompts streamed, never held)."""
     out: list[Sample] = []
-    bar = Progress(n, "generate", stream=None if progress else open(os.devnull, "w"))
-    with PartPool(workers) as pool, atomic_output(path) as f:
+    with PartPool(workers) as pool, atomic_output(path) as f, Bar(n, "generate", progress) as bar:
         for index in range(start, start + n):
             written: dict[str, Any] = {}
             counter = _counter(spec, pool)
@@ -127,7 +126,6 @@ def write_jsonl(
                 f.truncate()
             out.append(_write_row(f, pool, problem, n_tokens, not recipe, written.get("row")))
             bar.update(1)
-    bar.close()
     return out
 
 
@@ -136,15 +134,14 @@ def write_parquet(spec: Spec, n: int, path: str, start: int = 0, progress: bool 
     pa = require("pyarrow", "parquet")
     pq = require("pyarrow.parquet", "parquet")
     rows, samples = [], []
-    bar = Progress(n, "generate", stream=None if progress else open(os.devnull, "w"))
-    for index in range(start, start + n):
-        problem, n_tokens = build(spec, index)
-        prompt = problem.prompt()
-        sample = _sample(problem, n_tokens, hashlib.sha256(prompt.encode()).hexdigest())
-        samples.append(sample)
-        rows.append(parquet_row(sample, prompt))
-        bar.update(1)
-    bar.close()
+    with Bar(n, "generate", progress) as bar:
+        for index in range(start, start + n):
+            problem, n_tokens = build(spec, index)
+            prompt = problem.prompt()
+            sample = _sample(problem, n_tokens, hashlib.sha256(prompt.encode()).hexdigest())
+            samples.append(sample)
+            rows.append(parquet_row(sample, prompt))
+            bar.update(1)
     table = pa.Table.from_pylist(rows)
     with atomic_output(path) as f:
         pq.write_table(table, f)
@@ -263,8 +260,7 @@ def _recipe(sample: AnySample, path: str) -> Sample:
 def materialize(recipe_path: str, out_path: str, workers: int = 1, progress: bool = True) -> int:
     """Rebuild full prompts from a recipe file, byte for byte; returns the number of samples."""
     samples = [_recipe(s, recipe_path) for s in read_samples(recipe_path)]
-    bar = Progress(len(samples), "materialize", stream=None if progress else open(os.devnull, "w"))
-    with PartPool(workers) as pool, atomic_output(out_path) as f:
+    with PartPool(workers) as pool, atomic_output(out_path) as f, Bar(len(samples), "materialize", progress) as bar:
         for sample in samples:
             rebuilt = _write_row(f, pool, problem_of(sample), sample.n_tokens, with_prompt=True)
             if rebuilt.prompt_sha256 != sample.prompt_sha256:
@@ -273,5 +269,4 @@ def materialize(recipe_path: str, out_path: str, workers: int = 1, progress: boo
                     f"hashhop format version {sample.version} differs from this install's"
                 )
             bar.update(1)
-    bar.close()
     return len(samples)
