@@ -68,7 +68,7 @@ async def run_hashhop(base_url: str, n: int, concurrency: int, run_dir: str, sam
     from hashhop.backends import get_backend
     from hashhop.evaluate.runner import Planner, RunConfig, Runner, make_cell
     from hashhop.evaluate.store import RunStore
-    from hashhop.generate.tokenizers import get_tokenizer
+    from hashhop.generator.tokenizers import get_tokenizer
     from hashhop.prompt.template import DEFAULT_TEMPLATE
 
     backend = get_backend("openai:stub", base_url=f"{base_url}/v1", api="chat", tokenize="none")
@@ -88,7 +88,7 @@ async def run_hashhop(base_url: str, n: int, concurrency: int, run_dir: str, sam
 def write_dataset(n: int, path: str) -> str:
     """The same samples as dataset(n), as a hashhop JSONL file (what `hashhop generate` writes)."""
     from hashhop import Spec
-    from hashhop.generate.dataset import write_jsonl
+    from hashhop.generator.dataset import write_jsonl
 
     write_jsonl(
         Spec(size=CONTEXT_CHARS, hops=1, queries=QUERIES_PER_CONTEXT),

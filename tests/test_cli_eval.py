@@ -15,8 +15,8 @@ from hashhop.core.errors import PricingError
 from hashhop.evaluate.cost import Prices, estimate, load_prices
 from hashhop.evaluate.results import redact
 from hashhop.evaluate.store import RunStore, read_records, read_results, read_samples
-from hashhop.generate.build import make_sample
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import make_sample
+from hashhop.generator.spec import Spec
 
 VOLATILE = ("time", "latency_s", "attempts", "cost_usd")
 

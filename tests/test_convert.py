@@ -1,4 +1,4 @@
-"""`hashhop convert` (generate/convert.py): hashhop <-> Magic's reference layout, round trips, refusals."""
+"""`hashhop convert` (generator/convert.py): hashhop <-> Magic's reference layout, round trips, refusals."""
 
 import json
 
@@ -9,10 +9,10 @@ from test_reference import reference_checks
 
 from hashhop.cli import main
 from hashhop.core.errors import DatasetError
-from hashhop.generate.build import make_sample
-from hashhop.generate.convert import convert
-from hashhop.generate.dataset import read_samples, write_jsonl
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import make_sample
+from hashhop.generator.convert import convert
+from hashhop.generator.dataset import read_samples, write_jsonl
+from hashhop.generator.spec import Spec
 
 
 def rows_of(path):

@@ -10,7 +10,7 @@ from test_foreign import PROMPT, SHARED, needs_shared, write_rows
 from hashhop.cli import main
 from hashhop.evaluate.score import score_query
 from hashhop.evaluate.store import read_records, read_results
-from hashhop.generate.dataset import read_samples
+from hashhop.generator.dataset import read_samples
 
 
 def evaluate(model, dataset, run, *extra):

@@ -1,4 +1,4 @@
-"""Datasets from other tools (generate/foreign.py, generate/external.py): formats told by their keys,
+"""Datasets from other tools (generator/foreign.py, generator/external.py): formats told by their keys,
 chains recovered from the prompt, corrupted rows reported with their line number and reason."""
 
 import json
@@ -8,9 +8,9 @@ import pytest
 from magic_like import make_one
 
 from hashhop.core.errors import DatasetError
-from hashhop.generate.dataset import read_samples, scan_samples
-from hashhop.generate.external import ExternalSample, sample_from_dict
-from hashhop.generate.foreign import Invalid
+from hashhop.generator.dataset import read_samples, scan_samples
+from hashhop.generator.external import ExternalSample, sample_from_dict
+from hashhop.generator.foreign import Invalid
 
 # ../shared beside the checkout (a worktree sits one folder deeper): the first ancestor that has it.
 SHARED = next(

@@ -10,11 +10,11 @@ from hashhop.bench.sweep import parse_sweep
 from hashhop.core.errors import SpecError, SweepError
 from hashhop.evaluate.niah_score import extract_number, score_needle
 from hashhop.evaluate.score import score_query
-from hashhop.generate.build import make_sample, problem_of
-from hashhop.generate.lines import index_context
-from hashhop.generate.niah import NEEDLE_PATTERN, Haystack
-from hashhop.generate.spec import Spec
-from hashhop.generate.verify import verify_sample
+from hashhop.generator.build import make_sample, problem_of
+from hashhop.generator.lines import index_context
+from hashhop.generator.niah import NEEDLE_PATTERN, Haystack
+from hashhop.generator.spec import Spec
+from hashhop.generator.verify import verify_sample
 from hashhop.prompt.cell import Cell
 from hashhop.prompt.template import DEFAULT_TEMPLATE, render
 

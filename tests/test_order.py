@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.build import make_sample, problem_of
-from hashhop.generate.layout import Placement
-from hashhop.generate.problem import Problem
-from hashhop.generate.spec import Spec
-from hashhop.generate.verify import verify_sample
+from hashhop.generator.build import make_sample, problem_of
+from hashhop.generator.layout import Placement
+from hashhop.generator.problem import Problem
+from hashhop.generator.spec import Spec
+from hashhop.generator.verify import verify_sample
 
 SPECS = [
     Spec(size=4000, hops=3, queries=3),

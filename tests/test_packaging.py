@@ -110,7 +110,7 @@ def test_core_package_imports_without_any_extra():
     proc = _run_blocked(
         ALL_DEPS,
         """
-        import hashhop, hashhop.cli, hashhop.generate.card, hashhop.integrations, hashhop.integrations.documents
+        import hashhop, hashhop.cli, hashhop.generator.card, hashhop.integrations, hashhop.integrations.documents
         import hashhop.integrations.lm_eval
         print(hashhop.__version__)
     """,

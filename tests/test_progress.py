@@ -8,8 +8,8 @@ import pytest
 from hashhop.cli import main
 from hashhop.core import progress
 from hashhop.core.progress import Bar, EvalProgress
-from hashhop.generate.dataset import write_jsonl
-from hashhop.generate.spec import Spec
+from hashhop.generator.dataset import write_jsonl
+from hashhop.generator.spec import Spec
 
 SPEC = Spec(size=2000, hops=2)
 

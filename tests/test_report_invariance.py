@@ -11,7 +11,7 @@ import pytest
 from hashhop import backends
 from hashhop.backends.base import Backend, Completion, Request
 from hashhop.cli import main
-from hashhop.generate.lines import index_context, walk
+from hashhop.generator.lines import index_context, walk
 from hashhop.report.collect import collect
 from hashhop.report.invariance import chi2_sf, homogeneity_p, invariance
 

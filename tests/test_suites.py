@@ -4,7 +4,7 @@ import pytest
 
 from hashhop.bench.suites import FALLBACK_TOKENIZER, SUITES, Grid, get_suite, list_suites
 from hashhop.core.errors import SpecError, SuiteError
-from hashhop.generate.spec import parse_size
+from hashhop.generator.spec import parse_size
 
 
 def test_the_named_suites_are_shipped_with_versions():

@@ -281,7 +281,7 @@ class OpenAIBackend(Backend):
         return int(data["count"]) if "count" in data else len(data["tokens"])
 
     def _tiktoken_counter(self):
-        from hashhop.generate.tokenizers import get_tokenizer
+        from hashhop.generator.tokenizers import get_tokenizer
 
         encoding = "o200k_base" if re.match(r"(gpt-4o|gpt-4\.1|gpt-5|o\d)", self.model) else "cl100k_base"
         return get_tokenizer(f"tiktoken:{encoding}").count

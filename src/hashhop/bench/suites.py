@@ -14,7 +14,7 @@ import itertools
 from dataclasses import dataclass
 
 from hashhop.core.errors import SpecError, SuiteError
-from hashhop.generate.spec import DEFAULT_ORDER, FORMATS, ORDERS, TASKS, format_size, parse_size
+from hashhop.generator.spec import DEFAULT_ORDER, FORMATS, ORDERS, TASKS, format_size, parse_size
 from hashhop.prompt.cell import Cell
 
 # The crossed coordinates of a Grid, in the order cells() crosses them (orders after depths).

@@ -79,7 +79,7 @@ def _grid(where: str, table: dict, base: Grid | None) -> Grid:
     try:
         grid = (base or Grid(lengths=changes.pop("lengths"), hops=changes.pop("hops"))).replace(**changes)
         for alphabet in grid.alphabets:  # validated now, not halfway through a run
-            from hashhop.generate.alphabets import alphabet_chars
+            from hashhop.generator.alphabets import alphabet_chars
 
             alphabet_chars(alphabet)
     except HashhopError as exc:

@@ -7,7 +7,7 @@ Each check returns the value in the Grid's or ModelEntry's vocabulary, or raises
 from __future__ import annotations
 
 from hashhop.core.errors import HashhopError, SweepError
-from hashhop.generate.spec import parse_size
+from hashhop.generator.spec import parse_size
 
 
 def parse_text(path: str, raw: bytes) -> dict:

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from hashhop.generate.convert import convert
+    from hashhop.generator.convert import convert
 
     n = convert(args.file, args.output, args.to)
     print(f"wrote {n} sample(s) to {args.output} ({args.to} layout)", file=sys.stderr)

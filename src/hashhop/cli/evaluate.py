@@ -23,7 +23,7 @@ from hashhop.core.errors import HashhopError
 from hashhop.evaluate.cost import check_budget, estimate, load_prices
 from hashhop.evaluate.runner import answer_budget
 from hashhop.evaluate.store import read_results
-from hashhop.generate.spec import DEFAULT_ORDER, parse_size
+from hashhop.generator.spec import DEFAULT_ORDER, parse_size
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 
 

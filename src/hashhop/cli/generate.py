@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.spec import DEFAULT_ORDER, ORDERS, TASKS, Spec, format_size, parse_size
+from hashhop.generator.spec import DEFAULT_ORDER, ORDERS, TASKS, Spec, format_size, parse_size
 
 
 def add_spec_arguments(p: argparse.ArgumentParser):
@@ -82,7 +82,7 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from hashhop.generate.dataset import write_jsonl, write_parquet
+    from hashhop.generator.dataset import write_jsonl, write_parquet
 
     spec = spec_from_args(args)
     if args.samples < 1:
@@ -95,12 +95,12 @@ def run(args) -> int:
         samples = write_jsonl(
             spec, args.samples, args.output, recipe=args.recipe, workers=args.workers, start=args.start
         )
-    from hashhop.generate.alphabets import entropy_bits
+    from hashhop.generator.alphabets import entropy_bits
 
     if args.card:
         import os
 
-        from hashhop.generate.card import write_card
+        from hashhop.generator.card import write_card
 
         fmt = "parquet" if args.output.endswith(".parquet") else "jsonl"
         write_card(os.path.dirname(os.path.abspath(args.output)) or ".", samples, {fmt: os.path.basename(args.output)})

@@ -15,7 +15,7 @@ from hashhop.core.errors import StoreError
 from hashhop.evaluate.score import score_query
 from hashhop.evaluate.store import Record, RunStore, now_iso, read_records, read_results, read_samples
 from hashhop.evaluate.summary import metrics
-from hashhop.generate.external import context_of, sample_from_dict
+from hashhop.generator.external import context_of, sample_from_dict
 from hashhop.prompt.template import Template
 
 

@@ -18,9 +18,9 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from hashhop.generate.dataset import scan_samples
-    from hashhop.generate.foreign import Invalid
-    from hashhop.generate.verify import verify_sample
+    from hashhop.generator.dataset import scan_samples
+    from hashhop.generator.foreign import Invalid
+    from hashhop.generator.verify import verify_sample
 
     bad = total = 0
     for item in scan_samples(args.file):

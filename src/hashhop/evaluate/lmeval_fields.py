@@ -6,7 +6,7 @@ from __future__ import annotations
 from hashhop.evaluate.niah_score import NIAH_KINDS
 from hashhop.evaluate.score import KINDS
 from hashhop.evaluate.store import Record
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.prompt.cell import Cell
 
 _GRADED = ("exact_match", "credit", "hops_correct")

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 
 from hashhop.evaluate.score import Score, resembles
-from hashhop.generate.niah import VALUE_DIGITS, Haystack
-from hashhop.generate.sample import Query
+from hashhop.generator.niah import VALUE_DIGITS, Haystack
+from hashhop.generator.sample import Query
 
 NIAH_KINDS = ("correct", "distractor", "partial", "hallucinated", "no_answer", "over_length", "error")
 _NUMBER = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])|\d+")

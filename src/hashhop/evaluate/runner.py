@@ -24,7 +24,7 @@ from hashhop.evaluate.cost import Budget, Prices
 from hashhop.evaluate.limiter import AdaptiveLimiter
 from hashhop.evaluate.outcome import Outcome, query_record
 from hashhop.evaluate.record import Record
-from hashhop.generate.sample import Query
+from hashhop.generator.sample import Query
 from hashhop.prompt.planner import Plan, Planner
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template, render_query
 

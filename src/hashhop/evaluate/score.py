@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hashhop.evaluate.parse import Parsed, extract_answer
-from hashhop.generate.external import AnyContext, AnySample, ScoringContext, context_of
-from hashhop.generate.niah import Haystack
-from hashhop.generate.problem import HashLocation
-from hashhop.generate.sample import Query
-from hashhop.generate.spec import shallow_dict
+from hashhop.generator.external import AnyContext, AnySample, ScoringContext, context_of
+from hashhop.generator.niah import Haystack
+from hashhop.generator.problem import HashLocation
+from hashhop.generator.sample import Query
+from hashhop.generator.spec import shallow_dict
 
 KINDS = (
     "correct",

@@ -23,7 +23,7 @@ from hashhop.core import fastjson
 from hashhop.core.errors import OutputError, StoreError, require
 from hashhop.core.files import atomic_output, read_jsonl
 from hashhop.evaluate.record import Record, now_iso  # re-exported: the store's readers and writers speak Records
-from hashhop.generate.external import AnySample
+from hashhop.generator.external import AnySample
 from hashhop.prompt.cell import Cell
 
 RECORDS, SAMPLES, RESULTS, LOCK = "records.jsonl", "samples.jsonl", "results.json", ".lock"

@@ -20,10 +20,10 @@ from functools import lru_cache
 
 from hashhop.core.errors import HashhopError, require
 from hashhop.evaluate.score import KINDS, score_query
-from hashhop.generate.build import AnyProblem, problem_of
-from hashhop.generate.sample import Sample
-from hashhop.generate.spec import Spec, parse_size
-from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+from hashhop.generator.build import AnyProblem, problem_of
+from hashhop.generator.sample import Sample
+from hashhop.generator.spec import Spec, parse_size
+from hashhop.generator.tokenizers import Tokenizer, get_tokenizer
 from hashhop.prompt.fit import sized_sample
 from hashhop.prompt.template import Template, render
 

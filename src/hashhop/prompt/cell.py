@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from hashhop.generate.spec import DEFAULT_ORDER, Spec
+from hashhop.generator.spec import DEFAULT_ORDER, Spec
 
 
 def cell_key(cell: dict[str, Any]) -> str:
@@ -36,7 +36,7 @@ class Cell:
     format: str = "plain"
     filler: bool = True  # False: whole chains only (Magic's reference layout)
     suite: str | None = None  # the bench grid's tag, e.g. quick@1
-    task: str = "hashhop"  # or niah / niah-multikey (generate/niah.py); written only when not hashhop
+    task: str = "hashhop"  # or niah / niah-multikey (generator/niah.py); written only when not hashhop
     order: str = DEFAULT_ORDER  # link order within chains: shuffled (absent when written), forward, backward
 
     @cached_property

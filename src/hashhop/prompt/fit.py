@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hashhop.generate.alphabets import alphabet_chars
-from hashhop.generate.build import build, make_sample, sample_from_problem
-from hashhop.generate.sample import Sample
-from hashhop.generate.sizing import TOLERANCE
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import Tokenizer
+from hashhop.generator.alphabets import alphabet_chars
+from hashhop.generator.build import build, make_sample, sample_from_problem
+from hashhop.generator.sample import Sample
+from hashhop.generator.sizing import TOLERANCE
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import Tokenizer
 from hashhop.prompt.template import Template, context_budget
 
 SIZING_ROUNDS = 4

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hashhop.generate.external import AnyContext, AnySample, context_of
-from hashhop.generate.problem import Problem
-from hashhop.generate.sample import Query, Sample
-from hashhop.generate.tokenizers import Tokenizer
+from hashhop.generator.external import AnyContext, AnySample, context_of
+from hashhop.generator.problem import Problem
+from hashhop.generator.sample import Query, Sample
+from hashhop.generator.tokenizers import Tokenizer
 from hashhop.prompt.cell import Cell
 from hashhop.prompt.fit import sized_sample
 from hashhop.prompt.template import Template

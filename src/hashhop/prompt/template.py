@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashhop.core.errors import SpecError, TemplateError
-from hashhop.generate.sample import Query
+from hashhop.generator.sample import Query
 
 SYSTEM = (
     "You are given a list of hash pairs written `A = B`, one per line. Each pair links hash A to "
@@ -27,7 +27,7 @@ QUESTION_COT = (
     "separated by ' = ', and nothing else."
 )
 QUESTION_SKIP = "Start at {start} and follow {hops} link(s). Which hash do you reach? Answer with that hash only."
-# The niah tasks (generate/niah.py): RULER's wording, the key in place of {start}.
+# The niah tasks (generator/niah.py): RULER's wording, the key in place of {start}.
 SYSTEM_NIAH = (
     "You are given a long text. Some special magic numbers are hidden in it. Answer in exactly the "
     "requested format, without explanation."

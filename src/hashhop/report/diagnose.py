@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hashhop.generate.external import context_of, sample_from_dict
+from hashhop.generator.external import context_of, sample_from_dict
 from hashhop.prompt.cell import Cell
 
 DIAGRAM_KINDS = ("other_chain", "went_too_far", "stopped_early", "hallucinated", "partial_hash", "no_answer")

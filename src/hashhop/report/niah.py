@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from hashhop.evaluate.niah_score import NIAH_KINDS
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.prompt.cell import Cell as GridCell
 from hashhop.report.aggregate import cells
 from hashhop.report.effective import Effective, effective_lengths

@@ -20,7 +20,7 @@ from hashhop.core.errors import RUNNER_SIGNALS, DatasetError, HashhopError
 from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import Runner
 from hashhop.evaluate.store import RunStore
-from hashhop.generate.external import AnySample
+from hashhop.generator.external import AnySample
 
 NAME = "local"
 
@@ -28,8 +28,8 @@ NAME = "local"
 def read_dataset(path: str, skip_invalid: bool = False) -> tuple[list[AnySample], int]:
     """(samples, invalid rows skipped) of a dataset file: hashhop's own, or another tool's (Magic's
     reference, {prompt, answer}). Invalid rows refuse the file, naming the first few, unless skipped."""
-    from hashhop.generate.dataset import scan_samples
-    from hashhop.generate.foreign import Invalid, refuse_invalid
+    from hashhop.generator.dataset import scan_samples
+    from hashhop.generator.foreign import Invalid, refuse_invalid
 
     samples: list[AnySample] = []
     invalid: list[Invalid] = []

@@ -27,8 +27,8 @@ from hashhop.evaluate.cost import Budget
 from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import AdaptiveLimiter, Runner
 from hashhop.evaluate.store import Record, RunStore
-from hashhop.generate.external import AnySample
-from hashhop.generate.sample import Sample
+from hashhop.generator.external import AnySample
+from hashhop.generator.sample import Sample
 from hashhop.prompt.cell import Cell
 
 NAME = "ray"

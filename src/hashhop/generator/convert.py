@@ -6,7 +6,7 @@ exactly what the generator wrote); a `plain` prompt gets its chains' last values
 layout wants. `targets` names every chain of `hops` links, the queried ones first.
 To `hashhop`: a generated sample as `hashhop generate` writes it (prompt included); any other row
 as an external sample, which `hashhop eval --dataset` and `hashhop verify` read back as it was.
-Rows that cannot be scored refuse the conversion (generate/foreign.py); the output is written
+Rows that cannot be scored refuse the conversion (generator/foreign.py); the output is written
 atomically, so a refused or failed conversion leaves no file.
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 
 from hashhop.core.errors import DatasetError
 from hashhop.core.files import atomic_output
-from hashhop.generate.build import problem_of
-from hashhop.generate.dataset import scan_samples
-from hashhop.generate.external import AnySample, ExternalSample, PromptTable, read_table
-from hashhop.generate.foreign import Invalid, refuse_invalid
-from hashhop.generate.lines import split_line
-from hashhop.generate.sample import Sample, render_completion
+from hashhop.generator.build import problem_of
+from hashhop.generator.dataset import scan_samples
+from hashhop.generator.external import AnySample, ExternalSample, PromptTable, read_table
+from hashhop.generator.foreign import Invalid, refuse_invalid
+from hashhop.generator.lines import split_line
+from hashhop.generator.sample import Sample, render_completion
 
 TARGETS = ("magic", "hashhop")
 

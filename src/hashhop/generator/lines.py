@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hashhop.generate.niah import needle_pairs
+from hashhop.generator.niah import needle_pairs
 
 SEPARATOR = " = "
 

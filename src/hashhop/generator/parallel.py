@@ -15,11 +15,11 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from hashhop.generate.build import AnyProblem, make_problem
-from hashhop.generate.layout import Shape
-from hashhop.generate.problem import BATCH_LINES
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+from hashhop.generator.build import AnyProblem, make_problem
+from hashhop.generator.layout import Shape
+from hashhop.generator.problem import BATCH_LINES
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import Tokenizer, get_tokenizer
 
 _COPY_BLOCK = 1 << 20
 

@@ -23,10 +23,10 @@ from importlib import resources
 import numpy as np
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.keyed import KeyedPermutation, derive_key, mix64_int, subkeys
-from hashhop.generate.layout import Placement, Shape, depth_positions
-from hashhop.generate.sample import Query
-from hashhop.generate.spec import FORMAT_VERSION, Spec
+from hashhop.generator.keyed import KeyedPermutation, derive_key, mix64_int, subkeys
+from hashhop.generator.layout import Placement, Shape, depth_positions
+from hashhop.generator.sample import Query
+from hashhop.generator.spec import FORMAT_VERSION, Spec
 
 NEEDLE = "The special magic number for {key} is: {value}."
 NEEDLE_PATTERN = re.compile(r"The special magic number for ([a-z]+-[a-z]+) is: (\d+)\.")

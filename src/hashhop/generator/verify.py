@@ -1,6 +1,6 @@
 """Independent checks of generated samples: `hashhop verify FILE`.
 
-The prompt is re-read as text, the way a user would check it (generate/lines.py: split each line
+The prompt is re-read as text, the way a user would check it (generator/lines.py: split each line
 on ' = ', strip quotes), without using the generator's index: no hash repeats as a key or as a value, every
 query walks exactly `hops` links to its target (down the prompt, or up it, when the spec's order is forward
 or backward), the stored sizes are the measured ones, and the prompt still rebuilds from its recipe.
@@ -15,13 +15,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from hashhop.generate.build import problem_of
-from hashhop.generate.external import AnySample, ExternalSample, read_table
-from hashhop.generate.lines import parse_pairs, walk
-from hashhop.generate.niah import NEEDLE_PATTERN
-from hashhop.generate.sample import Sample
-from hashhop.generate.sizing import TOLERANCE
-from hashhop.generate.tokenizers import count_chunks, get_tokenizer
+from hashhop.generator.build import problem_of
+from hashhop.generator.external import AnySample, ExternalSample, read_table
+from hashhop.generator.lines import parse_pairs, walk
+from hashhop.generator.niah import NEEDLE_PATTERN
+from hashhop.generator.sample import Sample
+from hashhop.generator.sizing import TOLERANCE
+from hashhop.generator.tokenizers import count_chunks, get_tokenizer
 
 NIAH_LINE_SLACK = 100  # characters: a filler sentence is longer than a hash line
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.alphabets import alphabet_chars
+from hashhop.generator.alphabets import alphabet_chars
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 FORMAT_VERSION = 1
 FORMATS = ("plain", "magic")
-TASKS = ("hashhop", "niah", "niah-multikey")  # niah*: RULER-style haystacks (generate/niah.py)
+TASKS = ("hashhop", "niah", "niah-multikey")  # niah*: RULER-style haystacks (generator/niah.py)
 # How each chain's links are ordered in the prompt: shuffled (the benchmark), or placed along the chain
 # (forward: H1 = H2 above H2 = H3 ...) or against it (backward), on the same line slots (layout.py).
 ORDERS = ("shuffled", "forward", "backward")

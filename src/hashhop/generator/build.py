@@ -6,13 +6,13 @@ import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hashhop.generate.layout import Shape
-from hashhop.generate.niah import Haystack
-from hashhop.generate.niah_sizing import plan_haystack
-from hashhop.generate.problem import Problem
-from hashhop.generate.sample import Sample
-from hashhop.generate.sizing import plan
-from hashhop.generate.spec import Spec
+from hashhop.generator.layout import Shape
+from hashhop.generator.niah import Haystack
+from hashhop.generator.niah_sizing import plan_haystack
+from hashhop.generator.problem import Problem
+from hashhop.generator.sample import Sample
+from hashhop.generator.sizing import plan
+from hashhop.generator.spec import Spec
 
 AnyProblem = Problem | Haystack  # what a spec's task generates: HashHop lines or a NIAH haystack
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
-from hashhop.generate.spec import DEFAULT_ORDER, FORMAT_VERSION, Spec
+from hashhop.generator.spec import DEFAULT_ORDER, FORMAT_VERSION, Spec
 
 _Owner = TypeVar("_Owner")
 _Value = TypeVar("_Value")

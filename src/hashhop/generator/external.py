@@ -17,12 +17,12 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from hashhop.core.errors import DatasetError
-from hashhop.generate.build import problem_of
-from hashhop.generate.lines import split_line
-from hashhop.generate.niah import Haystack
-from hashhop.generate.problem import HashLocation
-from hashhop.generate.sample import Query, Sample, render_completion
-from hashhop.generate.spec import FORMAT_VERSION, Spec
+from hashhop.generator.build import problem_of
+from hashhop.generator.lines import split_line
+from hashhop.generator.niah import Haystack
+from hashhop.generator.problem import HashLocation
+from hashhop.generator.sample import Query, Sample, render_completion
+from hashhop.generator.spec import FORMAT_VERSION, Spec
 
 EXTERNAL_KEY = "external"  # the key that marks an external sample in hashhop's JSONL form
 

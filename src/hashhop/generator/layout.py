@@ -17,8 +17,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from hashhop.generate.keyed import KeyedPermutation, as_u64
-from hashhop.generate.spec import Spec
+from hashhop.generator.keyed import KeyedPermutation, as_u64
+from hashhop.generator.spec import Spec
 
 I64Array = NDArray[np.int64]
 

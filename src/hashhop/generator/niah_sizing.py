@@ -1,4 +1,4 @@
-"""Sizing a haystack to a budget, the way generate/sizing.py sizes HashHop problems.
+"""Sizing a haystack to a budget, the way generator/sizing.py sizes HashHop problems.
 
 Calibrate units per filler sentence on a rendered sample, solve the number of sentences, count the
 real prompt chunk by chunk, correct by the measured error, and (for budgets small enough to count
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.layout import Shape
-from hashhop.generate.niah import Haystack, needle_count
-from hashhop.generate.sizing import CALIBRATION_LINES, EXACT_SEARCH_LIMIT, TOLERANCE
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import Tokenizer, count_chunks, get_tokenizer
+from hashhop.generator.layout import Shape
+from hashhop.generator.niah import Haystack, needle_count
+from hashhop.generator.sizing import CALIBRATION_LINES, EXACT_SEARCH_LIMIT, TOLERANCE
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import Tokenizer, count_chunks, get_tokenizer
 
 CORRECTIONS = 6
 STEP_LIMIT = 8  # sentences stepped one at a time towards the budget

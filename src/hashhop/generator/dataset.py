@@ -16,16 +16,16 @@ from typing import IO, Any
 from hashhop.core.errors import DatasetError, require
 from hashhop.core.files import atomic_output
 from hashhop.core.progress import Bar
-from hashhop.generate.build import AnyProblem, build, problem_of
-from hashhop.generate.external import EXTERNAL_KEY, AnySample
-from hashhop.generate.foreign import Invalid, read_foreign
-from hashhop.generate.layout import Shape
-from hashhop.generate.parallel import PartPool
-from hashhop.generate.problem import Problem
-from hashhop.generate.sample import Sample
-from hashhop.generate.sizing import TokenCounter
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+from hashhop.generator.build import AnyProblem, build, problem_of
+from hashhop.generator.external import EXTERNAL_KEY, AnySample
+from hashhop.generator.foreign import Invalid, read_foreign
+from hashhop.generator.layout import Shape
+from hashhop.generator.parallel import PartPool
+from hashhop.generator.problem import Problem
+from hashhop.generator.sample import Sample
+from hashhop.generator.sizing import TokenCounter
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import Tokenizer, get_tokenizer
 
 # The row of a prompt already streamed into the file while it was counted: (shape, prompt sha256).
 WrittenRow = tuple[Shape, str]
@@ -189,7 +189,7 @@ def read_samples(path: str) -> Iterator[AnySample]:
 
 def scan_samples(path: str) -> Iterator[AnySample | Invalid]:
     """Each row of a JSONL or Parquet dataset as a sample, or as `Invalid` (a foreign row that cannot
-    be scored: see generate/foreign.py); DatasetError names a line that is no sample at all."""
+    be scored: see generator/foreign.py); DatasetError names a line that is no sample at all."""
     if not os.path.isfile(path):
         raise DatasetError(f"no dataset at {path}: generate one with `hashhop generate -o {path}`")
     if path.endswith(".parquet"):

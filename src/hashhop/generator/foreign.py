@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashhop.core.errors import DatasetError, SpecError
-from hashhop.generate.alphabets import ALPHABETS, alphabet_chars
-from hashhop.generate.external import EXTERNAL_KEY, ExternalSample, PromptTable, external_from_dict, read_table
-from hashhop.generate.lines import SEPARATOR, split_line, walk
-from hashhop.generate.sample import Query
-from hashhop.generate.spec import Spec
+from hashhop.generator.alphabets import ALPHABETS, alphabet_chars
+from hashhop.generator.external import EXTERNAL_KEY, ExternalSample, PromptTable, external_from_dict, read_table
+from hashhop.generator.lines import SEPARATOR, split_line, walk
+from hashhop.generator.sample import Query
+from hashhop.generator.spec import Spec
 
 # Input formats by the keys that identify them, most specific first.
 FORMATS: dict[str, tuple[str, ...]] = {
