@@ -6,7 +6,7 @@ connection resets mid-body, truncated or malformed JSON, empty choices, gigantic
 Endpoints: /v1/chat/completions, /v1/completions, /v1/models, /extras/tokenize/count
 (llama-cpp-python), /tokenize (llama.cpp native), /props (optional), and the Batch API (/v1/files,
 /v1/batches: tests/batch_stub.py). It bills like a provider: `billing.billed` is the running total
-at `price_in`/`price_out` USD per million tokens, batch requests at `batch_discount`.
+at `price_in`/`price_out` USD per million tokens, batch requests at `batch_discount` (GET /billing).
 
 By default it answers like the oracle (it parses the context and walks the chain), so the whole
 path can be checked for correct scoring. `script(...)` queues one action per request, in order;
@@ -191,6 +191,8 @@ class StubServer:
             status, out = self._batch_api.handle(method, path, headers, body, self._batch_answer)
             raw = out if isinstance(out, bytes) else None
             return await self._send(writer, status, None if raw is not None else out, raw=raw)
+        if path == "/billing":  # what it billed so far, for a benchmark that runs it as a process
+            return await self._send(writer, 200, {"billed_usd": self.billing.billed, "batches": self.batches.created})
         if path == "/v1/models":
             return await self._send(writer, 200, {"object": "list", "data": [{"id": m} for m in self.models]})
         if path == "/extras/tokenize/count" and self.tokenize == "llama-cpp-python":
@@ -311,8 +313,19 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--model", default="stub")
+    p.add_argument("--price-in", type=float, default=0.0, help="USD per million prompt tokens billed")
+    p.add_argument("--price-out", type=float, default=0.0, help="USD per million completion tokens billed")
+    p.add_argument("--batch-discount", type=float, default=0.5)
+    p.add_argument("--batch-delay", type=float, default=0.0, help="seconds before a batch completes")
     args = p.parse_args()
-    server = StubServer(models=(args.model,), delay=args.delay)
+    server = StubServer(
+        models=(args.model,),
+        delay=args.delay,
+        price_in=args.price_in,
+        price_out=args.price_out,
+        batch_discount=args.batch_discount,
+        batch_delay=args.batch_delay,
+    )
     server.port = args.port
     server.start()
     print(server.url, flush=True)
