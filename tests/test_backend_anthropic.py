@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-pytest.importorskip("httpx")
+pytest.importorskip("aiohttp")
 
 from anthropic_stub import FRAMING, error_body, message_body, running_stub
 
