@@ -66,7 +66,7 @@ def test_answer_text_usage_and_finish_reason_come_from_the_response(stub, backen
     c = _generate(backend_for())
     assert (c.text, c.completion_tokens, c.finish_reason) == ("The answer is C", 3, "end_turn")
     assert c.prompt_tokens == 105  # fresh + cache read + cache write: the whole prompt
-    assert c.extra["cache_read_input_tokens"] == 90
+    assert (c.cached_tokens, c.cache_write_tokens) == (90, 10)
 
 
 def test_request_carries_key_version_system_and_greedy_settings(stub, backend_for):

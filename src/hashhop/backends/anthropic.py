@@ -236,11 +236,11 @@ def _completion(body: bytes, latency: float) -> Completion:
             raise TypeError("usage is not an object")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TransientError("malformed Messages API response (no content list)") from exc
-    cache_write = _count(usage.get("cache_creation_input_tokens")) or 0
-    cache_read = _count(usage.get("cache_read_input_tokens")) or 0
+    cache_write = _count(usage.get("cache_creation_input_tokens"))
+    cache_read = _count(usage.get("cache_read_input_tokens"))
     fresh = _count(usage.get("input_tokens"))
     # input_tokens excludes cached tokens: the prompt size is the sum of all three.
-    prompt_tokens = None if fresh is None else fresh + cache_write + cache_read
+    prompt_tokens = None if fresh is None else fresh + (cache_write or 0) + (cache_read or 0)
     return Completion(
         text=text,
         prompt_tokens=prompt_tokens,
@@ -248,7 +248,8 @@ def _completion(body: bytes, latency: float) -> Completion:
         latency_s=latency,
         finish_reason=data.get("stop_reason"),
         model=data.get("model"),
-        extra={"cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read},
+        cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
 
 

@@ -235,6 +235,8 @@ class OpenAIBackend(Backend):
                 _count(usage.get("completion_tokens")),
             )
             finish_reason, model = choice.get("finish_reason"), data.get("model")
+            details = usage.get("prompt_tokens_details")  # OpenAI's automatic prompt caching (vLLM reports it too)
+            cached_tokens = _count(details.get("cached_tokens")) if isinstance(details, dict) else None
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise TransientError(f"malformed response from {self.base_url}: {body[:80]!r}") from None
         return Completion(
@@ -244,6 +246,7 @@ class OpenAIBackend(Backend):
             latency_s=latency,
             finish_reason=finish_reason if isinstance(finish_reason, str) else None,
             model=model if isinstance(model, str) else None,
+            cached_tokens=cached_tokens,
         )
 
     # -- token counting -------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from hashhop.backends import Backend, get_backend, runs_in_process
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import Grid
-from hashhop.evaluate.cost import Prices, load_prices
+from hashhop.evaluate.cost import Prices
 from hashhop.evaluate.results import redact
 from hashhop.evaluate.runner import RunConfig, answer_budget
 from hashhop.prompt.cell import Cell
@@ -35,6 +35,7 @@ class Job:
     )
     skip_invalid: bool = False  # evaluate a dataset's valid samples, counting the invalid ones, instead of refusing it
     on_over_length: str = "record"  # or "stop": the first prompt that does not fit ends the run
+    share_contexts: bool = False  # one context for the cells that differ only in hops and mode (prompt/share.py)
 
     @property
     def local(self) -> bool:
@@ -43,8 +44,7 @@ class Job:
 
     @property
     def prices(self) -> Prices:
-        e = self.entry
-        return load_prices(e.model, e.price_in, e.price_out, e.pricing)
+        return self.entry.prices()
 
     def run_config(self) -> RunConfig:
         e = self.entry
@@ -89,6 +89,9 @@ class Job:
             "pricing": e.pricing,
             "on_over_length": None if self.on_over_length == "record" else self.on_over_length,
             "backoff": None if e.backoff == ModelEntry.backoff else e.backoff,
+            "share_contexts": True if self.share_contexts else None,
+            "price_cache_read": e.cache_read_price,
+            "price_cache_write": e.price_cache_write,
         }
         return {**config, **{k: v for k, v in extras.items() if v is not None}}
 

@@ -69,7 +69,7 @@ async def run_job(job: Job) -> None:
     """Evaluate one job into its run folder (resuming what is recorded there)."""
     with RunStore(job.run_dir) as store:
         backend = open_backend(job.entry)
-        tally, runner, config = RunTally(job.entry.concurrency), None, {}
+        tally, runner, config = RunTally(job.entry.concurrency, prices=job.prices), None, {}
         try:
             await backend.check()  # a one-line error before anything is sized or written
             sizing = await asyncio.to_thread(prompt_sizing, job, backend)

@@ -218,7 +218,7 @@ def _charged(records: list[dict], estimate: float) -> float:
 def run_job(ray, job: Job, workers: int) -> None:
     with RunStore(job.run_dir) as store:
         actors = _actors(ray, job, workers)
-        tally, config = RunTally(job.entry.concurrency), None
+        tally, config = RunTally(job.entry.concurrency, prices=job.prices), None
         try:
             info = _get(ray, actors[0].describe.remote())
             check_same_run(store.dir, info["model"], info["tokenizer"], job.tag)
