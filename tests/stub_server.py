@@ -4,7 +4,12 @@ It speaks HTTP/1.1 on a raw asyncio socket (keep-alive, Content-Length or chunke
 misbehave the ways real servers do: 429 with or without Retry-After, 500/502/503, stalls,
 connection resets mid-body, truncated or malformed JSON, empty choices, gigantic bodies.
 Endpoints: /v1/chat/completions, /v1/completions, /v1/models, /extras/tokenize/count
-(llama-cpp-python), /tokenize (llama.cpp native), /props (optional).
+(llama-cpp-python), /tokenize (llama.cpp native), /props (optional), /stub/billing.
+
+With `caching=True` it caches prompts like OpenAI: automatically, for prompts of 1,024 tokens or
+more, in 128-token blocks of a prefix seen before, reported as `usage.prompt_tokens_details.
+cached_tokens`; with `prices` ({"input", "cached", "output"} USD per million) it bills every answer
+like the provider and keeps the running total in `billing` (also GET /stub/billing).
 
 By default it answers like the oracle (it parses the context and walks the chain), so the whole
 path can be checked for correct scoring. `script(...)` queues one action per request, in order;
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import json
 import re
 import threading
@@ -23,6 +29,7 @@ import threading
 QUESTION = re.compile(r"Start at (\w+) and follow (\d+) link")
 LINE = re.compile(r"^(\w+) = '?(\w+)'?$", re.M)
 TOKEN = re.compile(r"\w{1,4}|[^\w\s]")
+CACHE_MIN, CACHE_BLOCK = 1024, 128  # OpenAI: prompts of 1,024+ tokens, cached in 128-token steps
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -66,11 +73,23 @@ class StubServer:
         context_window: int | None = None,
         tokenize: str | None = "llama-cpp-python",
         props: bool = False,
+        caching: bool = False,
+        prices: dict | None = None,
     ):
         self.models, self.answer, self.delay = tuple(models), answer, delay
         self.require_key, self.context_window = require_key, context_window
         self.tokenize, self.props = tokenize, props
         self.requests: list[dict] = []
+        self.caching, self.prices = caching, prices
+        self._blocks: set[str] = set()  # chained digests of every 128-token prefix block seen
+        self.billing = {
+            "requests": 0,
+            "prompt_tokens": 0,
+            "cached_tokens": 0,
+            "completion_tokens": 0,
+            "usd": 0.0,
+            "probe_usd": 0.0,
+        }
         self._script: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._loop = self._server = self._thread = self._error = None
@@ -175,6 +194,8 @@ class StubServer:
         self.requests.append({"method": method, "path": path, "headers": headers, "json": data})
         if self.require_key and headers.get("authorization") != f"Bearer {self.require_key}":
             return await self._send(writer, 401, {"error": {"message": "Incorrect API key provided"}})
+        if path == "/stub/billing":
+            return await self._send(writer, 200, self.billing)
         if path == "/v1/models":
             return await self._send(writer, 200, {"object": "list", "data": [{"id": m} for m in self.models]})
         if path == "/extras/tokenize/count" and self.tokenize == "llama-cpp-python":
@@ -208,9 +229,9 @@ class StubServer:
                     }
                 },
             )
-        return await self._act(action, chat, prompt, n_prompt, writer)
+        return await self._act(action, chat, prompt, n_prompt, writer, probe=data.get("max_tokens", 0) <= 1)
 
-    async def _act(self, a: dict, chat: bool, prompt: str, n_prompt: int, writer) -> bool:
+    async def _act(self, a: dict, chat: bool, prompt: str, n_prompt: int, writer, probe: bool = False) -> bool:
         if "stall" in a:
             await asyncio.sleep(a["stall"])
         if "status" in a:
@@ -234,7 +255,43 @@ class StubServer:
         if "huge" in a:
             return await self._huge(writer, a["huge"], a.get("chunked", False))
         text = a.get("text") if "text" in a else self._answer(prompt)
-        return await self._send(writer, 200, self._completion(chat, text, a.get("prompt_tokens", n_prompt)))
+        body = self._completion(chat, text, a.get("prompt_tokens", n_prompt))
+        if self.caching:
+            cached = min(self._cached(prompt), n_prompt)
+            body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
+        self._bill(body["usage"], probe)
+        return await self._send(writer, 200, body)
+
+    def _cached(self, prompt: str) -> int:
+        """Tokens of `prompt` served from the cache: the leading 128-token blocks seen before (a block's
+        digest chains every block before it, so only a repeated prefix matches). Remembers this prompt."""
+        tokens = TOKEN.findall(prompt)
+        if len(tokens) < CACHE_MIN:
+            return 0
+        digest, blocks = hashlib.sha256(), []
+        for start in range(0, len(tokens) - CACHE_BLOCK + 1, CACHE_BLOCK):
+            digest.update("\x00".join(tokens[start : start + CACHE_BLOCK]).encode())
+            blocks.append(digest.hexdigest())
+        hits = next((i for i, b in enumerate(blocks) if b not in self._blocks), len(blocks))
+        self._blocks.update(blocks)
+        return hits * CACHE_BLOCK
+
+    def _bill(self, usage: dict, probe: bool) -> None:
+        """Add one answer to the running bill: uncached input, cached input, output, at `prices`. A
+        one-token request (the backend's calibration probe) is billed too, and counted apart."""
+        cached = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+        b, p = self.billing, self.prices or {}
+        usd = (
+            (usage["prompt_tokens"] - cached) * p.get("input", 0.0)
+            + cached * p.get("cached", 0.0)
+            + usage["completion_tokens"] * p.get("output", 0.0)
+        ) / 1e6
+        b["requests"] += 1
+        b["prompt_tokens"] += usage["prompt_tokens"]
+        b["cached_tokens"] += cached
+        b["completion_tokens"] += usage["completion_tokens"]
+        b["usd"] += usd
+        b["probe_usd"] += usd if probe else 0.0
 
     def _answer(self, prompt: str) -> str:
         if callable(self.answer):

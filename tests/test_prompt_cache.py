@@ -1,0 +1,131 @@
+"""Shared contexts and provider prompt caching, end to end against the caching, billing stubs
+(tests/stub_server.py for OpenAI, tests/anthropic_stub.py for Anthropic): one context per (length, seed)
+serves every hop count and mode, the first query warms the cache and the rest read it, records carry
+cached tokens, their cost is what the stub billed, and the dry-run forecast lands within 10% of it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from anthropic_stub import running_stub
+from stub_server import StubServer
+
+from hashhop.cli import main
+from hashhop.evaluate.cost import Prices
+from hashhop.evaluate.forecast import forecast
+from hashhop.evaluate.store import read_records, read_results, read_samples
+from hashhop.prompt.cell import Cell
+
+OPENAI_PRICES = {"input": 3.0, "cached": 0.3, "output": 15.0}
+ANTHROPIC_PRICES = {"input": 3.0, "cache_write": 3.75, "cache_read": 0.3, "output": 15.0}
+PRICE_FLAGS = ["--price-in", "3", "--price-out", "15"]  # cache prices follow: 0.3 read, 3.75 write
+
+
+def _eval(url: str, run, *extra: str, model="openai:stub") -> None:
+    argv = ["eval", "--model", model, "--base-url", url, "--no-progress", "-o", str(run), *PRICE_FLAGS, *extra]
+    assert main(argv) == 0
+
+
+GRID = ["--tokens", "8K", "--hops", "1,2", "--queries", "2", "--samples", "1"]
+
+
+def _by_context(run) -> dict[str, list]:
+    """Records grouped by the context they were asked on (its prompt digest)."""
+    digest = {e["sample_id"]: e["sample"]["prompt_sha256"] for e in read_samples(str(run))}
+    out: dict[str, list] = {}
+    for r in read_records(str(run)):
+        out.setdefault(digest[r.sample_id], []).append(r)
+    return out
+
+
+def test_a_shared_context_serves_every_hop_count_and_mode_and_scores_exactly(tmp_path):
+    with StubServer(caching=True) as stub:
+        _eval(f"{stub.url}/v1", tmp_path / "run", *GRID, "--share-contexts")
+        _eval(f"{stub.url}/v1", tmp_path / "cot", *GRID, "--cot", "--share-contexts")
+    records = read_records(str(tmp_path / "run"))
+    assert len(records) == 4 and all(r.correct for r in records)  # hops 1 and 2 on one context, exact
+    assert len(_by_context(tmp_path / "run")) == 1
+    assert {r.cell["hops"] for r in records} == {1, 2}
+    one, two = (sorted((r for r in records if r.cell["hops"] == h), key=lambda r: r.query_index) for h in (1, 2))
+    assert [r.path[:2] for r in two] == [r.path for r in one]  # 1 hop takes the first link of the same chain
+    assert len({r.sample_id for r in records}) == 2  # each cell its own sample id
+
+
+def test_the_first_query_warms_the_cache_and_the_others_read_it(tmp_path):
+    with StubServer(caching=True, prices=OPENAI_PRICES) as stub:
+        _eval(f"{stub.url}/v1", tmp_path / "run", *GRID, "--share-contexts")
+        billed = dict(stub.billing)
+    for group in _by_context(tmp_path / "run").values():
+        cold = [r for r in group if r.cached_tokens == 0]
+        assert len(cold) == 1 and cold[0].query_index == 0  # one warm-up, sent alone before the rest
+        assert all(r.cached_tokens >= 0.9 * r.prompt_tokens for r in group if r is not cold[0])
+    cost = read_results(str(tmp_path / "run"))["cost"]
+    # priced like the provider bills (the backend's one-token calibration probe is billed but not recorded)
+    recorded = sum(r.cost_usd for r in read_records(str(tmp_path / "run")))
+    assert recorded == pytest.approx(billed["usd"] - billed["probe_usd"], rel=1e-9)
+    assert cost["cache"]["cached_share"] > 0.6 and cost["cache"]["saved_usd"] > 0
+
+
+def test_without_sharing_each_cell_has_its_own_context(tmp_path):
+    with StubServer(caching=True) as stub:
+        _eval(f"{stub.url}/v1", tmp_path / "run", *GRID)
+    assert len(_by_context(tmp_path / "run")) == 2
+
+
+def test_a_resumed_shared_run_reuses_its_contexts_and_sends_nothing_twice(tmp_path):
+    run = tmp_path / "run"
+    with StubServer(caching=True) as stub:
+        _eval(f"{stub.url}/v1", run, *GRID, "--share-contexts")
+        samples = (run / "samples.jsonl").read_bytes()
+        sent = len(stub.queries)
+        _eval(f"{stub.url}/v1", run, *GRID, "--share-contexts")
+        assert len(stub.queries) == sent
+    assert (run / "samples.jsonl").read_bytes() == samples
+
+
+def test_anthropic_writes_the_context_once_and_reads_it_after(tmp_path, monkeypatch):
+    monkeypatch.setenv("HH_TEST_ANTHROPIC_KEY", "sk-ant-test")
+    with running_stub() as stub:
+        stub.prices = ANTHROPIC_PRICES
+        url = f"http://127.0.0.1:{stub.server_port}"
+        _eval(url, tmp_path / "run", *GRID, "--share-contexts", "-M", "api_key_env=HH_TEST_ANTHROPIC_KEY",
+              model="anthropic:claude-stub")  # fmt: skip
+        billed = dict(stub.billing)
+    records = read_records(str(tmp_path / "run"))
+    assert sum(1 for r in records if r.cache_write_tokens) == 1
+    assert sum(1 for r in records if r.cached_tokens) == len(records) - 1
+    assert sum(r.cost_usd for r in records) == pytest.approx(billed["usd"], rel=1e-6)
+
+
+def test_the_forecast_lands_within_ten_percent_of_the_bill(tmp_path):
+    grid = ["--tokens", "8K,16K", "--hops", "1,2,4", "--queries", "2", "--samples", "2", "--share-contexts"]
+    with StubServer(caching=True, prices=OPENAI_PRICES) as stub:
+        _eval(f"{stub.url}/v1", tmp_path / "run", *grid)
+        _eval(f"{stub.url}/v1", tmp_path / "cot", *grid, "--cot")
+        billed = stub.billing["usd"] - stub.billing["probe_usd"]
+    cells = [Cell(t, "model", h, c) for c in (False, True) for t in (8000, 16000) for h in (1, 2, 4)]
+    prices = Prices(3.0, 15.0)
+    forecast_usd = sum(
+        forecast([c for c in cells if c.cot == cot], 2, 2, prices, "openai:stub", True).cost_usd
+        for cot in (False, True)
+    )
+    assert forecast_usd == pytest.approx(billed, rel=0.10)
+
+
+def test_dry_run_prints_the_contexts_and_the_forecast_with_and_without_sharing(capsys, tmp_path):
+    argv = ["eval", "--model", "openai:x", "--tokens", "8K", "--hops", "1,2,4", "--dry-run", "-o", str(tmp_path)]
+    argv += PRICE_FLAGS
+    assert main([*argv, "--share-contexts"]) == 0
+    out = capsys.readouterr().out
+    assert "distinct context tokens with shared contexts" in out and "forecast with caching" in out
+    shared, apart = (int(x.replace(",", "")) for x in json.loads(_numbers(out)))
+    assert apart == 3 * shared
+
+
+def _numbers(out: str) -> str:
+    """[distinct with sharing, distinct without] from the dry run's contexts line."""
+    line = next(x for x in out.splitlines() if "distinct context tokens with" in x)
+    first = line.split("contexts: ")[1].split(" distinct")[0]
+    second = line.split("shared contexts, ")[1].split(" without")[0]
+    return json.dumps([first, second])
