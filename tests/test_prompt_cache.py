@@ -129,3 +129,23 @@ def _numbers(out: str) -> str:
     first = line.split("contexts: ")[1].split(" distinct")[0]
     second = line.split("shared contexts, ")[1].split(" without")[0]
     return json.dumps([first, second])
+
+
+def test_one_pricing_function_prices_reads_writes_and_the_batch_discount():
+    from hashhop.evaluate.cost import load_prices, price_tokens
+
+    prices = Prices(3.0, 15.0)  # cache prices follow the input price: read 0.30, write 3.75
+    assert price_tokens(prices, 1000, None, None, 10) == prices.cost(1000, 10)  # uncached: as before
+    assert price_tokens(prices, 1000, 900, 0, 0) == pytest.approx((100 * 3.0 + 900 * 0.3) / 1e6)
+    assert price_tokens(prices, 1000, 0, 900, 0) == pytest.approx((100 * 3.0 + 900 * 3.75) / 1e6)
+    assert price_tokens(prices, 1000, 900, 0, 10, discount=0.5) == pytest.approx(
+        price_tokens(prices, 1000, 900, 0, 10) / 2
+    )
+    assert load_prices("openai:m", 3.0, 15.0, cache_read=1.5).read_rate == 1.5
+
+
+def test_bench_suites_share_contexts_and_say_so_in_the_dry_run(capsys):
+    assert main(["bench", "--suite", "quick", "--model", "openai:x", "--price-in", "1", "--dry-run"]) == 0
+    assert "(shared in this run)" in capsys.readouterr().out
+    assert main(["bench", "--suite", "quick", "--model", "openai:x", "--no-share-contexts", "--dry-run"]) == 0
+    assert "(not shared in this run)" in capsys.readouterr().out
