@@ -229,9 +229,11 @@ class StubServer:
                     }
                 },
             )
-        return await self._act(action, chat, prompt, n_prompt, writer, probe=data.get("max_tokens", 0) <= 1)
+        if data.get("max_tokens", 0) <= 1:  # the backend's calibration probe: billed, and counted apart
+            action = {**action, "probe": True}
+        return await self._act(action, chat, prompt, n_prompt, writer)
 
-    async def _act(self, a: dict, chat: bool, prompt: str, n_prompt: int, writer, probe: bool = False) -> bool:
+    async def _act(self, a: dict, chat: bool, prompt: str, n_prompt: int, writer) -> bool:
         if "stall" in a:
             await asyncio.sleep(a["stall"])
         if "status" in a:
@@ -259,7 +261,7 @@ class StubServer:
         if self.caching:
             cached = min(self._cached(prompt), n_prompt)
             body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
-        self._bill(body["usage"], probe)
+        self._bill(body["usage"], a.get("probe", False))
         return await self._send(writer, 200, body)
 
     def _cached(self, prompt: str) -> int:
