@@ -149,3 +149,14 @@ def test_bench_suites_share_contexts_and_say_so_in_the_dry_run(capsys):
     assert "(shared in this run)" in capsys.readouterr().out
     assert main(["bench", "--suite", "quick", "--model", "openai:x", "--no-share-contexts", "--dry-run"]) == 0
     assert "(not shared in this run)" in capsys.readouterr().out
+
+
+def test_a_run_stopped_halfway_resumes_on_the_same_contexts_as_an_uninterrupted_one(tmp_path):
+    with StubServer(caching=True) as stub:
+        _eval(f"{stub.url}/v1", tmp_path / "whole", *GRID, "--share-contexts")
+        _eval(f"{stub.url}/v1", tmp_path / "cut", *GRID, "--share-contexts", "--max-cost", "0.03")
+        assert 0 < len(read_records(str(tmp_path / "cut"))) < 4  # the budget stopped it partway
+        _eval(f"{stub.url}/v1", tmp_path / "cut", *GRID, "--share-contexts")
+    keys = {name: sorted(r.key for r in read_records(str(tmp_path / name))) for name in ("whole", "cut")}
+    assert keys["whole"] == keys["cut"] and len(keys["cut"]) == 4
+    assert (tmp_path / "whole" / "samples.jsonl").read_bytes() == (tmp_path / "cut" / "samples.jsonl").read_bytes()

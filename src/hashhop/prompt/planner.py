@@ -132,6 +132,8 @@ class Planner:
         """Sample `index` of every cell of `group` on one context: sized once (or rebuilt from any
         stored recipe of the group), each cell's sample stored as its own recipe."""
         stored = [e for c in group if (e := self.store.samples.get((c.key, index))) is not None]
+        if len(stored) == len(group) and all(self._finished(e) for e in stored):
+            return None  # a resumed run: nothing left on this context, so it is not even rendered
         if stored:  # a resumed run: the stored recipe rebuilds the context, never re-sized
             base, n_tokens = Sample.from_dict(stored[0]["sample"]), int(stored[0]["n_tokens"])
             problem = context_of(base)
@@ -156,6 +158,10 @@ class Planner:
         frame = frame_tokens(cell.spec(self.queries), cell.tokens, self.template, *self._sizer())
         entry = self.store.add_sample(cell, index, sample, n_tokens, n_tokens + frame)
         return self._plan(cell, entry, sample, context)
+
+    def _finished(self, entry: dict[str, Any]) -> bool:
+        sample = Sample.from_dict(entry["sample"])
+        return all((sample.id, q.index) in self.store.done for q in sample.queries)
 
     def _sizer(self) -> tuple[Tokenizer | None, Callable[[str], int] | None, int, bool]:
         return self.tokenizer, self.count, self.overhead, self.chat
