@@ -28,7 +28,7 @@ from stub_server import StubServer
 
 from hashhop.cli import main
 
-PRICES = {"input": 3.0, "cached": 0.30, "output": 15.0}
+PRICES = {"price_in": 3.0, "price_out": 15.0, "price_cached": 0.30}  # the stub's billing, USD per million
 WAYS = {  # (flags, does the stub cache?)
     "per-cell, uncached": (["--no-share-contexts"], False),
     "shared + caching": (["--share-contexts"], True),
@@ -56,13 +56,13 @@ def sweep_file(folder: str, seeds: int, lengths: str | None) -> str:
 def measure(way: str, flags: list[str], caching: bool, sweep: str, out: str) -> dict:
     """One bench run against a fresh stub (an empty cache): the stub's bill and the run's wall time."""
     shutil.rmtree(out, ignore_errors=True)
-    with StubServer(caching=caching, prices=PRICES) as stub:
+    with StubServer(caching=caching, **PRICES) as stub:
         argv = ["bench", "--sweep", sweep, "--model", "openai:stub", "--base-url", f"{stub.url}/v1", *flags]
         argv += ["--price-in", "3", "--price-out", "15", "--price-cached", "0.3", "--concurrency", "16"]
         argv += ["--no-figures", "--no-progress", "-o", out]
         started = time.perf_counter()
         code = main(argv)
-        bill = dict(stub.billing)
+        bill = {"usd": stub.billing.billed, **stub.billing.tally}
     return {"way": way, "code": code, "wall_s": time.perf_counter() - started, **bill}
 
 

@@ -1,23 +1,27 @@
 """A stub Anthropic Messages API server on 127.0.0.1, scripted or a perfect HashHop solver.
 
-Used by tests/test_backend_anthropic.py and by the packaging test of the anthropic extra.
+Used by tests/test_backend_anthropic.py and by the packaging test of the anthropic extra. Message
+Batches (tests/batch_stub.py) answer each request as POST /v1/messages would; `server.billing.billed`
+is what the stub billed at `server.billing` prices (batches at its discount). One token per character.
 
-It caches prompts like Anthropic: only at a `cache_control` breakpoint, for a prefix (system and the
-blocks up to the marked one) of at least 1,024 tokens (Sonnet-class): the first request writes it
-(`cache_creation_input_tokens`), later ones read it (`cache_read_input_tokens`); `input_tokens` counts
-the rest. With `server.prices` ({"input", "cache_write", "cache_read", "output"} USD per million) it
-bills every answer and keeps the running total in `server.billing`. One token per character.
+With `server.caching = True` it caches prompts like Anthropic: only at a `cache_control` breakpoint,
+for a prefix (system and the blocks up to the marked one) of at least 1,024 tokens (Sonnet-class): the
+first request writes it (`cache_creation_input_tokens`, billed at `billing.price_write`), later ones
+read it (`cache_read_input_tokens`, at `billing.price_cached`); `input_tokens` counts the rest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from batch_stub import Batches, Billing, anthropic_batch, anthropic_results
 
 FRAMING = 7  # tokens the stub's count_tokens adds around a message
 CACHE_MIN = 1024  # the shortest cacheable prefix (Sonnet-class models)
@@ -34,6 +38,8 @@ class StubMessages(BaseHTTPRequestHandler):
         self.server.seen.append({"path": self.path, "headers": dict(self.headers), "body": None})
         if self.server.get_status != 200:
             return self._send(self.server.get_status, {}, error_body("authentication_error", "invalid x-api-key"))
+        if self.path.startswith("/v1/messages/batches/"):
+            return self._batch_get(self.path.split("/")[4:])
         if self.path == "/v1/models/claude-stub":
             return self._send(200, {}, {"type": "model", "id": "claude-stub", "display_name": "Stub"})
         return self._send(404, {}, error_body("not_found_error", f"model: {self.path.rsplit('/', 1)[-1]}"))
@@ -47,6 +53,10 @@ class StubMessages(BaseHTTPRequestHandler):
                 return self._send(404, {}, {"type": "error", "error": {"type": "not_found_error"}})
             text = body["messages"][0]["content"]
             return self._send(200, {}, {"input_tokens": FRAMING + len(text)})
+        if self.path == "/v1/messages/batches":
+            requests = [(r["custom_id"], r["params"]) for r in body["requests"]]
+            batch_id = self.server.batches.create(requests, functools.partial(_answer, self.server))
+            return self._send(200, {}, anthropic_batch(self.server.batches, self._base, batch_id))
         if self.path != "/v1/messages":
             return self._send(404, {}, {"type": "error", "error": {"type": "not_found_error", "message": "no"}})
         if self.server.script:
@@ -55,17 +65,21 @@ class StubMessages(BaseHTTPRequestHandler):
                 time.sleep(2.0)
                 payload = message_body("late")
             return self._send(status, headers, payload)
-        texts = [
-            m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
-            for m in body["messages"]
-        ]
-        # One token per character plus the framing, as the stub's count_tokens says.
-        seen = FRAMING + len("\n".join(([body["system"]] if "system" in body else []) + texts))
-        read, write = _cache(self.server, body)
-        answer = _solve(texts[-1]) or f"echo: {texts[-1][-20:]}"
-        reply = message_body(answer, seen - read - write, len(answer), cache_read=read, cache_write=write)
-        _bill(self.server, reply["usage"])
-        return self._send(200, {}, reply)
+        seen, output, message, read, write = _answer(self.server, body)
+        self.server.billing.bill(seen, output, cached=read, written=write)
+        return self._send(200, {}, message)
+
+    @property
+    def _base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def _batch_get(self, parts: list[str]):
+        batches = self.server.batches
+        if not parts or parts[0] not in batches.items:
+            return self._send(404, {}, error_body("not_found_error", "no such batch"))
+        if parts[1:] == ["results"] and batches.ended(parts[0]):
+            return self._send(200, {}, anthropic_results(batches, parts[0]))
+        return self._send(200, {}, anthropic_batch(batches, self._base, parts[0]))
 
     def _send(self, status, headers, payload):
         raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -76,6 +90,20 @@ class StubMessages(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(raw)
+
+
+def _answer(server, body: dict) -> tuple[int, int, dict, int, int]:
+    """(input tokens, output tokens, message, cache read, cache written) of one Messages API request: one
+    token per character plus the framing, as the stub's count_tokens says; input tokens hold the cached."""
+    texts = [
+        m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
+        for m in body["messages"]
+    ]
+    seen = FRAMING + len("\n".join(([body["system"]] if "system" in body else []) + texts))
+    read, write = _cache(server, body) if server.caching else (0, 0)
+    answer = _solve(texts[-1]) or f"echo: {texts[-1][-20:]}"
+    message = message_body(answer, seen - read - write, len(answer), cache_read=read, cache_write=write)
+    return seen, len(answer), message, read, write
 
 
 def _solve(text: str) -> str | None:
@@ -115,20 +143,6 @@ def _cache(server, body) -> tuple[int, int]:
     return (len(text), 0) if hit else (0, len(text))
 
 
-def _bill(server, usage: dict) -> None:
-    p, b = server.prices or {}, server.billing
-    with server.lock:
-        for field in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens"):
-            b[field] += usage[field]
-        b["requests"] += 1
-        b["usd"] += (
-            usage["input_tokens"] * p.get("input", 0.0)
-            + usage["cache_creation_input_tokens"] * p.get("cache_write", 0.0)
-            + usage["cache_read_input_tokens"] * p.get("cache_read", 0.0)
-            + usage["output_tokens"] * p.get("output", 0.0)
-        ) / 1e6
-
-
 def message_body(text, input_tokens=11, output_tokens=3, cache_read=0, cache_write=0):
     return {
         "id": "msg_1",
@@ -157,11 +171,9 @@ def running_stub():
     `count_tokens` / `get_status` switches are the test's controls."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubMessages)
     server.script, server.seen, server.count_tokens, server.get_status = [], [], True, 200
-    server.cache, server.lock, server.prices = set(), threading.Lock(), None
-    server.billing = dict.fromkeys(
-        ("requests", "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens"), 0
-    )
-    server.billing["usd"] = 0.0
+    server.billing = Billing()
+    server.batches = Batches(server.billing)  # .script, .created, .delay: the tests' controls
+    server.caching, server.cache, server.lock = False, set(), threading.Lock()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:

@@ -4,12 +4,16 @@ It speaks HTTP/1.1 on a raw asyncio socket (keep-alive, Content-Length or chunke
 misbehave the ways real servers do: 429 with or without Retry-After, 500/502/503, stalls,
 connection resets mid-body, truncated or malformed JSON, empty choices, gigantic bodies.
 Endpoints: /v1/chat/completions, /v1/completions, /v1/models, /extras/tokenize/count
-(llama-cpp-python), /tokenize (llama.cpp native), /props (optional), /stub/billing.
+(llama-cpp-python), /tokenize (llama.cpp native), /props (optional), and the Batch API (/v1/files,
+/v1/batches: tests/batch_stub.py). It bills like a provider: `billing.billed` is the running total
+at `price_in`/`price_out`/`price_cached` USD per million tokens, batch requests at `batch_discount`
+(GET /billing).
 
 With `caching=True` it caches prompts like OpenAI: automatically, for prompts of 1,024 tokens or
 more, in 128-token blocks of a prefix seen before, reported as `usage.prompt_tokens_details.
-cached_tokens`; with `prices` ({"input", "cached", "output"} USD per million) it bills every answer
-like the provider and keeps the running total in `billing` (also GET /stub/billing).
+cached_tokens` and billed at `price_cached`. Batch requests are cached the same way, in the order
+they come in the batch (Anthropic documents that its cache and batch discounts stack; the stub bills
+OpenAI batches alike).
 
 By default it answers like the oracle (it parses the context and walks the chain), so the whole
 path can be checked for correct scoring. `script(...)` queues one action per request, in order;
@@ -25,6 +29,8 @@ import hashlib
 import json
 import re
 import threading
+
+from batch_stub import Batches, Billing, OpenAIBatchAPI
 
 QUESTION = re.compile(r"Start at (\w+) and follow (\d+) link")
 LINE = re.compile(r"^(\w+) = '?(\w+)'?$", re.M)
@@ -73,23 +79,22 @@ class StubServer:
         context_window: int | None = None,
         tokenize: str | None = "llama-cpp-python",
         props: bool = False,
+        price_in: float = 0.0,
+        price_out: float = 0.0,
+        batch_discount: float = 0.5,
+        batch_delay: float = 0.0,
         caching: bool = False,
-        prices: dict | None = None,
+        price_cached: float | None = None,
     ):
         self.models, self.answer, self.delay = tuple(models), answer, delay
         self.require_key, self.context_window = require_key, context_window
         self.tokenize, self.props = tokenize, props
         self.requests: list[dict] = []
-        self.caching, self.prices = caching, prices
+        self.caching = caching
         self._blocks: set[str] = set()  # chained digests of every 128-token prefix block seen
-        self.billing = {
-            "requests": 0,
-            "prompt_tokens": 0,
-            "cached_tokens": 0,
-            "completion_tokens": 0,
-            "usd": 0.0,
-            "probe_usd": 0.0,
-        }
+        self.billing = Billing(price_in, price_out, batch_discount, price_cached)
+        self.batches = Batches(self.billing, batch_delay)  # .script, .created: the tests' controls
+        self._batch_api = OpenAIBatchAPI(self.batches)
         self._script: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._loop = self._server = self._thread = self._error = None
@@ -190,12 +195,18 @@ class StubServer:
         return True
 
     async def _handle(self, method, path, headers, body, writer) -> bool:
-        data = json.loads(body) if body else {}
+        multipart = headers.get("content-type", "").startswith("multipart/")
+        data = json.loads(body) if body and not multipart else {}
         self.requests.append({"method": method, "path": path, "headers": headers, "json": data})
         if self.require_key and headers.get("authorization") != f"Bearer {self.require_key}":
             return await self._send(writer, 401, {"error": {"message": "Incorrect API key provided"}})
-        if path == "/stub/billing":
-            return await self._send(writer, 200, self.billing)
+        if path.startswith(("/v1/files", "/v1/batches")):
+            status, out = self._batch_api.handle(method, path, headers, body, self._batch_answer)
+            raw = out if isinstance(out, bytes) else None
+            return await self._send(writer, status, None if raw is not None else out, raw=raw)
+        if path == "/billing":  # what it billed so far, for a benchmark that runs it as a process
+            billed = {"billed_usd": self.billing.billed, "probe_usd": self.billing.probe, **self.billing.tally}
+            return await self._send(writer, 200, {**billed, "batches": self.batches.created})
         if path == "/v1/models":
             return await self._send(writer, 200, {"object": "list", "data": [{"id": m} for m in self.models]})
         if path == "/extras/tokenize/count" and self.tokenize == "llama-cpp-python":
@@ -258,11 +269,17 @@ class StubServer:
             return await self._huge(writer, a["huge"], a.get("chunked", False))
         text = a.get("text") if "text" in a else self._answer(prompt)
         body = self._completion(chat, text, a.get("prompt_tokens", n_prompt))
-        if self.caching:
-            cached = min(self._cached(prompt), n_prompt)
-            body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
-        self._bill(body["usage"], a.get("probe", False))
+        cached = self._cache_usage(body["usage"], prompt)
+        self.billing.bill(body["usage"]["prompt_tokens"], count(text), cached=cached, probe=a.get("probe", False))
         return await self._send(writer, 200, body)
+
+    def _cache_usage(self, usage: dict, prompt: str) -> int:
+        """With caching, the cached tokens of `prompt`, reported in `usage` as OpenAI does; else 0."""
+        if not self.caching:
+            return 0
+        cached = min(self._cached(prompt), usage["prompt_tokens"])
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        return cached
 
     def _cached(self, prompt: str) -> int:
         """Tokens of `prompt` served from the cache: the leading 128-token blocks seen before (a block's
@@ -278,22 +295,15 @@ class StubServer:
         self._blocks.update(blocks)
         return hits * CACHE_BLOCK
 
-    def _bill(self, usage: dict, probe: bool) -> None:
-        """Add one answer to the running bill: uncached input, cached input, output, at `prices`. A
-        one-token request (the backend's calibration probe) is billed too, and counted apart."""
-        cached = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
-        b, p = self.billing, self.prices or {}
-        usd = (
-            (usage["prompt_tokens"] - cached) * p.get("input", 0.0)
-            + cached * p.get("cached", 0.0)
-            + usage["completion_tokens"] * p.get("output", 0.0)
-        ) / 1e6
-        b["requests"] += 1
-        b["prompt_tokens"] += usage["prompt_tokens"]
-        b["cached_tokens"] += cached
-        b["completion_tokens"] += usage["completion_tokens"]
-        b["usd"] += usd
-        b["probe_usd"] += usd if probe else 0.0
+    def _batch_answer(self, data: dict) -> tuple[int, int, dict]:
+        """A batch request's answer, as the synchronous endpoint gives it: (prompt tokens, completion
+        tokens, response body)."""
+        chat = "messages" in data
+        prompt = "\n".join(m["content"] for m in data["messages"]) if chat else data["prompt"]
+        n_prompt = count(prompt) + (4 * len(data["messages"]) + 3 if chat else 0)
+        text = self._answer(prompt)
+        body = self._completion(chat, text, n_prompt)
+        return n_prompt, count(text), body, self._cache_usage(body["usage"], prompt), 0
 
     def _answer(self, prompt: str) -> str:
         if callable(self.answer):
@@ -344,8 +354,19 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--model", default="stub")
+    p.add_argument("--price-in", type=float, default=0.0, help="USD per million prompt tokens billed")
+    p.add_argument("--price-out", type=float, default=0.0, help="USD per million completion tokens billed")
+    p.add_argument("--batch-discount", type=float, default=0.5)
+    p.add_argument("--batch-delay", type=float, default=0.0, help="seconds before a batch completes")
     args = p.parse_args()
-    server = StubServer(models=(args.model,), delay=args.delay)
+    server = StubServer(
+        models=(args.model,),
+        delay=args.delay,
+        price_in=args.price_in,
+        price_out=args.price_out,
+        batch_discount=args.batch_discount,
+        batch_delay=args.batch_delay,
+    )
     server.port = args.port
     server.start()
     print(server.url, flush=True)

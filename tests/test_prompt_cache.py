@@ -17,8 +17,7 @@ from hashhop.evaluate.forecast import forecast
 from hashhop.evaluate.store import read_records, read_results, read_samples
 from hashhop.prompt.cell import Cell
 
-OPENAI_PRICES = {"input": 3.0, "cached": 0.3, "output": 15.0}
-ANTHROPIC_PRICES = {"input": 3.0, "cache_write": 3.75, "cache_read": 0.3, "output": 15.0}
+OPENAI_PRICES = {"price_in": 3.0, "price_out": 15.0, "price_cached": 0.3}  # the stub's billing
 PRICE_FLAGS = ["--price-in", "3", "--price-out", "15"]  # cache prices follow: 0.3 read, 3.75 write
 
 
@@ -53,9 +52,9 @@ def test_a_shared_context_serves_every_hop_count_and_mode_and_scores_exactly(tmp
 
 
 def test_the_first_query_warms_the_cache_and_the_others_read_it(tmp_path):
-    with StubServer(caching=True, prices=OPENAI_PRICES) as stub:
+    with StubServer(caching=True, **OPENAI_PRICES) as stub:
         _eval(f"{stub.url}/v1", tmp_path / "run", *GRID, "--share-contexts")
-        billed = dict(stub.billing)
+        billed = stub.billing.billed - stub.billing.probe
     for group in _by_context(tmp_path / "run").values():
         cold = [r for r in group if r.cached_tokens == 0]
         assert len(cold) == 1 and cold[0].query_index == 0  # one warm-up, sent alone before the rest
@@ -63,7 +62,7 @@ def test_the_first_query_warms_the_cache_and_the_others_read_it(tmp_path):
     cost = read_results(str(tmp_path / "run"))["cost"]
     # priced like the provider bills (the backend's one-token calibration probe is billed but not recorded)
     recorded = sum(r.cost_usd for r in read_records(str(tmp_path / "run")))
-    assert recorded == pytest.approx(billed["usd"] - billed["probe_usd"], rel=1e-9)
+    assert recorded == pytest.approx(billed, rel=1e-9)
     assert cost["cache"]["cached_share"] > 0.6 and cost["cache"]["saved_usd"] > 0
 
 
@@ -87,23 +86,25 @@ def test_a_resumed_shared_run_reuses_its_contexts_and_sends_nothing_twice(tmp_pa
 def test_anthropic_writes_the_context_once_and_reads_it_after(tmp_path, monkeypatch):
     monkeypatch.setenv("HH_TEST_ANTHROPIC_KEY", "sk-ant-test")
     with running_stub() as stub:
-        stub.prices = ANTHROPIC_PRICES
+        stub.caching = True
+        b = stub.billing
+        b.price_in, b.price_out, b.price_cached, b.price_write = 3.0, 15.0, 0.3, 3.75
         url = f"http://127.0.0.1:{stub.server_port}"
         _eval(url, tmp_path / "run", *GRID, "--share-contexts", "-M", "api_key_env=HH_TEST_ANTHROPIC_KEY",
               model="anthropic:claude-stub")  # fmt: skip
-        billed = dict(stub.billing)
+        billed = stub.billing.billed
     records = read_records(str(tmp_path / "run"))
     assert sum(1 for r in records if r.cache_write_tokens) == 1
     assert sum(1 for r in records if r.cached_tokens) == len(records) - 1
-    assert sum(r.cost_usd for r in records) == pytest.approx(billed["usd"], rel=1e-6)
+    assert sum(r.cost_usd for r in records) == pytest.approx(billed, rel=1e-6)
 
 
 def test_the_forecast_lands_within_ten_percent_of_the_bill(tmp_path):
     grid = ["--tokens", "8K,16K", "--hops", "1,2,4", "--queries", "2", "--samples", "2", "--share-contexts"]
-    with StubServer(caching=True, prices=OPENAI_PRICES) as stub:
+    with StubServer(caching=True, **OPENAI_PRICES) as stub:
         _eval(f"{stub.url}/v1", tmp_path / "run", *grid)
         _eval(f"{stub.url}/v1", tmp_path / "cot", *grid, "--cot")
-        billed = stub.billing["usd"] - stub.billing["probe_usd"]
+        billed = stub.billing.billed - stub.billing.probe
     cells = [Cell(t, "model", h, c) for c in (False, True) for t in (8000, 16000) for h in (1, 2, 4)]
     prices = Prices(3.0, 15.0)
     forecast_usd = sum(

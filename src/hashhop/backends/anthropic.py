@@ -9,12 +9,14 @@ HTTP failures map onto the contract of backends/base.py; retrying is the runner'
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
 import urllib.error
 
-from hashhop.backends.base import Backend, Completion, Request, check_options
+from hashhop.backends.anthropic_batch import AnthropicBatch
+from hashhop.backends.base import Backend, BatchAPI, Completion, Request, check_options
 from hashhop.backends.http import Transport, post_json, retry_after
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
@@ -172,6 +174,11 @@ class AnthropicBackend(Backend):
             return int(data["input_tokens"])
         except (KeyError, TypeError, ValueError) as exc:
             raise TransientError("malformed count_tokens response") from exc
+
+    def batch_api(self) -> BatchAPI:
+        """Message Batches (backends/anthropic_batch.py), on this backend's transport and parsing."""
+        raise_for_status = functools.partial(_raise_for_status, base_url=self.base_url, model=self.model)
+        return AnthropicBatch(self._http, self.base_url, self._body, _completion, raise_for_status)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -17,25 +17,18 @@ import os
 import re
 import time
 
-from hashhop.backends.base import Backend, Completion, Request, check_options
+from hashhop.backends.base import Backend, BatchAPI, Completion, Request, check_options
 from hashhop.backends.http import Transport, post_json, retry_after
+from hashhop.backends.openai_batch import OpenAIBatch
 from hashhop.core import fastjson
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 OPENAI_URL = "https://api.openai.com/v1"
 MAX_RESPONSE_BYTES = 4 * 2**20
 _OVER_LENGTH = re.compile(r"context|too long|too many tokens|maximum.*tokens|exceed", re.I)
-OPTIONS = {
-    "base_url",
-    "api",
-    "api_key_env",
-    "timeout",
-    "context_window",
-    "max_response_bytes",
-    "cache_prompt",
-    "tokenize",
-    "chat_overhead",
-}
+OPTIONS = set(
+    "base_url api api_key_env timeout context_window max_response_bytes cache_prompt tokenize chat_overhead".split()
+)
 
 
 def _text(content) -> str:
@@ -288,6 +281,10 @@ class OpenAIBackend(Backend):
 
         encoding = "o200k_base" if re.match(r"(gpt-4o|gpt-4\.1|gpt-5|o\d)", self.model) else "cl100k_base"
         return get_tokenizer(f"tiktoken:{encoding}").count
+
+    def batch_api(self) -> BatchAPI:
+        """This server's Batch API (backends/openai_batch.py), on this backend's transport and parsing."""
+        return OpenAIBatch(self._http, self.base_url, self.api, self._body, self._completion, self._raise_for_status)
 
     async def aclose(self) -> None:
         await self._http.aclose()

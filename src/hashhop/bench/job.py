@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from hashhop.backends import Backend, get_backend, runs_in_process
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import Grid
-from hashhop.evaluate.cost import Prices
+from hashhop.evaluate.batch import BatchSettings
+from hashhop.evaluate.cost import Prices, batch_prices, load_batch_discount
 from hashhop.evaluate.results import redact
 from hashhop.evaluate.runner import RunConfig, answer_budget
 from hashhop.prompt.cell import Cell
@@ -44,7 +45,10 @@ class Job:
 
     @property
     def prices(self) -> Prices:
-        return self.entry.prices()
+        return entry_prices(self.entry)
+
+    def batch_settings(self) -> BatchSettings:
+        return BatchSettings(poll=self.entry.batch_poll)
 
     def run_config(self) -> RunConfig:
         e = self.entry
@@ -92,6 +96,8 @@ class Job:
             "share_contexts": True if self.share_contexts else None,
             "price_cache_read": e.cache_read_price,
             "price_cache_write": e.price_cache_write,
+            "batch": e.batch or None,  # written only for batch runs: a synchronous run's config is unchanged
+            "batch_discount": load_batch_discount(e.model, e.batch_discount, e.pricing) if e.batch else None,
         }
         return {**config, **{k: v for k, v in extras.items() if v is not None}}
 
@@ -100,6 +106,14 @@ def unit_estimate(job: Job, cell: Cell) -> float:
     """Upper estimate of one unit's cost: every query at the cell's size and its answer budget."""
     budget = answer_budget(cell.hops, cell.cot, cell.hash_len, job.entry.max_tokens)
     return job.grid.queries * job.prices.cost(cell.tokens, budget)
+
+
+def entry_prices(entry: ModelEntry) -> Prices:
+    """What the model's queries are charged: its prices, at the batch discount when it runs in batches."""
+    prices = entry.prices()
+    if entry.batch:
+        return batch_prices(prices, load_batch_discount(entry.model, entry.batch_discount, entry.pricing))
+    return prices
 
 
 def open_backend(entry: ModelEntry) -> Backend:

@@ -14,10 +14,12 @@ import sys
 
 from hashhop.backends import parse_options
 from hashhop.bench.executors import EXECUTORS, Job, run
+from hashhop.bench.job import entry_prices
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import FALLBACK_TOKENIZER, get_suite, list_suites
 from hashhop.bench.sweep import Sweep, load_sweep
 from hashhop.cli.costing import cache_price_flags, dry_run
+from hashhop.cli.evaluate import batch_flags
 from hashhop.core.errors import HashhopError, StoreError
 from hashhop.evaluate.cost import check_budget
 from hashhop.evaluate.store import now_iso, read_results, write_json_atomic
@@ -70,6 +72,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
         help="per model: send nothing that could take its run folder's spend past this (resumed runs "
         "count); replaces max_cost in a sweep file",
     )
+    batch_flags(p)  # for every model: sets batch (and batch_discount) of a sweep file's models too
 
 
 def _grid_flags(p: argparse.ArgumentParser) -> None:
@@ -135,14 +138,14 @@ def resolve(args) -> Sweep:
         sweep = Sweep(suite.name, suite.tag, suite.grid, (), share_contexts=suite.share_contexts)
     if args.model or not sweep.models:
         sweep = dataclasses.replace(sweep, models=(_cli_model(args),))
-    if args.max_cost is not None:
-        sweep = dataclasses.replace(
-            sweep, models=tuple(dataclasses.replace(m, max_cost=args.max_cost) for m in sweep.models)
-        )
+    replace = {"max_cost": args.max_cost, "batch": args.batch or None, "batch_discount": args.batch_discount}
+    replace = {k: v for k, v in replace.items() if v is not None}
+    if replace:
+        sweep = dataclasses.replace(sweep, models=tuple(dataclasses.replace(m, **replace) for m in sweep.models))
     if args.share_contexts is not None:
         sweep = dataclasses.replace(sweep, share_contexts=args.share_contexts)
     for m in sweep.models:
-        check_budget(m.max_cost, m.prices(), m.model)
+        check_budget(m.max_cost, entry_prices(m), m.model)
     return sweep
 
 

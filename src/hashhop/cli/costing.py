@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hashhop.bench.job import entry_prices
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import FALLBACK_TOKENIZER
 from hashhop.bench.sweep import Sweep
@@ -35,16 +36,15 @@ def cache_price_flags(p: argparse.ArgumentParser) -> None:
 
 def forecast_lines(cells: list[Cell], samples: int, queries: int, entry: ModelEntry, share: bool) -> list[str]:
     """The forecast of a grid for one model: contexts with and without sharing, tokens and cost with
-    the provider's cache. A batch API's discount multiplies `price_tokens` (the `discount` argument of
-    forecast(), 1.0 here until --batch passes its own)."""
-    prices = entry.prices()
+    the provider's cache, at batch prices when the model runs in batches (entry_prices)."""
+    prices = entry_prices(entry)  # at the batch discount when the model runs in batches
     shared = forecast(cells, samples, queries, prices, entry.model, True)
     apart = forecast(cells, samples, queries, prices, entry.model, False)
     chosen = shared if share else apart
     return [
         f"  contexts: {shared.distinct:,} distinct context tokens with shared contexts, {apart.distinct:,} "
         f"without; {chosen.sent:,} prompt tokens sent either way ({'shared' if share else 'not shared'} in this run)",
-        f"  forecast with caching: {chosen.line()}",
+        f"  forecast with caching{' and batch prices' if entry.batch else ''}: {chosen.line()}",
         f"  without sharing: ${apart.cost_usd:.4f} with caching, ${apart.uncached_usd:.4f} uncached",
     ]
 
@@ -80,13 +80,14 @@ def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
     total = 0.0
     for m in sweep.models:
         est = estimate(
-            [(c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, m.max_tokens)) for c in cells], m.prices()
+            [(c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, m.max_tokens)) for c in cells],
+            entry_prices(m),
         )
         total += est.cost_usd
         note = f" (key variable {m.missing_key()} is not set)" if m.missing_key() else ""
         if m.max_cost is not None and est.cost_usd > m.max_cost:
             note += f"; over its max_cost ${m.max_cost:.4f}: the run would stop early"
-        print(f"{m.model}: {est.line()}{note}", file=file)
+        print(f"{m.model}: {est.line()}{' at batch prices' if m.batch else ''}{note}", file=file)
         for line in forecast_lines(cells, g.samples, g.queries, m, sweep.share_contexts):
             print(line, file=file)
     if len(sweep.models) > 1:

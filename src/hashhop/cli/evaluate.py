@@ -103,6 +103,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backoff", type=float, default=1.0, help="first retry wait in seconds (doubles, jittered)")
     p.add_argument("--max-tokens", type=int, help="completion budget per query (default: room for the answer)")
     p.add_argument("--on-over-length", choices=("record", "stop"), default="record")
+    p.add_argument("--batch-poll", type=float, default=5.0, help="--batch: first wait between polls, s (default 5)")
 
 
 def _cost_flags(p: argparse.ArgumentParser) -> None:
@@ -111,13 +112,32 @@ def _cost_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cost", type=float, help="stop before the spend could cross this many USD")
     p.add_argument("--price-in", type=float, help="USD per million prompt tokens")
     p.add_argument("--price-out", type=float, help="USD per million completion tokens")
-    p.add_argument("--pricing", help="pricing file (TOML or JSON): model -> {input, output, cached, cache_write}")
+    p.add_argument(
+        "--pricing", help="pricing file (TOML or JSON): model -> {input, output, cached, cache_write, batch_discount}"
+    )
     cache_price_flags(p)
     p.add_argument(
         "--share-contexts",
         action=argparse.BooleanOptionalAction,
         default=False,
         help="one context for the hop counts and modes asked (default off: each cell its own contexts)",
+    )
+    batch_flags(p)
+
+
+def batch_flags(p: argparse.ArgumentParser) -> None:
+    """--batch and its price (shared by eval and bench)."""
+    p.add_argument(
+        "--batch",
+        action="store_true",
+        help="send the queries through the provider's batch API (openai, anthropic): about half the price, "
+        "answers within 24 h; a killed run resumes its batches",
+    )
+    p.add_argument(
+        "--batch-discount",
+        type=float,
+        metavar="FRACTION",
+        help="batch price / synchronous price (default: the pricing file's batch_discount, else 0.5)",
     )
 
 
@@ -168,6 +188,9 @@ def _job(args, template: Template) -> Job:
         max_tokens=args.max_tokens,
         backoff=args.backoff,
         pricing=args.pricing,
+        batch=args.batch,
+        batch_discount=args.batch_discount,
+        batch_poll=args.batch_poll,
     )
     return Job(
         entry=entry,
@@ -202,7 +225,8 @@ def _dry_run(job: Job) -> int:
             (c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, configured))
             for c in job.cells(job.tokenizer or "model")
         ]
-    print(f"dry run, nothing called: {estimate(rows, job.prices).line()}")
+    batch = " at batch prices" if job.entry.batch else ""
+    print(f"dry run, nothing called: {estimate(rows, job.prices).line()}{batch}")
     if not job.dataset:
         cells = job.cells(job.tokenizer or "model")
         for line in forecast_lines(cells, job.grid.samples, job.grid.queries, job.entry, job.share_contexts):
