@@ -161,3 +161,12 @@ def test_a_run_stopped_halfway_resumes_on_the_same_contexts_as_an_uninterrupted_
     keys = {name: sorted(r.key for r in read_records(str(tmp_path / name))) for name in ("whole", "cut")}
     assert keys["whole"] == keys["cut"] and len(keys["cut"]) == 4
     assert (tmp_path / "whole" / "samples.jsonl").read_bytes() == (tmp_path / "cut" / "samples.jsonl").read_bytes()
+
+
+def test_a_batch_run_asks_every_query_of_a_shared_context(tmp_path):
+    with StubServer(caching=True, **OPENAI_PRICES) as stub:
+        _eval(f"{stub.url}/v1", tmp_path / "run", *GRID, "--share-contexts", "--batch", "--batch-poll", "0.01")
+        assert stub.batches.created == 1
+    records = read_records(str(tmp_path / "run"))
+    assert len(records) == 4 and all(r.correct for r in records)  # both hop counts, from one batch
+    assert sum(1 for r in records if r.cached_tokens) == 3  # the stub caches the batch's requests in order

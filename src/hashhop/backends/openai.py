@@ -26,9 +26,8 @@ from hashhop.core.errors import BackendError, OverLength, RateLimited, Transient
 OPENAI_URL = "https://api.openai.com/v1"
 MAX_RESPONSE_BYTES = 4 * 2**20
 _OVER_LENGTH = re.compile(r"context|too long|too many tokens|maximum.*tokens|exceed", re.I)
-OPTIONS = set(
-    "base_url api api_key_env timeout context_window max_response_bytes cache_prompt tokenize chat_overhead".split()
-)
+_CONNECTION = {"base_url", "api", "api_key_env", "timeout", "context_window", "max_response_bytes"}
+OPTIONS = _CONNECTION | {"cache_prompt", "tokenize", "chat_overhead"}  # every -M option
 
 
 def _text(content) -> str:
