@@ -2,12 +2,19 @@
 
 Used by tests/test_backend_anthropic.py and by the packaging test of the anthropic extra. Message
 Batches (tests/batch_stub.py) answer each request as POST /v1/messages would; `server.billing.billed`
-is what the stub billed at `server.billing` prices (batches at its discount).
+is what the stub billed at `server.billing` prices (batches at its discount). One token per character.
+
+With `server.caching = True` it caches prompts like Anthropic: only at a `cache_control` breakpoint,
+for a prefix (system and the blocks up to the marked one) of at least 1,024 tokens (Sonnet-class): the
+first request writes it (`cache_creation_input_tokens`, billed at `billing.price_write`), later ones
+read it (`cache_read_input_tokens`, at `billing.price_cached`); `input_tokens` counts the rest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import re
 import threading
@@ -17,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from batch_stub import Batches, Billing, anthropic_batch, anthropic_results
 
 FRAMING = 7  # tokens the stub's count_tokens adds around a message
+CACHE_MIN = 1024  # the shortest cacheable prefix (Sonnet-class models)
 
 
 class StubMessages(BaseHTTPRequestHandler):
@@ -47,7 +55,7 @@ class StubMessages(BaseHTTPRequestHandler):
             return self._send(200, {}, {"input_tokens": FRAMING + len(text)})
         if self.path == "/v1/messages/batches":
             requests = [(r["custom_id"], r["params"]) for r in body["requests"]]
-            batch_id = self.server.batches.create(requests, _answer)
+            batch_id = self.server.batches.create(requests, functools.partial(_answer, self.server))
             return self._send(200, {}, anthropic_batch(self.server.batches, self._base, batch_id))
         if self.path != "/v1/messages":
             return self._send(404, {}, {"type": "error", "error": {"type": "not_found_error", "message": "no"}})
@@ -57,8 +65,8 @@ class StubMessages(BaseHTTPRequestHandler):
                 time.sleep(2.0)
                 payload = message_body("late")
             return self._send(status, headers, payload)
-        seen, output, message = _answer(body)
-        self.server.billing.bill(seen, output)
+        seen, output, message, read, write = _answer(self.server, body)
+        self.server.billing.bill(seen, output, cached=read, written=write)
         return self._send(200, {}, message)
 
     @property
@@ -84,28 +92,55 @@ class StubMessages(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
-def _answer(body: dict) -> tuple[int, int, dict]:
-    """(input tokens, output tokens, message) of one Messages API request: one token per character plus
-    the framing, as the stub's count_tokens says."""
+def _answer(server, body: dict) -> tuple[int, int, dict, int, int]:
+    """(input tokens, output tokens, message, cache read, cache written) of one Messages API request: one
+    token per character plus the framing, as the stub's count_tokens says; input tokens hold the cached."""
     texts = [
         m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
         for m in body["messages"]
     ]
     seen = FRAMING + len("\n".join(([body["system"]] if "system" in body else []) + texts))
-    message = message_body(_solve(texts[-1]) or f"echo: {texts[-1][-20:]}", input_tokens=seen)
-    return seen, message["usage"]["output_tokens"], message
+    read, write = _cache(server, body) if server.caching else (0, 0)
+    answer = _solve(texts[-1]) or f"echo: {texts[-1][-20:]}"
+    message = message_body(answer, seen - read - write, len(answer), cache_read=read, cache_write=write)
+    return seen, len(answer), message, read, write
 
 
 def _solve(text: str) -> str | None:
-    """Follow the chain the question asks about (the stub is a perfect model)."""
+    """Follow the chain the question asks about (the stub is a perfect model): every hash on the way
+    when the question asks for them, else the last."""
     ask = re.search(r"Start at (\w+) and follow (\d+) link", text)
     if not ask:
         return None
     links = dict(re.findall(r"^(\w+) = '?(\w+)'?$", text, re.M))
-    h = ask.group(1)
+    h, path = ask.group(1), []
     for _ in range(int(ask.group(2))):
         h = links.get(h, "?")
-    return f"The answer is {h}."
+        path.append(h)
+    return " = ".join(path) if "Write every hash" in text else f"The answer is {h}."
+
+
+def _cache(server, body) -> tuple[int, int]:
+    """(tokens read, tokens written) of the prompt cache: the prefix up to the last `cache_control`
+    block, when it holds CACHE_MIN tokens or more."""
+    prefix = [body.get("system", "")]
+    marked = False
+    for m in body["messages"]:
+        for block in [m["content"]] if isinstance(m["content"], str) else m["content"]:
+            text = block if isinstance(block, str) else block["text"]
+            prefix.append(text)
+            if isinstance(block, dict) and block.get("cache_control"):
+                marked, end = True, len(prefix)
+    if not marked:
+        return 0, 0
+    text = "\n".join(prefix[:end])
+    if len(text) < CACHE_MIN:
+        return 0, 0
+    key = hashlib.sha256(text.encode()).hexdigest()
+    with server.lock:
+        hit = key in server.cache
+        server.cache.add(key)
+    return (len(text), 0) if hit else (0, len(text))
 
 
 def message_body(text, input_tokens=11, output_tokens=3, cache_read=0, cache_write=0):
@@ -138,6 +173,7 @@ def running_stub():
     server.script, server.seen, server.count_tokens, server.get_status = [], [], True, 200
     server.billing = Billing()
     server.batches = Batches(server.billing)  # .script, .created, .delay: the tests' controls
+    server.caching, server.cache, server.lock = False, set(), threading.Lock()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:

@@ -18,17 +18,46 @@ import time
 
 
 class Billing:
-    """USD per million prompt/completion tokens, and the running total billed."""
+    """USD per million tokens (prompt, cached prompt read, prompt written to a cache, completion), the
+    running total billed (`billed`), and the tallies a benchmark reports. Cache prices default to
+    Anthropic's list ratios of the input price (read 0.1x, write 1.25x)."""
 
-    def __init__(self, price_in: float = 0.0, price_out: float = 0.0, discount: float = 0.5):
+    def __init__(
+        self,
+        price_in: float = 0.0,
+        price_out: float = 0.0,
+        discount: float = 0.5,
+        price_cached: float | None = None,
+        price_write: float | None = None,
+    ):
         self.price_in, self.price_out, self.discount = price_in, price_out, discount
+        self.price_cached = price_in * 0.1 if price_cached is None else price_cached
+        self.price_write = price_in * 1.25 if price_write is None else price_write
         self.billed = 0.0
+        self.probe = 0.0  # of `billed`, the one-token calibration probes (sent, billed, never recorded)
+        self.tally = dict.fromkeys(
+            ("requests", "prompt_tokens", "cached_tokens", "cache_write_tokens", "completion_tokens"), 0
+        )
         self._lock = threading.Lock()
 
-    def bill(self, prompt_tokens: int, completion_tokens: int, batch: bool = False) -> None:
-        cost = (prompt_tokens * self.price_in + completion_tokens * self.price_out) / 1e6
+    def bill(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        batch: bool = False,
+        cached: int = 0,
+        written: int = 0,
+        probe: bool = False,
+    ) -> None:
+        """One answered request; `prompt_tokens` holds the `cached` and `written` ones."""
+        fresh = prompt_tokens - cached - written
+        cost = fresh * self.price_in + cached * self.price_cached + written * self.price_write
+        cost = (cost + completion_tokens * self.price_out) / 1e6 * (self.discount if batch else 1.0)
         with self._lock:
-            self.billed += cost * (self.discount if batch else 1.0)
+            self.billed += cost
+            self.probe += cost if probe else 0.0
+            for key, n in zip(self.tally, (1, prompt_tokens, cached, written, completion_tokens)):
+                self.tally[key] += n
 
 
 class Batches:
@@ -68,8 +97,8 @@ class Batches:
             if not item["billed"]:
                 item["billed"] = True
                 for _, fault, result in item["lines"]:
-                    if fault is None:
-                        self.billing.bill(result[0], result[1], batch=True)
+                    if fault is None:  # (prompt, completion, body[, cached, written]): a caching stub adds the last two
+                        self.billing.bill(result[0], result[1], True, *result[3:5])
         return True
 
 

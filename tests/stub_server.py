@@ -6,7 +6,14 @@ connection resets mid-body, truncated or malformed JSON, empty choices, gigantic
 Endpoints: /v1/chat/completions, /v1/completions, /v1/models, /extras/tokenize/count
 (llama-cpp-python), /tokenize (llama.cpp native), /props (optional), and the Batch API (/v1/files,
 /v1/batches: tests/batch_stub.py). It bills like a provider: `billing.billed` is the running total
-at `price_in`/`price_out` USD per million tokens, batch requests at `batch_discount` (GET /billing).
+at `price_in`/`price_out`/`price_cached` USD per million tokens, batch requests at `batch_discount`
+(GET /billing).
+
+With `caching=True` it caches prompts like OpenAI: automatically, for prompts of 1,024 tokens or
+more, in 128-token blocks of a prefix seen before, reported as `usage.prompt_tokens_details.
+cached_tokens` and billed at `price_cached`. Batch requests are cached the same way, in the order
+they come in the batch (Anthropic documents that its cache and batch discounts stack; the stub bills
+OpenAI batches alike).
 
 By default it answers like the oracle (it parses the context and walks the chain), so the whole
 path can be checked for correct scoring. `script(...)` queues one action per request, in order;
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import json
 import re
 import threading
@@ -27,6 +35,7 @@ from batch_stub import Batches, Billing, OpenAIBatchAPI
 QUESTION = re.compile(r"Start at (\w+) and follow (\d+) link")
 LINE = re.compile(r"^(\w+) = '?(\w+)'?$", re.M)
 TOKEN = re.compile(r"\w{1,4}|[^\w\s]")
+CACHE_MIN, CACHE_BLOCK = 1024, 128  # OpenAI: prompts of 1,024+ tokens, cached in 128-token steps
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -74,12 +83,16 @@ class StubServer:
         price_out: float = 0.0,
         batch_discount: float = 0.5,
         batch_delay: float = 0.0,
+        caching: bool = False,
+        price_cached: float | None = None,
     ):
         self.models, self.answer, self.delay = tuple(models), answer, delay
         self.require_key, self.context_window = require_key, context_window
         self.tokenize, self.props = tokenize, props
         self.requests: list[dict] = []
-        self.billing = Billing(price_in, price_out, batch_discount)
+        self.caching = caching
+        self._blocks: set[str] = set()  # chained digests of every 128-token prefix block seen
+        self.billing = Billing(price_in, price_out, batch_discount, price_cached)
         self.batches = Batches(self.billing, batch_delay)  # .script, .created: the tests' controls
         self._batch_api = OpenAIBatchAPI(self.batches)
         self._script: collections.deque = collections.deque()
@@ -192,7 +205,8 @@ class StubServer:
             raw = out if isinstance(out, bytes) else None
             return await self._send(writer, status, None if raw is not None else out, raw=raw)
         if path == "/billing":  # what it billed so far, for a benchmark that runs it as a process
-            return await self._send(writer, 200, {"billed_usd": self.billing.billed, "batches": self.batches.created})
+            billed = {"billed_usd": self.billing.billed, "probe_usd": self.billing.probe, **self.billing.tally}
+            return await self._send(writer, 200, {**billed, "batches": self.batches.created})
         if path == "/v1/models":
             return await self._send(writer, 200, {"object": "list", "data": [{"id": m} for m in self.models]})
         if path == "/extras/tokenize/count" and self.tokenize == "llama-cpp-python":
@@ -226,6 +240,8 @@ class StubServer:
                     }
                 },
             )
+        if data.get("max_tokens", 0) <= 1:  # the backend's calibration probe: billed, and counted apart
+            action = {**action, "probe": True}
         return await self._act(action, chat, prompt, n_prompt, writer)
 
     async def _act(self, a: dict, chat: bool, prompt: str, n_prompt: int, writer) -> bool:
@@ -252,8 +268,32 @@ class StubServer:
         if "huge" in a:
             return await self._huge(writer, a["huge"], a.get("chunked", False))
         text = a.get("text") if "text" in a else self._answer(prompt)
-        self.billing.bill(a.get("prompt_tokens", n_prompt), count(text))
-        return await self._send(writer, 200, self._completion(chat, text, a.get("prompt_tokens", n_prompt)))
+        body = self._completion(chat, text, a.get("prompt_tokens", n_prompt))
+        cached = self._cache_usage(body["usage"], prompt)
+        self.billing.bill(body["usage"]["prompt_tokens"], count(text), cached=cached, probe=a.get("probe", False))
+        return await self._send(writer, 200, body)
+
+    def _cache_usage(self, usage: dict, prompt: str) -> int:
+        """With caching, the cached tokens of `prompt`, reported in `usage` as OpenAI does; else 0."""
+        if not self.caching:
+            return 0
+        cached = min(self._cached(prompt), usage["prompt_tokens"])
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        return cached
+
+    def _cached(self, prompt: str) -> int:
+        """Tokens of `prompt` served from the cache: the leading 128-token blocks seen before (a block's
+        digest chains every block before it, so only a repeated prefix matches). Remembers this prompt."""
+        tokens = TOKEN.findall(prompt)
+        if len(tokens) < CACHE_MIN:
+            return 0
+        digest, blocks = hashlib.sha256(), []
+        for start in range(0, len(tokens) - CACHE_BLOCK + 1, CACHE_BLOCK):
+            digest.update("\x00".join(tokens[start : start + CACHE_BLOCK]).encode())
+            blocks.append(digest.hexdigest())
+        hits = next((i for i, b in enumerate(blocks) if b not in self._blocks), len(blocks))
+        self._blocks.update(blocks)
+        return hits * CACHE_BLOCK
 
     def _batch_answer(self, data: dict) -> tuple[int, int, dict]:
         """A batch request's answer, as the synchronous endpoint gives it: (prompt tokens, completion
@@ -262,7 +302,8 @@ class StubServer:
         prompt = "\n".join(m["content"] for m in data["messages"]) if chat else data["prompt"]
         n_prompt = count(prompt) + (4 * len(data["messages"]) + 3 if chat else 0)
         text = self._answer(prompt)
-        return n_prompt, count(text), self._completion(chat, text, n_prompt)
+        body = self._completion(chat, text, n_prompt)
+        return n_prompt, count(text), body, self._cache_usage(body["usage"], prompt), 0
 
     def _answer(self, prompt: str) -> str:
         if callable(self.answer):

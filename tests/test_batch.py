@@ -56,7 +56,7 @@ def test_openai_batch_records_equal_a_synchronous_run_billed_at_half(tmp_path):
 
 @pytest.fixture
 def anthropic(monkeypatch):
-    pytest.importorskip("httpx")
+    pytest.importorskip("aiohttp")
     monkeypatch.setenv("HH_TEST_ANTHROPIC_KEY", "sk-ant-test")
     with running_stub() as server:
         server.billing.price_in, server.billing.price_out = 3.0, 15.0

@@ -205,7 +205,7 @@ COMMANDS = {
         [],
     ),
 }
-SUITES = ["quick", "quick@1", "quick@99", "nope", "", "standard@0"]
+SUITES = ["quick", "quick@2", "quick@99", "nope", "", "standard@0"]
 FILE_FLAGS = {"-o", "--dataset", "--template", "--pricing", "--sweep"}
 
 

@@ -54,7 +54,7 @@ def sweep_tables():
         {},
         optional={
             "name": VALUE,
-            "suite": st.sampled_from(["quick", "quick@1", "nope"]) | VALUE,
+            "suite": st.sampled_from(["quick", "quick@2", "nope"]) | VALUE,
             "grid": grid_tables() | VALUE,
             "models": st.lists(model_tables(), max_size=3) | VALUE,
         },

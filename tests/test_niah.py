@@ -151,5 +151,5 @@ def test_a_sweep_file_takes_a_task_list():
 
 
 def test_the_niah_suite_crosses_tasks_lengths_and_hops():
-    grid = get_suite("niah-vs-hashhop@1").grid
+    grid = get_suite("niah-vs-hashhop@2").grid
     assert set(grid.tasks) == {"niah", "niah-multikey", "hashhop"} and grid.hops == (1, 2, 4)

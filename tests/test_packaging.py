@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # extra -> (module to import, the top-level packages that extra provides)
 EXTRAS = {
     "openai": ("hashhop.backends.openai", ["aiohttp"]),
-    "anthropic": ("hashhop.backends.anthropic", ["httpx"]),
+    "anthropic": ("hashhop.backends.anthropic", ["aiohttp"]),
     "hf": ("hashhop.backends.hf", ["transformers", "torch"]),
     "llamacpp": ("hashhop.backends.llamacpp", ["llama_cpp"]),
     "report": ("hashhop.report", ["matplotlib"]),
@@ -355,7 +355,8 @@ def test_the_anthropic_extra_alone_evaluates_against_a_messages_server(built):
     from anthropic_stub import running_stub
 
     hashhop = _venv_with(built, "anthropic")
-    assert "httpx" in _frozen(hashhop) and "aiohttp" not in _frozen(hashhop)
+    frozen = _frozen(hashhop)
+    assert "aiohttp" in frozen and "httpx" not in frozen  # the one transport, aiohttp, and no second client
     env = {**os.environ, "HH_PACKAGING_KEY": "sk-ant-packaging-test"}
     with running_stub() as server:
         proc = subprocess.run(

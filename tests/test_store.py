@@ -51,6 +51,8 @@ def rec(sample_id="hh-1", q=0, status="ok", correct=True, latency=0.1, **kw):
         n_tokens=900,
         prompt_tokens=None,
         completion_tokens=None,
+        cached_tokens=None,
+        cache_write_tokens=None,
         latency_s=latency,
         cost_usd=0.0,
         attempts=1,

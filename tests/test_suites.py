@@ -32,7 +32,7 @@ def test_invariance_crosses_every_order_with_depths_at_3_lengths_and_hops_1_2_4(
     g = get_suite("invariance").grid
     assert g.orders == ("shuffled", "forward", "backward") and len(g.depths) >= 3 and None not in g.depths
     assert len(g.lengths) == 3 and g.hops == (1, 2, 4)
-    cells = g.cells("x", "invariance@1")
+    cells = g.cells("x", "invariance@2")
     assert {c.order for c in cells} == set(g.orders) and {c.depth for c in cells} == set(g.depths)
     assert {c.to_dict().get("order") for c in cells} == {None, "forward", "backward"}  # shuffled is not written
     per_order = g.n_queries // len(g.orders) * 2 // 3  # queries of 2 or 4 hops at one order
@@ -75,7 +75,7 @@ def test_cells_come_shortest_context_first():
 
 
 def test_a_version_can_be_insisted_on_and_a_wrong_one_is_refused():
-    assert get_suite("quick@1") is SUITES["quick"]
+    assert get_suite("quick@2") is SUITES["quick"]
     with pytest.raises(SuiteError, match="not 99"):
         get_suite("quick@99")
 

@@ -195,7 +195,7 @@ def test_dry_run_lists_cells_token_counts_and_cost_without_calling_anything(tmp_
 def test_without_a_model_the_built_in_model_is_used(tmp_path, capsys):
     assert main(["bench", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert f"{DEFAULT_MODEL}:" in out and "quick@1" in out
+    assert f"{DEFAULT_MODEL}:" in out and "quick@2" in out
 
 
 def test_model_on_the_command_line_replaces_the_models_of_a_sweep_file(tmp_path, capsys):
@@ -209,4 +209,15 @@ def test_dry_run_of_a_shipped_suite_lists_every_cell(capsys):
     out = capsys.readouterr().out
     cells = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert len(cells) == get_suite("standard").grid.n_cells == 8 * 4 * 2 * 3
-    assert "oracle: 1536 queries" in out and "standard@1" in out
+    assert "oracle: 1536 queries" in out and "standard@2" in out
+
+
+def test_share_contexts_follows_the_suite_unless_the_file_says_otherwise():
+    from hashhop.bench.sweep import parse_sweep
+
+    assert parse_sweep({"suite": "quick"}).share_contexts is True  # shipped suites share since @2
+    assert parse_sweep({"suite": "quick", "share_contexts": False}).share_contexts is False
+    assert parse_sweep({"grid": {"lengths": ["1K"], "hops": [1, 2]}}).share_contexts is False
+    assert parse_sweep({"grid": {"lengths": ["1K"], "hops": [1, 2]}, "share_contexts": True}).share_contexts is True
+    with pytest.raises(SweepError, match="share_contexts"):
+        parse_sweep({"suite": "quick", "share_contexts": "yes"})

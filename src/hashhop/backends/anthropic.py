@@ -1,4 +1,5 @@
-"""The `anthropic` backend: Claude models through the Messages API, over httpx.
+"""The `anthropic` backend: Claude models through the Messages API, over the one HTTP transport
+(backends/http.py, aiohttp).
 
 `--model anthropic:claude-sonnet-4-5 [-M base_url=URL] [-M api_key_env=NAME] [-M context_window=N]`.
 The key is read from the environment variable named by `api_key_env` (default ANTHROPIC_API_KEY) and
@@ -9,18 +10,22 @@ HTTP failures map onto the contract of backends/base.py; retrying is the runner'
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
+import urllib.error
 
 from hashhop.backends.anthropic_batch import AnthropicBatch
 from hashhop.backends.base import Backend, BatchAPI, Completion, Request, check_options
-from hashhop.backends.http import retry_after
-from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError, require
+from hashhop.backends.http import Transport, post_json, retry_after
+from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 DEFAULT_CONTEXT_WINDOW = 200_000  # every current Claude model; override with -M context_window=N
+MAX_RESPONSE_BYTES = 4 * 2**20
 _OVERLENGTH_HINTS = ("prompt is too long", "too many tokens", "context window", "context length")
+_NO_COUNT_ENDPOINT = (404, 405, 501)  # a proxy without count_tokens: sizing falls back to the tokenizer
 
 
 def _parse_bool(value) -> bool:
@@ -45,7 +50,6 @@ class AnthropicBackend(Backend):
     ):
         if not model:
             raise BackendError("no model name: use --model anthropic:MODEL, e.g. anthropic:claude-sonnet-4-5")
-        httpx = require("httpx", "anthropic")
         key = os.environ.get(api_key_env)
         if not key:
             raise BackendError(
@@ -59,12 +63,9 @@ class AnthropicBackend(Backend):
         self._key_env = api_key_env
         self._cache_prompt = _parse_bool(cache_prompt)
         self._preflight = _parse_bool(preflight)
-        headers = {"x-api-key": key, "anthropic-version": anthropic_version, "content-type": "application/json"}
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-        self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=float(timeout), limits=limits)
-        # count_tokens is synchronous in the contract (the prompt sizer calls it outside the event loop).
-        self._sync = httpx.Client(base_url=self.base_url, headers=headers, timeout=float(timeout))
-        self._httpx = httpx
+        self._headers = {"x-api-key": key, "anthropic-version": anthropic_version}
+        self._timeout = float(timeout)
+        self._http = Transport(self._headers, self._timeout, MAX_RESPONSE_BYTES, extra="anthropic")
         self._count_overhead: int | None = None
         self._count_supported = True
 
@@ -88,34 +89,37 @@ class AnthropicBackend(Backend):
             "cache_prompt": self._cache_prompt,
         }
 
+    def cap_timeout(self, seconds: float) -> bool:
+        """The runner's per-request timeout, enforced by the transport."""
+        self._http.cap_timeout(seconds)
+        return True
+
     async def check(self) -> None:
         """Fail fast, once, before anything is sized or sent: unreachable server, refused key, unknown
         model (GET /v1/models/MODEL). Proxies without that endpoint: -M preflight=false."""
         if not self._preflight:
             return
         try:
-            response = await self._client.get(f"/v1/models/{self.model}")
-        except self._httpx.HTTPError as exc:
-            raise BackendError(
-                f"cannot reach {self.base_url} ({type(exc).__name__}): check the network or --base-url"
-            ) from None
-        if response.status_code in (401, 403, 404):
-            _raise_for_status(response, self.base_url, self.model)
+            status, headers, body = await self._http.request("GET", f"{self.base_url}/v1/models/{self.model}")
+        except TransientError as exc:
+            raise BackendError(f"cannot reach {self.base_url} ({exc}): check the network or --base-url") from None
+        if status in (401, 403, 404):
+            _raise_for_status(status, headers, body, self.base_url, self.model)
         # 429/5xx here say nothing about the run: the requests retry on their own.
 
     # -- generation ----------------------------------------------------------------------
     async def generate(self, request: Request) -> Completion:
-        body = self._body(request)
         started = time.perf_counter()
         try:
-            response = await self._client.post("/v1/messages", json=body)
-        except self._httpx.TimeoutException as exc:
-            raise TransientError(f"timeout talking to {self.base_url}") from exc
-        except self._httpx.TransportError as exc:  # connection refused/reset, DNS, protocol errors
-            raise TransientError(f"cannot reach {self.base_url}: {type(exc).__name__}") from exc
+            status, headers, body = await self._http.request(
+                "POST", f"{self.base_url}/v1/messages", self._body(request)
+            )
+        except TransientError as exc:
+            where = "timeout talking to" if "timeout" in str(exc) else "cannot reach"
+            raise TransientError(f"{where} {self.base_url}: {exc}") from None
         latency = time.perf_counter() - started
-        _raise_for_status(response, self.base_url, self.model)
-        return _completion(response, latency)
+        _raise_for_status(status, headers, body, self.base_url, self.model)
+        return _completion(body, latency)
 
     def _body(self, request: Request) -> dict:
         system = [m["content"] for m in request.messages if m["role"] == "system"]
@@ -152,29 +156,32 @@ class AnthropicBackend(Backend):
         return None if total is None else max(total - self._count_overhead, 0)
 
     def _count_message(self, text: str) -> int | None:
+        """One blocking count (sizing runs outside the event loop); None when the endpoint is missing."""
         body = {"model": self.model, "messages": [{"role": "user", "content": text}]}
+        url = f"{self.base_url}/v1/messages/count_tokens"
         try:
-            response = self._sync.post("/v1/messages/count_tokens", json=body)
-        except self._httpx.HTTPError:
+            data = post_json(url, body, self._headers, self._timeout, MAX_RESPONSE_BYTES)
+        except urllib.error.HTTPError as exc:
+            if exc.code in _NO_COUNT_ENDPOINT:
+                self._count_supported = False
+                return None
+            _raise_for_status(exc.code, exc.headers, exc.read(MAX_RESPONSE_BYTES), self.base_url, self.model)
+            raise  # unreachable: every status >= 400 raises above
+        except (OSError, ValueError):  # unreachable server, broken body: no counts, the tokenizer sizes
             self._count_supported = False
             return None
-        if response.status_code in (404, 405, 501):
-            self._count_supported = False
-            return None
-        _raise_for_status(response, self.base_url, self.model)
         try:
-            return int(response.json()["input_tokens"])
-        except (ValueError, KeyError, TypeError) as exc:
+            return int(data["input_tokens"])
+        except (KeyError, TypeError, ValueError) as exc:
             raise TransientError("malformed count_tokens response") from exc
 
     def batch_api(self) -> BatchAPI:
-        """Message Batches (backends/anthropic_batch.py), on this backend's client and parsing."""
+        """Message Batches (backends/anthropic_batch.py), on this backend's transport and parsing."""
         raise_for_status = functools.partial(_raise_for_status, base_url=self.base_url, model=self.model)
-        return AnthropicBatch(self._client, self._httpx, self._body, _completion, raise_for_status)
+        return AnthropicBatch(self._http, self.base_url, self._body, _completion, raise_for_status)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-        self._sync.close()
+        await self._http.aclose()
 
 
 def _mark_cacheable(messages: list[dict], context: str) -> list[dict]:
@@ -195,19 +202,18 @@ def _mark_cacheable(messages: list[dict], context: str) -> list[dict]:
     return out
 
 
-def _error_message(response) -> str:
+def _error_message(body: bytes) -> str:
     try:
-        error = response.json().get("error") or {}
+        error = json.loads(body).get("error") or {}
         return str(error.get("message") or error.get("type") or "")[:300]
     except (ValueError, AttributeError):
-        return response.text[:300]
+        return body[:300].decode("utf-8", "replace")
 
 
-def _raise_for_status(response, base_url: str, model: str) -> None:
-    status = response.status_code
+def _raise_for_status(status: int, headers, body: bytes, base_url: str, model: str) -> None:
     if status < 400:
         return
-    message = _error_message(response)
+    message = _error_message(body)
     if status in (401, 403):
         raise BackendError(f"{base_url} refused the key ({status}): check the variable named by -M api_key_env")
     if status == 404:
@@ -217,7 +223,7 @@ def _raise_for_status(response, base_url: str, model: str) -> None:
     if status == 413 or (status == 400 and any(h in message.lower() for h in _OVERLENGTH_HINTS)):
         raise OverLength(message or f"prompt too long ({status})")
     if status == 429:
-        raise RateLimited(f"rate limited (429): {message}", retry_after(response.headers))
+        raise RateLimited(f"rate limited (429): {message}", retry_after(headers))
     if status == 529 or status >= 500 or status == 408:
         raise TransientError(f"server error {status}: {message}")
     raise BackendError(f"{base_url} rejected the request ({status}): {message}")
@@ -228,20 +234,20 @@ def _count(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _completion(response, latency: float) -> Completion:
+def _completion(body: bytes, latency: float) -> Completion:
     try:
-        data = response.json()
+        data = json.loads(body)
         text = "".join(b.get("text", "") for b in data["content"] if b.get("type") == "text")
         usage = data.get("usage") or {}
         if not isinstance(usage, dict):
             raise TypeError("usage is not an object")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TransientError("malformed Messages API response (no content list)") from exc
-    cache_write = _count(usage.get("cache_creation_input_tokens")) or 0
-    cache_read = _count(usage.get("cache_read_input_tokens")) or 0
+    cache_write = _count(usage.get("cache_creation_input_tokens"))
+    cache_read = _count(usage.get("cache_read_input_tokens"))
     fresh = _count(usage.get("input_tokens"))
     # input_tokens excludes cached tokens: the prompt size is the sum of all three.
-    prompt_tokens = None if fresh is None else fresh + cache_write + cache_read
+    prompt_tokens = None if fresh is None else fresh + (cache_write or 0) + (cache_read or 0)
     return Completion(
         text=text,
         prompt_tokens=prompt_tokens,
@@ -249,7 +255,8 @@ def _completion(response, latency: float) -> Completion:
         latency_s=latency,
         finish_reason=data.get("stop_reason"),
         model=data.get("model"),
-        extra={"cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read},
+        cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
 
 

@@ -1,4 +1,4 @@
-"""Anthropic Message Batches for the `anthropic` backend, on that backend's httpx client.
+"""Anthropic Message Batches for the `anthropic` backend, on that backend's HTTP transport (aiohttp).
 
 Protocol (docs.anthropic.com, Message Batches): `POST /v1/messages/batches` with `requests:
 [{custom_id, params}]` (params: a Messages API body), `GET /v1/messages/batches/{id}` until
@@ -16,6 +16,7 @@ from hashhop.backends.base import BatchAPI, BatchStatus, Completion, Request
 from hashhop.core.errors import BackendError, HashhopError, TransientError
 
 PATH = "/v1/messages/batches"
+RESULT_BYTES = 256 * 2**20  # the most a result file is read (the provider's limit on a batch)
 # The status an error type stands for, so the backend's own mapping types it.
 ERROR_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529}
 
@@ -26,25 +27,27 @@ class AnthropicBatch(BatchAPI):
 
     def __init__(
         self,
-        client,
-        httpx,
+        http,
+        base_url: str,
         body: Callable[[Request], dict],
-        completion: Callable[[object, float], Completion],
-        raise_for_status: Callable[[object], None],
+        completion: Callable[[bytes, float], Completion],
+        raise_for_status: Callable[[int, object, bytes], None],
     ):
-        self.client, self.httpx = client, httpx  # the backend's httpx.AsyncClient and module
+        self.http, self.base_url = http, base_url  # the backend's Transport (backends/http.py)
         self.body, self.completion, self.raise_for_status = body, completion, raise_for_status
 
     def line(self, custom_id: str, request: Request) -> dict:
         return {"custom_id": custom_id, "params": self.body(request)}
 
-    async def _call(self, method: str, url: str, body: dict | None = None):
+    async def _call(self, method: str, url: str, body: dict | None = None, limit: int | None = None) -> bytes:
+        """The body of a batch API call; `url` is a path, or the absolute `results_url` the API gives."""
+        full = url if url.startswith(("http://", "https://")) else f"{self.base_url}{url}"
         try:
-            response = await self.client.request(method, url, json=body)
-        except self.httpx.HTTPError as exc:
-            raise TransientError(f"cannot reach the batch API: {type(exc).__name__}") from None
-        self.raise_for_status(response)
-        return response
+            status, headers, raw = await self.http.request(method, full, body, limit)
+        except TransientError as exc:
+            raise TransientError(f"cannot reach the batch API: {exc}"[:200]) from None
+        self.raise_for_status(status, headers, raw)
+        return raw
 
     async def submit(self, lines: list[dict]) -> str:
         data = _object(await self._call("POST", PATH, {"requests": lines}))
@@ -60,9 +63,9 @@ class AnthropicBatch(BatchAPI):
     async def results(self, batch_id: str) -> dict[str, Completion | Exception]:
         data = _object(await self._call("GET", f"{PATH}/{batch_id}"))
         url = data.get("results_url") or f"{PATH}/{batch_id}/results"
-        response = await self._call("GET", url)
+        raw = await self._call("GET", url, limit=RESULT_BYTES)
         out: dict[str, Completion | Exception] = {}
-        for text in response.text.splitlines():
+        for text in raw.decode("utf-8", "replace").splitlines():
             if text.strip():
                 custom_id, outcome = self._outcome(text)
                 out[custom_id] = outcome
@@ -77,20 +80,20 @@ class AnthropicBatch(BatchAPI):
             raise TransientError(f"malformed message batch result: {text[:80]!r}") from None
         try:
             if kind == "succeeded":
-                return custom_id, self.completion(self.httpx.Response(200, json=result.get("message")), 0.0)
+                return custom_id, self.completion(json.dumps(result.get("message")).encode(), 0.0)
             if kind == "errored":
                 error = (result.get("error") or {}).get("error") or result.get("error") or {}
                 status = ERROR_STATUS.get(str(error.get("type")), 500)
-                self.raise_for_status(self.httpx.Response(status, json={"type": "error", "error": error}))
+                self.raise_for_status(status, {}, json.dumps({"type": "error", "error": error}).encode())
                 raise BackendError(f"batch request errored: {error}"[:200])
         except HashhopError as exc:  # the typed error of this one request, recorded like a synchronous one
             return custom_id, exc
         return custom_id, TransientError(f"batch request {kind}")  # canceled, expired: worth another batch
 
 
-def _object(response) -> dict:
+def _object(raw: bytes) -> dict:
     try:
-        data = response.json()
+        data = json.loads(raw)
     except ValueError:
         data = None
     if not isinstance(data, dict):

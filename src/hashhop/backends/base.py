@@ -42,6 +42,10 @@ class Completion:
     finish_reason: str | None = None
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Of prompt_tokens, those the provider read from its prompt cache and those it wrote to it (Anthropic);
+    # None when the provider does not say.
+    cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclass(frozen=True)

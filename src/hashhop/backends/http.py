@@ -1,5 +1,6 @@
 """HTTP for the API backends: the one transport, on aiohttp (`Transport.request(method, url, body) ->
-(status, headers, bytes)`, and `upload` for multipart file uploads, used by the openai backend), the Retry-After reading every backend shares,
+(status, headers, bytes)`, and `upload` for multipart file uploads, used by the openai and anthropic
+backends), the Retry-After reading every backend shares,
 and a blocking JSON POST for token counting outside the event loop.
 
 aiohttp was chosen over httpx by measurement (docs/benchmarks.md, Harness): against the same stub it
@@ -31,8 +32,8 @@ JSON = {"Content-Type": "application/json"}
 class Transport:
     """Keep-alive HTTP requests from one event loop at a time (a new loop gets a new session)."""
 
-    def __init__(self, headers: dict, timeout: float, limit: int):
-        self.aiohttp = require("aiohttp", "openai")  # fail at construction with the install hint
+    def __init__(self, headers: dict, timeout: float, limit: int, extra: str = "openai"):
+        self.aiohttp = require("aiohttp", extra)  # fail at construction with the install hint of the backend's extra
         for name, value in headers.items():
             if any(c in f"{name}{value}" for c in "\r\n\0"):  # a key with a newline would inject headers
                 raise BackendError(f"header {name} holds a line break: fix the value (an API key variable?)")

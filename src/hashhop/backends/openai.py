@@ -26,17 +26,8 @@ from hashhop.core.errors import BackendError, OverLength, RateLimited, Transient
 OPENAI_URL = "https://api.openai.com/v1"
 MAX_RESPONSE_BYTES = 4 * 2**20
 _OVER_LENGTH = re.compile(r"context|too long|too many tokens|maximum.*tokens|exceed", re.I)
-OPTIONS = {
-    "base_url",
-    "api",
-    "api_key_env",
-    "timeout",
-    "context_window",
-    "max_response_bytes",
-    "cache_prompt",
-    "tokenize",
-    "chat_overhead",
-}
+_CONNECTION = {"base_url", "api", "api_key_env", "timeout", "context_window", "max_response_bytes"}
+OPTIONS = _CONNECTION | {"cache_prompt", "tokenize", "chat_overhead"}  # every -M option
 
 
 def _text(content) -> str:
@@ -236,6 +227,8 @@ class OpenAIBackend(Backend):
                 _count(usage.get("completion_tokens")),
             )
             finish_reason, model = choice.get("finish_reason"), data.get("model")
+            details = usage.get("prompt_tokens_details")  # OpenAI's automatic prompt caching (vLLM reports it too)
+            cached_tokens = _count(details.get("cached_tokens")) if isinstance(details, dict) else None
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise TransientError(f"malformed response from {self.base_url}: {body[:80]!r}") from None
         return Completion(
@@ -245,6 +238,7 @@ class OpenAIBackend(Backend):
             latency_s=latency,
             finish_reason=finish_reason if isinstance(finish_reason, str) else None,
             model=model if isinstance(model, str) else None,
+            cached_tokens=cached_tokens,
         )
 
     # -- token counting -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from hashhop.backends import Backend, get_backend, runs_in_process
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import Grid
 from hashhop.evaluate.batch import BatchSettings
-from hashhop.evaluate.cost import Prices, batch_prices, load_batch_discount, load_prices
+from hashhop.evaluate.cost import Prices, batch_prices, load_batch_discount
 from hashhop.evaluate.results import redact
 from hashhop.evaluate.runner import RunConfig, answer_budget
 from hashhop.prompt.cell import Cell
@@ -36,6 +36,7 @@ class Job:
     )
     skip_invalid: bool = False  # evaluate a dataset's valid samples, counting the invalid ones, instead of refusing it
     on_over_length: str = "record"  # or "stop": the first prompt that does not fit ends the run
+    share_contexts: bool = False  # one context for the cells that differ only in hops and mode (prompt/share.py)
 
     @property
     def local(self) -> bool:
@@ -92,6 +93,9 @@ class Job:
             "pricing": e.pricing,
             "on_over_length": None if self.on_over_length == "record" else self.on_over_length,
             "backoff": None if e.backoff == ModelEntry.backoff else e.backoff,
+            "share_contexts": True if self.share_contexts else None,
+            "price_cache_read": e.cache_read_price,
+            "price_cache_write": e.price_cache_write,
             "batch": e.batch or None,  # written only for batch runs: a synchronous run's config is unchanged
             "batch_discount": load_batch_discount(e.model, e.batch_discount, e.pricing) if e.batch else None,
         }
@@ -106,7 +110,7 @@ def unit_estimate(job: Job, cell: Cell) -> float:
 
 def entry_prices(entry: ModelEntry) -> Prices:
     """What the model's queries are charged: its prices, at the batch discount when it runs in batches."""
-    prices = load_prices(entry.model, entry.price_in, entry.price_out, entry.pricing)
+    prices = entry.prices()
     if entry.batch:
         return batch_prices(prices, load_batch_discount(entry.model, entry.batch_discount, entry.pricing))
     return prices

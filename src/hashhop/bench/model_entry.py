@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from hashhop.bench.sweep_values import number, reject_unknown, strings
 from hashhop.core.errors import SweepError
+from hashhop.evaluate.cost import Prices, load_prices
 
 MODEL_KEYS = (
     "model",
@@ -20,6 +21,9 @@ MODEL_KEYS = (
     "concurrency",
     "price_in",
     "price_out",
+    "price_cached",
+    "price_cache_read",
+    "price_cache_write",
     "max_cost",
     "timeout",
     "retries",
@@ -42,6 +46,9 @@ class ModelEntry:
     concurrency: int = 8
     price_in: float | None = None  # USD per million prompt tokens
     price_out: float | None = None
+    price_cached: float | None = None  # USD per million cached input tokens read (OpenAI-style)
+    price_cache_read: float | None = None  # the same price, Anthropic's name; wins over price_cached
+    price_cache_write: float | None = None  # USD per million tokens written to the cache (Anthropic)
     max_cost: float | None = None  # USD: no request is sent that could take the run folder's spend past it
     timeout: float = 300.0
     retries: int = 4
@@ -51,6 +58,16 @@ class ModelEntry:
     batch: bool = False  # send through the provider's batch API (evaluate/batch.py)
     batch_discount: float | None = None  # batch price / synchronous price; None: the pricing file's, else 0.5
     batch_poll: float = 5.0  # first wait between polls of a batch, seconds (not a sweep file key: eval's --batch-poll)
+
+    @property
+    def cache_read_price(self) -> float | None:
+        return self.price_cache_read if self.price_cache_read is not None else self.price_cached
+
+    def prices(self) -> Prices:
+        """This model's prices: the flags or sweep keys, over its pricing file."""
+        return load_prices(
+            self.model, self.price_in, self.price_out, self.pricing, self.cache_read_price, self.price_cache_write
+        )
 
     def backend_options(self) -> dict:
         extra = {"base_url": self.base_url, "api_key_env": self.api_key_env}
@@ -109,6 +126,9 @@ def model_entry(where: str, item) -> ModelEntry:
         "timeout": (float, 0.001),
         "price_in": (float, 0),
         "price_out": (float, 0),
+        "price_cached": (float, 0),
+        "price_cache_read": (float, 0),
+        "price_cache_write": (float, 0),
         "max_cost": (float, 0),
     }
     for key, (kind, minimum) in numbers.items():

@@ -29,7 +29,16 @@ class PromptSizing:
     chat: bool  # the backend sends chat messages (their contents are what it counts)
 
     def planner(self, store: SampleStore, job: Job) -> Planner:
-        return Planner(store, job.template, job.grid.queries, self.tokenizer, self.count, self.overhead, self.chat)
+        return Planner(
+            store,
+            job.template,
+            job.grid.queries,
+            self.tokenizer,
+            self.count,
+            self.overhead,
+            self.chat,
+            share=job.share_contexts,
+        )
 
 
 def prompt_sizing(job: Job, backend: Backend) -> PromptSizing:

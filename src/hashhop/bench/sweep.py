@@ -16,7 +16,7 @@ from hashhop.bench.suites import Grid, get_suite
 from hashhop.bench.sweep_values import cots, depths, ints, lengths, parse_text, reject_unknown, strings
 from hashhop.core.errors import HashhopError, SweepError
 
-TOP_KEYS = ("name", "suite", "grid", "models")
+TOP_KEYS = ("name", "suite", "grid", "models", "share_contexts")
 GRID_KEYS = (
     "lengths",
     "hops",
@@ -41,6 +41,7 @@ class Sweep:
     grid: Grid
     models: tuple[ModelEntry, ...]
     path: str | None = None
+    share_contexts: bool = False  # a suite's default (on), else off; the file's share_contexts key wins
 
     def check_env(self) -> None:
         """Every named key variable is set (checked before anything is called)."""
@@ -94,6 +95,7 @@ def parse_sweep(data: dict, path: str = "sweep") -> Sweep:
     if not isinstance(name, str):
         raise SweepError(f"{path}: bad name {name!r}: use a string")
     base = tag = None
+    default_share = False  # a grid of one's own: each cell its own contexts, unless the file says otherwise
     if "suite" in data:
         if not isinstance(data["suite"], str):
             raise SweepError(f'{path}: bad suite {data["suite"]!r}: use a suite name such as "quick"')
@@ -101,7 +103,7 @@ def parse_sweep(data: dict, path: str = "sweep") -> Sweep:
             suite = get_suite(data["suite"])
         except HashhopError as exc:
             raise SweepError(f"{path}: {exc}") from exc
-        base, tag = suite.grid, suite.tag
+        base, tag, default_share = suite.grid, suite.tag, suite.share_contexts
     grid_table = data.get("grid", {})
     if not isinstance(grid_table, dict):
         raise SweepError(f"{path}: [grid] must be a table of lengths, hops, ...")
@@ -117,7 +119,10 @@ def parse_sweep(data: dict, path: str = "sweep") -> Sweep:
         raise SweepError(
             f'{path}: two models would share the run folder {_first_dup(folders)!r}: give one a name = "..."'
         )
-    return Sweep(name=name, tag=tag, grid=grid, models=models, path=path)
+    share = data.get("share_contexts", default_share)
+    if not isinstance(share, bool):
+        raise SweepError(f"{path}: bad share_contexts {share!r}: use true or false")
+    return Sweep(name=name, tag=tag, grid=grid, models=models, path=path, share_contexts=share)
 
 
 def _first_dup(items: list[str]) -> str:

@@ -18,12 +18,11 @@ from hashhop.bench.job import entry_prices
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import FALLBACK_TOKENIZER, get_suite, list_suites
 from hashhop.bench.sweep import Sweep, load_sweep
+from hashhop.cli.costing import cache_price_flags, dry_run
 from hashhop.cli.evaluate import batch_flags
 from hashhop.core.errors import HashhopError, StoreError
-from hashhop.evaluate.cost import check_budget, estimate
-from hashhop.evaluate.runner import answer_budget
+from hashhop.evaluate.cost import check_budget
 from hashhop.evaluate.store import now_iso, read_results, write_json_atomic
-from hashhop.generator.spec import format_size
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 
 DEFAULT_MODEL = "ltm:builtin"
@@ -65,6 +64,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight for --model (default 8)")
     p.add_argument("--price-in", type=float, help="USD per million prompt tokens for --model")
     p.add_argument("--price-out", type=float, help="USD per million completion tokens for --model")
+    cache_price_flags(p)
     p.add_argument(
         "--max-cost",
         type=float,
@@ -86,6 +86,13 @@ def _grid_flags(p: argparse.ArgumentParser) -> None:
         help=f"size prompts in this tokenizer (default: the model's own if it can count, else {FALLBACK_TOKENIZER})",
     )
     p.add_argument("--template", help="JSON file of template fields (see docs/evaluation.md)")
+    p.add_argument(
+        "--share-contexts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one context for the cells that differ only in hops and mode (default: on for suites, "
+        "a sweep file's share_contexts, else off)",
+    )
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -116,6 +123,9 @@ def _cli_model(args) -> ModelEntry:
         concurrency=args.concurrency,
         price_in=args.price_in,
         price_out=args.price_out,
+        price_cached=args.price_cached,
+        price_cache_read=args.price_cache_read,
+        price_cache_write=args.price_cache_write,
     )
 
 
@@ -125,14 +135,15 @@ def resolve(args) -> Sweep:
         sweep = load_sweep(args.sweep)
     else:
         suite = get_suite(args.suite or DEFAULT_SUITE)
-        sweep = Sweep(name=suite.name, tag=suite.tag, grid=suite.grid, models=())
+        sweep = Sweep(suite.name, suite.tag, suite.grid, (), share_contexts=suite.share_contexts)
     if args.model or not sweep.models:
-        sweep = Sweep(sweep.name, sweep.tag, sweep.grid, (_cli_model(args),), sweep.path)
+        sweep = dataclasses.replace(sweep, models=(_cli_model(args),))
     replace = {"max_cost": args.max_cost, "batch": args.batch or None, "batch_discount": args.batch_discount}
     replace = {k: v for k, v in replace.items() if v is not None}
     if replace:
-        models = tuple(dataclasses.replace(m, **replace) for m in sweep.models)
-        sweep = Sweep(sweep.name, sweep.tag, sweep.grid, models, sweep.path)
+        sweep = dataclasses.replace(sweep, models=tuple(dataclasses.replace(m, **replace) for m in sweep.models))
+    if args.share_contexts is not None:
+        sweep = dataclasses.replace(sweep, share_contexts=args.share_contexts)
     for m in sweep.models:
         check_budget(m.max_cost, entry_prices(m), m.model)
     return sweep
@@ -150,48 +161,10 @@ def jobs_of(sweep: Sweep, out: str, args) -> list[Job]:
             template=template,
             progress=progress and len(sweep.models) == 1,
             tokenizer=args.tokenizer,
+            share_contexts=sweep.share_contexts,
         )
         for m in sweep.models
     ]
-
-
-# -- dry run ---------------------------------------------------------------------------------
-def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
-    """Print every cell with its token counts, and the cost estimate per model. Calls nothing."""
-    file = file or sys.stdout
-    g = sweep.grid
-    unit = tokenizer or g.tokenizer or f"the model's own tokens (or {FALLBACK_TOKENIZER})"
-    cells = g.cells(tokenizer or g.tokenizer or "model", sweep.tag)
-    print(
-        f"dry run of {sweep.tag}, nothing called: {len(cells)} cells x {g.samples} sample(s) x {g.queries} "
-        f"queries, sized in {unit}",
-        file=file,
-    )
-    print(
-        f"{'tokens':>8} {'hops':>4} {'mode':>4} {'depth':>5} {'seed':>4} {'hash':>4} {'alphabet':>8} "
-        f"{'queries':>7} {'prompt tokens':>14}",
-        file=file,
-    )
-    per_cell = g.samples * g.queries
-    for c in cells:
-        depth = "-" if c.depth is None else f"{c.depth:g}"
-        print(
-            f"{format_size(c.tokens):>8} {c.hops:>4} {'cot' if c.cot else 'skip':>4} {depth:>5} "
-            f"{c.seed:>4} {c.hash_len:>4} {c.alphabet:>8} {per_cell:>7} {c.tokens * per_cell:>14,}",
-            file=file,
-        )
-    total = 0.0
-    for m in sweep.models:
-        budgets = [(c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, m.max_tokens)) for c in cells]
-        est = estimate(budgets, entry_prices(m))
-        total += est.cost_usd
-        note = f" (key variable {m.missing_key()} is not set)" if m.missing_key() else ""
-        if m.max_cost is not None and est.cost_usd > m.max_cost:
-            note += f"; over its max_cost ${m.max_cost:.4f}: the run would stop early"
-        print(f"{m.model}: {est.line()}{' at batch prices' if m.batch else ''}{note}", file=file)
-    if len(sweep.models) > 1:
-        print(f"total estimated cost ${total:.4f}", file=file)
-    return 0
 
 
 # -- the run folder ------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ from hashhop.bench.executors.local import read_dataset
 from hashhop.bench.job import Job
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import FALLBACK_TOKENIZER, Grid
+from hashhop.cli.costing import cache_price_flags, forecast_lines
 from hashhop.cli.score import print_summary
 from hashhop.core.errors import HashhopError
-from hashhop.evaluate.cost import check_budget, estimate, load_prices
+from hashhop.evaluate.cost import check_budget, estimate
 from hashhop.evaluate.runner import answer_budget
 from hashhop.evaluate.store import read_results
 from hashhop.generator.spec import DEFAULT_ORDER, parse_size
@@ -111,7 +112,16 @@ def _cost_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cost", type=float, help="stop before the spend could cross this many USD")
     p.add_argument("--price-in", type=float, help="USD per million prompt tokens")
     p.add_argument("--price-out", type=float, help="USD per million completion tokens")
-    p.add_argument("--pricing", help="pricing file (TOML or JSON): model -> {input, output, batch_discount}")
+    p.add_argument(
+        "--pricing", help="pricing file (TOML or JSON): model -> {input, output, cached, cache_write, batch_discount}"
+    )
+    cache_price_flags(p)
+    p.add_argument(
+        "--share-contexts",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="one context for the hop counts and modes asked (default off: each cell its own contexts)",
+    )
     batch_flags(p)
 
 
@@ -169,6 +179,9 @@ def _job(args, template: Template) -> Job:
         concurrency=args.concurrency,
         price_in=args.price_in,
         price_out=args.price_out,
+        price_cached=args.price_cached,
+        price_cache_read=args.price_cache_read,
+        price_cache_write=args.price_cache_write,
         max_cost=args.max_cost,
         timeout=args.timeout,
         retries=args.retries,
@@ -190,6 +203,7 @@ def _job(args, template: Template) -> Job:
         dataset=args.dataset,
         skip_invalid=args.skip_invalid,
         on_over_length=args.on_over_length,
+        share_contexts=args.share_contexts,
     )
 
 
@@ -213,16 +227,19 @@ def _dry_run(job: Job) -> int:
         ]
     batch = " at batch prices" if job.entry.batch else ""
     print(f"dry run, nothing called: {estimate(rows, job.prices).line()}{batch}")
+    if not job.dataset:
+        cells = job.cells(job.tokenizer or "model")
+        for line in forecast_lines(cells, job.grid.samples, job.grid.queries, job.entry, job.share_contexts):
+            print(line)
     return 0
 
 
 def main(args) -> int:
     template = Template.load(args.template) if args.template else DEFAULT_TEMPLATE
-    check_budget(args.max_cost, load_prices(args.model, args.price_in, args.price_out, args.pricing), args.model)
+    job = _job(args, template)
+    check_budget(args.max_cost, job.prices, args.model)
     if not args.dry_run and (args.samples < 1 or args.queries < 1 or args.concurrency < 1):
         raise HashhopError("--samples, --queries and --concurrency must be at least 1")
-    job = _job(args, template)
-    job.prices  # noqa: B018  (a bad --batch-discount or pricing file: one line, before anything runs)
     if args.dry_run:
         return _dry_run(job)
     local.run([job])

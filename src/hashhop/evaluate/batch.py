@@ -97,8 +97,8 @@ class BatchRunner(Runner):
     # -- what to send -----------------------------------------------------------------------
     async def _plan_all(self, plans: Plans) -> None:
         """Every unanswered query by custom_id; one that cannot fit the model is recorded now."""
-        async for plan in as_async(plans):
-            for query in plan.queries:
+        async for context in as_async(plans):
+            for plan, query in context.asked():  # a shared context's sibling plans included
                 budget = answer_budget(query.hops, query.cot, plan.sample.spec.hash_len, self.config.max_tokens)
                 reason = self._too_long(plan, self._request(plan, query)) if self.model_counted else None
                 if reason:

@@ -4,6 +4,11 @@ A pricing file (TOML or JSON) maps model names to prices:
     ["openai:gpt-4o-mini"]            {"openai:gpt-4o-mini": {"input": 0.15, "output": 0.6}}
     input = 0.15
     output = 0.6
+    cached = 0.075                    (optional: cached input read, OpenAI-style; cache_read is the same price)
+    cache_write = 0.1875              (optional: Anthropic's cache writes)
+`price_tokens` is the one pricing function: prompt tokens split into uncached, cache-read and
+cache-write parts, completion tokens, and a discount factor (batch APIs). Cached prices default to
+Anthropic's list ratios of the input price: reads 0.1x, writes 1.25x.
 The dry-run estimate counts the grid's prompt tokens (requested sizes are token-exact) and an
 upper bound on completion tokens, without calling anything.
 """
@@ -15,20 +20,56 @@ from dataclasses import dataclass
 
 from hashhop.core.errors import PricingError
 
+CACHE_READ_FACTOR = (
+    0.1  # a cached input token read, as a fraction of the input price (Anthropic's list; OpenAI's newest)
+)
+CACHE_WRITE_FACTOR = 1.25  # a token written to the cache (Anthropic, 5-minute lifetime)
+
 
 @dataclass(frozen=True)
 class Prices:
-    """USD per million tokens; zero means free (a local model)."""
+    """USD per million tokens; zero means free (a local model). A cache price left None follows the
+    input price by the factors above."""
 
     input: float = 0.0
     output: float = 0.0
+    cache_read: float | None = None  # --price-cached / --price-cache-read
+    cache_write: float | None = None  # --price-cache-write
+
+    @property
+    def read_rate(self) -> float:
+        return self.input * CACHE_READ_FACTOR if self.cache_read is None else self.cache_read
+
+    @property
+    def write_rate(self) -> float:
+        return self.input * CACHE_WRITE_FACTOR if self.cache_write is None else self.cache_write
 
     def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float:
-        return ((prompt_tokens or 0) * self.input + (completion_tokens or 0) * self.output) / 1e6
+        """Cost with every prompt token at the uncached input price."""
+        return price_tokens(self, prompt_tokens, 0, 0, completion_tokens)
 
     @property
     def free(self) -> bool:
         return self.input == 0 and self.output == 0
+
+
+def price_tokens(
+    prices: Prices,
+    prompt_tokens: int | None,
+    cached_tokens: int | None,
+    cache_write_tokens: int | None,
+    completion_tokens: int | None,
+    discount: float = 1.0,
+) -> float:
+    """USD for one request: `prompt_tokens` is the whole prompt, of which `cached_tokens` were read from
+    the provider's cache and `cache_write_tokens` written to it; the rest is priced as plain input.
+    `discount` multiplies the whole (0.5 for a batch API). Unknown counts (None) count as 0."""
+    cached, written = cached_tokens or 0, cache_write_tokens or 0
+    uncached = max((prompt_tokens or 0) - cached - written, 0)
+    # Summed in this order so that without caching the figure is bit for bit the old (p*in + c*out)/1e6.
+    total = uncached * prices.input + cached * prices.read_rate + written * prices.write_rate
+    total += (completion_tokens or 0) * prices.output
+    return total / 1e6 * discount
 
 
 def _read_table(path: str) -> dict:
@@ -51,19 +92,40 @@ def _read_table(path: str) -> dict:
         ) from exc
 
 
-def load_prices(
-    model: str, price_in: float | None = None, price_out: float | None = None, pricing_file: str | None = None
-) -> Prices:
-    """Prices for `model`: explicit options win over the pricing file; missing means 0."""
-    base = Prices()
-    if pricing_file:
-        table = _read_table(pricing_file)
-        entry = table.get(model) or table.get(model.partition(":")[2])
-        if entry is None:
-            raise PricingError(f'no price for {model!r} in {pricing_file}: add ["{model}"] input=..., output=...')
-        base = Prices(float(entry.get("input", 0.0)), float(entry.get("output", 0.0)))
+def _optional(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _file_prices(model: str, pricing_file: str) -> Prices:
+    table = _read_table(pricing_file)
+    entry = table.get(model) or table.get(model.partition(":")[2])
+    if entry is None:
+        raise PricingError(f'no price for {model!r} in {pricing_file}: add ["{model}"] input=..., output=...')
+    read = entry.get("cache_read", entry.get("cached"))
     return Prices(
-        base.input if price_in is None else float(price_in), base.output if price_out is None else float(price_out)
+        float(entry.get("input", 0.0)),
+        float(entry.get("output", 0.0)),
+        _optional(read),
+        _optional(entry.get("cache_write")),
+    )
+
+
+def load_prices(
+    model: str,
+    price_in: float | None = None,
+    price_out: float | None = None,
+    pricing_file: str | None = None,
+    cache_read: float | None = None,
+    cache_write: float | None = None,
+) -> Prices:
+    """Prices for `model`: explicit options win over the pricing file; missing means 0 (cache prices:
+    their factor of the input price). `cache_read` is --price-cache-read, else --price-cached."""
+    base = _file_prices(model, pricing_file) if pricing_file else Prices()
+    return Prices(
+        base.input if price_in is None else float(price_in),
+        base.output if price_out is None else float(price_out),
+        base.cache_read if cache_read is None else float(cache_read),
+        base.cache_write if cache_write is None else float(cache_write),
     )
 
 
@@ -142,7 +204,9 @@ BATCH_DISCOUNT = 0.5  # the OpenAI Batch API and Anthropic Message Batches both 
 def batch_prices(prices: Prices, discount: float) -> Prices:
     """What a batch run is charged: the synchronous prices times `discount`. The one place batch pricing
     is applied (records, --max-cost, forecasts and dry runs all read the prices it returns)."""
-    return Prices(prices.input * discount, prices.output * discount)
+    return Prices(
+        prices.input * discount, prices.output * discount, prices.read_rate * discount, prices.write_rate * discount
+    )
 
 
 def load_batch_discount(model: str, given: float | None, pricing_file: str | None = None) -> float:

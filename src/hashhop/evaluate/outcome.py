@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hashhop.backends.base import Completion
-from hashhop.evaluate.cost import Prices
+from hashhop.evaluate.cost import Prices, price_tokens
 from hashhop.evaluate.record import Record, now_iso
 from hashhop.evaluate.score import Score, score_query
 from hashhop.generator.sample import Query
@@ -61,8 +61,10 @@ def query_record(plan: Plan, query: Query, outcome: Outcome, model: str, prefill
         n_tokens=plan.n_tokens,
         prompt_tokens=c.prompt_tokens,
         completion_tokens=c.completion_tokens,
+        cached_tokens=c.cached_tokens,
+        cache_write_tokens=c.cache_write_tokens,
         latency_s=round(c.latency_s, 6),
-        cost_usd=prices.cost(c.prompt_tokens, c.completion_tokens),
+        cost_usd=price_tokens(prices, c.prompt_tokens, c.cached_tokens, c.cache_write_tokens, c.completion_tokens),
         attempts=outcome.attempts,
         time=now_iso(),
     )

@@ -37,6 +37,8 @@ class Record:
     n_tokens: int
     prompt_tokens: int | None
     completion_tokens: int | None
+    cached_tokens: int | None  # of prompt_tokens, read from the provider's prompt cache; None: not reported
+    cache_write_tokens: int | None  # of prompt_tokens, written to the cache (Anthropic); None: not reported
     latency_s: float
     cost_usd: float
     attempts: int

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 from hashhop import __version__
 from hashhop.core.errors import StoreError
+from hashhop.evaluate.cost import Prices
 from hashhop.evaluate.lmeval_fields import lm_eval_results
 from hashhop.evaluate.record import now_iso
 from hashhop.evaluate.store import RunStore, read_results
-from hashhop.evaluate.summary import git_hash, metrics, prefix_cache, token_check, versions
+from hashhop.evaluate.summary import git_hash, metrics, prefix_cache, provider_cache, token_check, versions
 from hashhop.prompt.template import Template
 
 _SECRET = ("key", "token", "secret", "password")
@@ -42,6 +43,7 @@ class RunTally:
     stopped: str | None = None  # why the run stopped early (a budget), None: it did not
     min_concurrency: int | None = None  # the lowest rate limits cut it to; None: never cut
     rate_limit_cuts: int = 0
+    prices: Prices | None = None  # the run's prices: the provider cache's saving is priced with them
 
 
 def check_same_run(run_dir: str, model: str, tokenizer: str, suite: str | None) -> None:
@@ -72,12 +74,16 @@ def _timing(tally: RunTally, wall: float, records) -> dict:
     }
 
 
-def _cost(records) -> dict:
-    return {
+def _cost(records, prices: Prices | None) -> dict:
+    out = {
         "usd": round(sum(r.cost_usd or 0.0 for r in records), 6),
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in records),
         "completion_tokens": sum(r.completion_tokens or 0 for r in records),
     }
+    cache = provider_cache(records, prices)
+    if cache is not None:  # written only when the backend reports caching: earlier results keep their bytes
+        out["cache"] = cache
+    return out
 
 
 def _has_niah(store: RunStore) -> bool:
@@ -104,7 +110,7 @@ def write_results(store: RunStore, config: dict, template: Template, tally: RunT
                 "min_reached": tally.concurrency if tally.min_concurrency is None else tally.min_concurrency,
                 "rate_limit_cuts": tally.rate_limit_cuts,
             },
-            "cost": _cost(records),
+            "cost": _cost(records, tally.prices),
             "token_check": token_check(records, store.samples),
             "metrics": metrics(records),
             "partial": partial,

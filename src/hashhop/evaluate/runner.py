@@ -229,12 +229,13 @@ class Runner:
         self._store(await self.run_query(plan, query))
 
     async def run_plan(self, plan: Plan) -> None:
-        """The first query alone (it warms the prefix cache), then the others of the context together,
-        each stored as soon as it is answered."""
-        if not plan.queries:
+        """The first query alone (it warms the prefix cache), then the others of the context together
+        (a shared context's sibling plans included), each stored as soon as it is answered."""
+        asked = plan.asked()
+        if not asked:
             return
-        await self._run_and_store(plan, plan.queries[0])
-        rest = [asyncio.ensure_future(self._run_and_store(plan, q)) for q in plan.queries[1:]]
+        await self._run_and_store(*asked[0])
+        rest = [asyncio.ensure_future(self._run_and_store(p, q)) for p, q in asked[1:]]
         try:
             await asyncio.gather(*rest)
         finally:

@@ -1,10 +1,12 @@
-"""Summaries of a run for results.json: metrics per cell, the prefix-cache saving, the check of
-planned against reported prompt tokens, and the provenance (versions, git commit)."""
+"""Summaries of a run for results.json: metrics per cell, the prefix-cache saving (latency, and the
+provider's cached tokens with the money they saved), the check of planned against reported prompt
+tokens, and the provenance (versions, git commit)."""
 
 from __future__ import annotations
 
 import os
 
+from hashhop.evaluate.cost import Prices
 from hashhop.evaluate.score import summarize
 from hashhop.evaluate.store import Record
 from hashhop.prompt.cell import cell_key
@@ -91,3 +93,24 @@ def token_check(records: list[Record], samples: dict) -> dict:
         "mean_diff": round(sum(diffs) / len(diffs), 2),
         "max_abs_diff": max(abs(d) for d in diffs),
     }
+
+
+def provider_cache(records: list[Record], prices: Prices | None) -> dict | None:
+    """Cached share of the input tokens and the money the cache saved against uncached prices; None
+    when no record reports cached tokens (a backend without caching: results.json stays as before)."""
+    reported = [r for r in records if r.cached_tokens is not None or r.cache_write_tokens is not None]
+    if not reported:
+        return None
+    prompt = sum(r.prompt_tokens or 0 for r in reported)
+    cached = sum(r.cached_tokens or 0 for r in reported)
+    out: dict = {
+        "records": len(reported),
+        "cached_tokens": cached,
+        "cache_write_tokens": sum(r.cache_write_tokens or 0 for r in reported),
+        "cached_share": round(cached / prompt, 4) if prompt else None,
+    }
+    if prices is not None:
+        uncached = sum(prices.cost(r.prompt_tokens, r.completion_tokens) for r in reported)
+        out["uncached_usd"] = round(uncached, 6)
+        out["saved_usd"] = round(uncached - sum(r.cost_usd or 0.0 for r in reported), 6)
+    return out

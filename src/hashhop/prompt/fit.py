@@ -44,6 +44,25 @@ def sized_sample(
     return sample, n_tokens, total - budget
 
 
+def frame_tokens(
+    spec: Spec,
+    total: int,
+    template: Template,
+    tokenizer: Tokenizer | None = None,
+    count: Callable[[str], int] | None = None,
+    overhead: int = 0,
+    chat: bool = False,
+) -> int:
+    """Tokens of everything around the context (template, question) in a whole prompt of `total`
+    tokens, measured as `sized_sample` measures them."""
+    counter = count or (tokenizer.count if tokenizer is not None else None)
+    assert counter is not None  # as in sized_sample: the model's counter, else a named tokenizer
+    budget = context_budget(
+        total, counter, template, _probe_start(spec), spec.hops, spec.cot, overhead, chat, spec.task
+    )
+    return total - budget
+
+
 def _probe_start(spec: Spec) -> str:
     """A stand-in for the question's start hash: random symbols of the sample's alphabet and length,
     since a random hash splits into many more tokens than, say, `aaaa...` would. A niah key is two words."""

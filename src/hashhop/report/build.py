@@ -168,9 +168,26 @@ def _comparison(data) -> tuple[str, str]:
     )
 
 
+def _cache_notes(data) -> str:
+    """One line per run whose provider reported prompt caching: the cached share of its input tokens and
+    the money saved against uncached prices (results.json `cost.cache`)."""
+    lines = []
+    for run in data.runs:
+        cost = (run.results or {}).get("cost") or {}
+        cache = cost.get("cache")
+        if not cache or cache.get("cached_share") is None:
+            continue
+        saved = f", ${cache['saved_usd']:.4f} saved against uncached prices" if "saved_usd" in cache else ""
+        lines.append(
+            f"<p><b>{html.esc(run.name)}</b>: {cache['cached_share']:.0%} of input tokens read from the provider's "
+            f"prompt cache{saved} (${cost.get('usd', 0.0):.4f} billed).</p>"
+        )
+    return "".join(lines)
+
+
 def _appendix(data) -> list[tuple[str, str]]:
-    """How each run was made, and every cell's numbers."""
-    runs = "".join(
+    """How each run was made (with its prompt-cache saving), and every cell's numbers."""
+    runs = _cache_notes(data) + "".join(
         f"<details><summary>{html.esc(run.name)}{' (partial)' if run.partial else ''}</summary>"
         f"{html.table(tables.run_details(run, data.options.show_paths))}</details>"
         for run in data.runs

@@ -78,7 +78,7 @@ async def run_job(job: Job) -> None:
     """Evaluate one job into its run folder (resuming what is recorded there)."""
     with RunStore(job.run_dir) as store:
         backend = open_backend(job.entry)
-        tally, runner, config = RunTally(job.entry.concurrency), None, {}
+        tally, runner, config = RunTally(job.entry.concurrency, prices=job.prices), None, {}
         try:
             if job.entry.batch:
                 batch_api_of(backend)  # --batch with a backend that has none: a one-line error, nothing sent

@@ -218,7 +218,7 @@ def _charged(records: list[dict], estimate: float) -> float:
 def run_job(ray, job: Job, workers: int) -> None:
     with RunStore(job.run_dir) as store:
         actors = _actors(ray, job, workers)
-        tally, config = RunTally(job.entry.concurrency), None
+        tally, config = RunTally(job.entry.concurrency, prices=job.prices), None
         try:
             info = _get(ray, actors[0].describe.remote())
             check_same_run(store.dir, info["model"], info["tokenizer"], job.tag)
@@ -247,6 +247,11 @@ def run_job(ray, job: Job, workers: int) -> None:
 def run(jobs: list[Job], address: str | None = None, workers: int | None = None) -> None:
     """Run every job on Ray: the cluster at `address`, or a local one started (and stopped) here."""
     ray = require("ray", "ray")
+    if any(job.share_contexts for job in jobs):
+        # Units are (cell, sample): a shared context spans cells. Each cell gets its own contexts, and
+        # results.json records it (no share_contexts in its config).
+        print("ray: contexts are not shared on the Ray executor: each cell gets its own", file=sys.stderr)
+        jobs = [dataclasses.replace(job, share_contexts=False) for job in jobs]
     for job in jobs:
         if not job.local:  # cheap to open: bad options fail here in one line, before any cluster starts
             asyncio.run(open_backend(job.entry).aclose())
