@@ -50,7 +50,8 @@ def rescore(run_dir: str) -> tuple[list[Record], int]:
             sample = Sample.from_dict(samples[r.sample_id])
             problems[r.sample_id] = (sample, problem_of(sample))
         sample, problem = problems[r.sample_id]
-        fresh = score_query(problem, sample.queries[r.query_index], prefill + r.completion).to_dict()
+        query = sample.queries[r.query_index]
+        fresh = score_query(problem, query, r.completion, prefill=prefill, finish_reason=r.finish_reason).to_dict()
         new = dataclasses.replace(r, **fresh)
         changed += new != r
         out.append(new)
@@ -93,7 +94,8 @@ def main(args) -> int:
         raise StoreError(f"no run folder {args.run!r}: pass a folder written by `hashhop eval -o`")
     records, changed = rescore(args.run)
     results = read_results(args.run) if os.path.exists(os.path.join(args.run, "results.json")) else {}
-    results = {**results, "metrics": metrics(records), "rescored": now_iso()}
+    samples = {e.get("sample_id"): e for e in read_samples(args.run)}
+    results = {**results, "metrics": metrics(records, samples), "rescored": now_iso()}
     if not args.dry:
         with RunStore(args.run) as store:  # the lock: no runner may append meanwhile
             if changed:

@@ -8,7 +8,7 @@ from hashhop.evaluate.store import Record
 from hashhop.generate.spec import format_size
 from hashhop.prompt.cell import Cell
 
-_GRADED = ("exact_match", "credit", "hops_correct")
+_GRADED = ("exact_match", "strict_match", "lenient_match", "credit", "hops_correct")
 
 
 def task_name(cell: Cell) -> str:
@@ -34,6 +34,8 @@ def lm_eval_results(records: list[Record]) -> dict:
     for task, rows in sorted(by_task.items()):
         values = {
             "exact_match": [float(r.correct) for r in rows],
+            "strict_match": [float(r.strict) for r in rows],
+            "lenient_match": [float(r.lenient) for r in rows],
             "credit": [float(r.credit) for r in rows],
             "hops_correct": [float(r.hops_correct) for r in rows],
             **{f"kind_{k}": [float(r.kind == k) for r in rows] for k in kinds},

@@ -22,7 +22,7 @@ class Record:
     cell: dict
     status: str  # ok, error, over_length
     kind: str
-    correct: bool
+    correct: bool  # the parsed exact match; strict <= correct <= lenient (docs/scoring.md)
     credit: float
     hops_correct: int
     broke_at: int | None
@@ -41,6 +41,11 @@ class Record:
     cost_usd: float
     attempts: int
     time: str
+    # Added in hashhop 0.2 (None/False in records written before them, as from_dict reads them):
+    strict: bool = False
+    lenient: bool = False
+    finish_reason: str | None = None  # as the backend reported it: `length`/`max_tokens` is the budget
+    reasoning_tokens: int | None = None  # of completion_tokens, those spent reasoning, where reported
 
     @property
     def key(self) -> tuple[str, int]:
@@ -51,7 +56,7 @@ class Record:
 
     @classmethod
     def from_dict(cls, d: dict) -> Record:
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = [f.name for f in dataclasses.fields(cls) if f.name in d or f.default is dataclasses.MISSING]
         return cls(**{n: d.get(n) for n in names})  # type: ignore[arg-type]  # fields as stored (docs/records.md)
 
 

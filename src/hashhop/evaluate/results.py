@@ -77,6 +77,8 @@ def _cost(records) -> dict:
         "usd": round(sum(r.cost_usd or 0.0 for r in records), 6),
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in records),
         "completion_tokens": sum(r.completion_tokens or 0 for r in records),
+        # Reasoning tokens are billed as output: they are part of completion_tokens (as OpenAI reports them).
+        "reasoning_tokens": sum(r.reasoning_tokens or 0 for r in records),
     }
 
 
@@ -101,7 +103,7 @@ def write_results(store: RunStore, config: dict, template: Template, tally: RunT
             },
             "cost": _cost(records),
             "token_check": token_check(records, store.samples),
-            "metrics": metrics(records),
+            "metrics": metrics(records, {e.get("sample_id"): e for e in store.samples.values()}),
             "partial": partial,
             "stopped": tally.stopped,
             # lm-evaluation-harness field names, where they overlap:

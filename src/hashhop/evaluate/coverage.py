@@ -1,0 +1,91 @@
+"""Coverage accounting: how many queries of a run were scored, why the others were not, and the
+noise floor (what chance alone scores) of each cell.
+
+Owns `coverage`, `noise_floor`, `cell_noise_floor` and `shortfall` (the check behind
+`--min-coverage`). A query is attempted when it is recorded; it is scored when the model's reply was
+graded in full: status `ok` and not `cut_off` (a reply the token budget ended). Errors, over-length
+prompts and cut-off replies are counted apart, so `attempted = scored + errors + over_length + cut_off`.
+
+The noise floor is the `random` backend's expected accuracy, computed exactly from the stored recipes
+without calling anything: that backend answers each of the `hops` (chain of thought) or 1 (skip
+steps) hashes it writes uniformly from the context's distinct hashes, so a query is answered exactly
+with probability (1 / hashes in the context) ** hashes written. The count of distinct hashes comes
+from the recipe (chain hashes, decoy keys and values, filler keys and values: all distinct by
+construction), not from rendering the context (tests/test_coverage.py checks it against the random
+backend's own pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from hashhop.core.errors import HashhopError
+from hashhop.generate.build import problem_of
+from hashhop.generate.problem import Problem
+from hashhop.generate.sample import Query, Sample
+
+
+def coverage(rows: Iterable[dict]) -> dict:
+    """attempted, scored, errors, over_length, cut_off and coverage (scored / attempted, None if none)."""
+    counts = {"attempted": 0, "scored": 0, "errors": 0, "over_length": 0, "cut_off": 0}
+    for row in rows:
+        counts["attempted"] += 1
+        status = row.get("status", "ok")
+        if status == "ok":
+            counts["cut_off" if row.get("kind") == "cut_off" else "scored"] += 1
+        else:  # an error, or a status this version does not know: never scored
+            counts["over_length" if status == "over_length" else "errors"] += 1
+    attempted = counts["attempted"]
+    return {**counts, "coverage": counts["scored"] / attempted if attempted else None}
+
+
+def context_hashes(problem: Problem) -> int:
+    """Distinct hashes in the problem's context: chain hashes, 2 per decoy line, 2 per filler line."""
+    return problem.decoy_base + 2 * problem.n_decoys + 2 * problem.shape.n_fill
+
+
+def noise_floor(problem: Problem, query: Query) -> float:
+    """The random backend's expected exact-match accuracy on `query`."""
+    written = query.hops if query.cot else 1
+    return (1.0 / context_hashes(problem)) ** written
+
+
+def cell_noise_floor(rows: Iterable[dict], samples: Mapping[str, Mapping]) -> float | None:
+    """Mean noise floor over the rows' queries, from the stored recipes (`samples`: sample id -> the
+    samples.jsonl entry); None when no row's recipe can be rebuilt."""
+    problems: dict[str, tuple[Sample, Problem] | None] = {}
+    floors = []
+    for row in rows:
+        sid = row.get("sample_id")
+        if sid not in problems:
+            problems[sid] = _rebuild(samples.get(sid))
+        built = problems[sid]
+        index = row.get("query_index")
+        if built is not None and isinstance(index, int) and 0 <= index < len(built[0].queries):
+            floors.append(noise_floor(built[1], built[0].queries[index]))
+    return sum(floors) / len(floors) if floors else None
+
+
+def _rebuild(entry: Mapping | None) -> tuple[Sample, Problem] | None:
+    if not entry or not isinstance(entry.get("sample"), dict):
+        return None
+    try:
+        sample = Sample.from_dict(entry["sample"])
+        return sample, problem_of(sample)
+    except (HashhopError, KeyError, TypeError, ValueError):
+        return None  # a sample this version cannot rebuild: no floor, rather than a wrong one
+
+
+def shortfall(metrics: Mapping, min_coverage: float | None) -> str | None:
+    """Why a run fails --min-coverage (one line), or None when it passes or no minimum is set."""
+    if min_coverage is None:
+        return None
+    cov = (metrics.get("overall") or {}).get("coverage") or {}
+    attempted, scored = cov.get("attempted", 0), cov.get("scored", 0)
+    share = scored / attempted if attempted else 0.0
+    if share >= min_coverage:
+        return None
+    return (
+        f"coverage {share:.1%} is below --min-coverage {min_coverage:g}: {scored} of {attempted} queries scored "
+        f"({cov.get('errors', 0)} errors, {cov.get('over_length', 0)} over length, {cov.get('cut_off', 0)} cut off)"
+    )
