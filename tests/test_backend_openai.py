@@ -8,7 +8,7 @@ from stub_server import StubServer, count, oracle_answer
 
 from hashhop.backends import get_backend, parse_model, parse_options
 from hashhop.backends.base import Request
-from hashhop.backends.openai import _retry_after
+from hashhop.backends.openai_reply import retry_after as _retry_after
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 CONTEXT = "aaaa = bbbb\nbbbb = cccc\ncccc = 'dddd'"

@@ -60,7 +60,8 @@ def test_oracle_is_always_right_and_random_never(data):
 
 def test_every_planted_failure_kind_is_counted(data):
     stub = [c for c in data.totals if c.series.startswith("stub")][0]
-    assert all(stub.count(k) > 0 for k in KINDS)
+    # Every kind but cut_off (tests/test_coverage.py plants that one in runs of its own).
+    assert all(stub.count(k) > 0 for k in KINDS if k != "cut_off")
 
 
 def _effective(data, series):

@@ -2,7 +2,10 @@
 
 Options (`-M key=value`): base_url, api=chat|completions, api_key_env (the NAME of the variable
 holding the key; the key itself is only ever put in a request header), timeout, context_window,
-max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead, http=auto|native|aiohttp|httpx.
+max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead, http=auto|native|aiohttp|httpx,
+max_completion_tokens (sent in place of max_tokens: reasoning models count their reasoning in it),
+reasoning_effort=none|minimal|low|medium|high (passed through). Reasoning tokens are read from
+`usage.completion_tokens_details.reasoning_tokens`; a reply the budget ended has finish_reason `length`.
 The HTTP client (backends/http.py) is hashhop's own lean one for local http:// servers, else
 aiohttp, else httpx (docs/evaluation.md); all behave the same here.
 Errors map onto the runner's contract: 401/403/404/other 4xx -> BackendError (never retried),
@@ -13,7 +16,6 @@ context-length errors -> OverLength.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
 import re
@@ -21,7 +23,7 @@ import time
 
 from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.backends.http import make_transport
-from hashhop.core import fastjson
+from hashhop.backends.openai_reply import error_message, read_completion, retry_after
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -38,53 +40,27 @@ OPTIONS = {
     "tokenize",
     "chat_overhead",
     "http",
+    "max_completion_tokens",
+    "reasoning_effort",
 }
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 
 
-def _retry_after(headers) -> float | None:
-    """Seconds from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
-    if headers.get("retry-after-ms"):
+def _reasoning_options(max_completion_tokens, reasoning_effort) -> tuple[int | None, str | None]:
+    """-M max_completion_tokens (a whole number >= 1) and -M reasoning_effort (one of REASONING_EFFORTS)."""
+    limit = None
+    if max_completion_tokens not in (None, ""):
         try:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
+            limit = int(max_completion_tokens)
         except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-
-
-def _text(content) -> str:
-    """The answer text: a string, null (nothing), or a list of parts `{"type": "text", "text": ...}`.
-    Anything else (a number, an object) is a malformed body: TypeError, retried like one."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content):
-        return "".join(p.get("text", "") for p in content)
-    raise TypeError(f"content of type {type(content).__name__}")
-
-
-def _count(value) -> int | None:
-    """A token count as reported, or None when it is not a whole number >= 0 (cost stays computable)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _message(body: bytes) -> str:
-    """The server's error message, on one short line."""
-    try:
-        data = json.loads(body)
-        err = data.get("error", data.get("detail", data)) if isinstance(data, dict) else data
-        text = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-    except ValueError:
-        text = body.decode("utf-8", "replace")
-    return " ".join(text.split())[:200] or "(empty body)"
+            limit = 0
+        if limit < 1:
+            raise BackendError(
+                f"bad max_completion_tokens {max_completion_tokens!r}: use -M max_completion_tokens=N, N >= 1"
+            )
+    if reasoning_effort not in (None, "") and reasoning_effort not in REASONING_EFFORTS:
+        raise BackendError(f"bad reasoning_effort {reasoning_effort!r}: use one of {', '.join(REASONING_EFFORTS)}")
+    return limit, reasoning_effort or None
 
 
 class OpenAIBackend(Backend):
@@ -103,6 +79,8 @@ class OpenAIBackend(Backend):
         tokenize: str = "auto",
         chat_overhead: int | None = None,
         http: str = "auto",
+        max_completion_tokens: int | None = None,
+        reasoning_effort: str | None = None,
     ):
         if not model:
             raise BackendError("no model name: use --model openai:MODEL")
@@ -121,6 +99,7 @@ class OpenAIBackend(Backend):
         self._calibrate = chat_overhead is None and api == "chat"
         self.chat_overhead = (12 if api == "chat" else 0) if chat_overhead is None else int(chat_overhead)
         self._window = int(context_window) if context_window else None
+        self.max_completion_tokens, self.reasoning_effort = _reasoning_options(max_completion_tokens, reasoning_effort)
         self._headers, self._timeout = self._auth(api_key_env), float(timeout)
         self._http = make_transport(http, self._headers, self._timeout, self.max_bytes, self.base_url)
         self._counter = None  # resolved on first count_tokens
@@ -150,6 +129,8 @@ class OpenAIBackend(Backend):
             "context_window": self._window,
             "chat_overhead": self.chat_overhead,
             "http": self._http.name,
+            **({"max_completion_tokens": self.max_completion_tokens} if self.max_completion_tokens else {}),
+            **({"reasoning_effort": self.reasoning_effort} if self.reasoning_effort else {}),
         }
 
     def cap_timeout(self, seconds: float) -> bool:
@@ -211,7 +192,13 @@ class OpenAIBackend(Backend):
 
     # -- generation -----------------------------------------------------------------------
     def _body(self, r: Request) -> dict:
-        body = {"model": self.model, "max_tokens": r.max_tokens, "temperature": r.temperature}
+        body: dict = {"model": self.model, "temperature": r.temperature}
+        if self.max_completion_tokens:  # reasoning models: the budget covers reasoning and answer
+            body["max_completion_tokens"] = self.max_completion_tokens
+        else:
+            body["max_tokens"] = r.max_tokens
+        if self.reasoning_effort:
+            body["reasoning_effort"] = self.reasoning_effort
         if self.api == "chat":
             body["messages"] = list(r.messages)
         else:
@@ -228,14 +215,14 @@ class OpenAIBackend(Backend):
         status, headers, body = await self._http.request("POST", url, self._body(request))
         latency = time.perf_counter() - t0
         self._raise_for_status(status, headers, body)
-        return self._completion(body, latency)
+        return read_completion(body, latency, self.chat, self.base_url)
 
     def _raise_for_status(self, status: int, headers, body: bytes) -> None:
         if status < 400:
             return
-        message = _message(body)
+        message = error_message(body)
         if status == 429:
-            raise RateLimited(f"rate limited (429): {message}", _retry_after(headers))
+            raise RateLimited(f"rate limited (429): {message}", retry_after(headers))
         if status >= 500:
             raise TransientError(f"server error {status}: {message}")
         if status in (401, 403):
@@ -250,28 +237,6 @@ class OpenAIBackend(Backend):
         if status in (400, 413, 422) and _OVER_LENGTH.search(message):
             raise OverLength(f"prompt too long for the model ({status}: {message})")
         raise BackendError(f"the server rejected the request ({status}: {message})")
-
-    def _completion(self, body: bytes, latency: float) -> Completion:
-        try:
-            data = fastjson.loads(body)
-            choice = data["choices"][0]
-            text = _text(choice["message"]["content"] if self.api == "chat" else choice["text"])
-            usage = data.get("usage") or {}
-            prompt_tokens, completion_tokens = (
-                _count(usage.get("prompt_tokens")),
-                _count(usage.get("completion_tokens")),
-            )
-            finish_reason, model = choice.get("finish_reason"), data.get("model")
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise TransientError(f"malformed response from {self.base_url}: {body[:80]!r}") from None
-        return Completion(
-            text=text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency_s=latency,
-            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
-            model=model if isinstance(model, str) else None,
-        )
 
     # -- token counting -------------------------------------------------------------------
     def count_tokens(self, text: str) -> int | None:

@@ -51,8 +51,8 @@ def noise_floor(problem: Problem, query: Query) -> float:
 
 
 def cell_noise_floor(rows: Iterable[dict], samples: Mapping[str, Mapping]) -> float | None:
-    """Mean noise floor over the rows' queries, from the stored recipes (`samples`: sample id -> the
-    samples.jsonl entry); None when no row's recipe can be rebuilt."""
+    """Mean noise floor over the rows' queries, from the stored recipes (`samples`: sample id -> its
+    samples.jsonl entry or its bare recipe); None when no row's recipe can be rebuilt."""
     problems: dict[str, tuple[Sample, Problem] | None] = {}
     floors = []
     for row in rows:
@@ -67,13 +67,25 @@ def cell_noise_floor(rows: Iterable[dict], samples: Mapping[str, Mapping]) -> fl
 
 
 def _rebuild(entry: Mapping | None) -> tuple[Sample, Problem] | None:
-    if not entry or not isinstance(entry.get("sample"), dict):
+    """The sample and problem of a samples.jsonl entry ({"sample": recipe, ...}) or of a bare recipe."""
+    recipe = entry.get("sample", entry) if isinstance(entry, Mapping) else None
+    if not isinstance(recipe, Mapping):
         return None
     try:
-        sample = Sample.from_dict(entry["sample"])
+        sample = Sample.from_dict(recipe)
         return sample, problem_of(sample)
     except (HashhopError, KeyError, TypeError, ValueError):
         return None  # a sample this version cannot rebuild: no floor, rather than a wrong one
+
+
+COVERAGE_EXIT = 3  # the exit status of a run that scored too few queries (bad input exits 2)
+
+
+def check_fraction(value: float | None, what: str = "--min-coverage") -> float | None:
+    """A coverage minimum is a fraction in [0, 1] (None: no minimum)."""
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise HashhopError(f"{what} must be a fraction between 0 and 1, e.g. {what} 0.9")
+    return value
 
 
 def shortfall(metrics: Mapping, min_coverage: float | None) -> str | None:

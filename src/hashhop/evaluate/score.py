@@ -181,7 +181,8 @@ def _three_scores(verdict: Score, query: Query, text: str, prefill: str, symbols
     expected = query.path[1:] if query.cot else (query.answer,)
     strict = verdict.correct and (
         strict_match(text, query.start, expected, symbols)
-        or bool(prefill) and strict_match(prefill + text, query.start, expected, symbols)
+        or bool(prefill)
+        and strict_match(prefill + text, query.start, expected, symbols)
     )
     lenient = verdict.correct or lenient_match(prefill + text, expected, symbols)
     return dataclasses.replace(verdict, strict=strict, lenient=lenient)

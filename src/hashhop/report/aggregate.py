@@ -3,6 +3,11 @@
 Accuracy counts only scored records (status `ok`): a failed API call (`error`) or a prompt that
 did not fit the model (`over_length`) is neither right nor wrong, so it is left out of the rate
 and shown beside it as its own count, never dropped silently.
+
+Three scores per cell (docs/scoring.md), strict <= exact <= lenient: `exact` (a record's `correct`,
+the parser's exact match: the headline, which `accuracy`, the interval, the effective length and the
+figures use, as before), `strict` (the answer first, in the requested format) and `lenient` (the
+answer anywhere in the reply, as MRCR v2's scorer).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ KIND_LABELS = {
     "hallucinated": "hallucinated",
     "partial_hash": "partial hash",
     "no_answer": "no answer",
+    "cut_off": "cut off",
     "over_length": "over length",
     "error": "error",
 }
@@ -51,7 +57,7 @@ class Cell:
     depth: float | None
     n: int  # every record, scored or not
     scored: int  # status ok
-    correct: int
+    correct: int  # exact match (records' `correct`): the headline
     credit: float | None
     kinds: tuple[int, ...]  # counts in KINDS order
     n_tokens: float | None  # mean measured context size
@@ -60,10 +66,18 @@ class Cell:
     latency_s: float | None
     latency_p95_s: float | None
     cost_usd: float
+    strict: int = 0
+    lenient: int = 0
 
     @property
     def accuracy(self) -> float | None:
+        """Exact-match accuracy, the headline."""
         return self.correct / self.scored if self.scored else None
+
+    def accuracy_of(self, score: str) -> float | None:
+        """Accuracy by `exact` (the headline), `strict` or `lenient` (docs/scoring.md)."""
+        hits = {"exact": self.correct, "strict": self.strict, "lenient": self.lenient}[score]
+        return hits / self.scored if self.scored else None
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -130,7 +144,8 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
     """One pass over the rows (reports of 100K+ records stay a small multiple of parsing them)."""
     tokens, hops, cot, depth = key
     counts = dict.fromkeys(KINDS, 0)
-    scored = correct = 0
+    scored = 0
+    hits = dict.fromkeys(("strict", "correct", "lenient"), 0)
     credit, usage, latencies, cost = _Sums(), {f: _Sums() for f in USAGE}, [], 0.0
     for r in rows:
         kind = r.get("kind")
@@ -138,7 +153,8 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
             counts[kind] += 1
         if r.get("status") == "ok":
             scored += 1
-            correct += bool(r.get("correct"))
+            for score in hits:
+                hits[score] += bool(r.get(score))
             credit.add(r.get("credit"))
         for f in USAGE:
             usage[f].add(r.get(f))
@@ -153,7 +169,7 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
         depth=depth,
         n=len(rows),
         scored=scored,
-        correct=correct,
+        correct=hits["correct"],
         credit=credit.mean,
         kinds=tuple(counts.values()),
         n_tokens=usage["n_tokens"].mean,
@@ -162,6 +178,8 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
         latency_s=usage["latency_s"].mean,
         latency_p95_s=_p95(latencies),
         cost_usd=cost,
+        strict=hits["strict"],
+        lenient=hits["lenient"],
     )
 
 

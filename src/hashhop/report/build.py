@@ -10,6 +10,7 @@ from hashhop.report import html, tables
 from hashhop.report.aggregate import KINDS
 from hashhop.report.chainview import diagrams_html
 from hashhop.report.collect import ReportOptions, collect
+from hashhop.report.coverage import coverage_section
 from hashhop.report.markdown import csv_files, markdown
 
 KIND_COLUMNS = ["series", "tokens", "n"] + [f"n_{k}" for k in KINDS]
@@ -170,7 +171,7 @@ def _appendix(data) -> list[tuple[str, str]]:
 
 def sections(data, figures: bool = True) -> list[tuple[str, str]]:
     """(heading, HTML) of every section, figures drawn when `figures`."""
-    out = [_headline(data), *_body(data, figures)]
+    out = [_headline(data), coverage_section(data), *_body(data, figures)]
     if len(data.labels) > 1:
         out.append(_comparison(data))
     return out + _appendix(data)

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from hashhop.report import tables
+from hashhop.report import coverage, tables
 
 
 def csv_text(rows: list[dict]) -> str:
@@ -67,6 +67,10 @@ def markdown(data) -> str:
             tables.effective_rows(data.effective),
             ["series", "hops", "mode", "effective_length", "tested", "stopped_by"],
         ),
+        "## Scores and coverage\n",
+        coverage.NOTE + "\n",
+        md_table(list(data.coverage), coverage.COLUMNS),
+        md_table(tables.effective_rows(data.effective_scores), ["series", "hops", "mode", "score", "effective_length"]),
         "## Runs\n",
         md_table(tables.series_rows(data.series, data.totals)),
         "## Accuracy per cell (95% Wilson interval; errors and over-length queries counted apart)\n",
@@ -91,6 +95,8 @@ def csv_files(data) -> dict[str, str]:
         "cells": tables.cell_rows(data.cells),
         "depth": tables.cell_rows(data.depth_cells),
         "effective": tables.effective_rows(data.effective),
+        "effective_scores": tables.effective_rows(data.effective_scores),
+        "coverage": list(data.coverage),
         "runs": tables.series_rows(data.series, data.totals),
         "compare": tables.compare_rows(data.differences),
     }

@@ -16,7 +16,7 @@ from hashhop.report.aggregate import FAILURES, KIND_LABELS
 ACCURACY_COLORS = ("#67001f", "#b2182b", "#e8804f", "#f7e3a1", "#b4dfcf", "#5cbba7", "#1b9e8a")
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 KIND_COLORS = dict(
-    zip(FAILURES, ("#E69F00", "#56B4E9", "#CC79A7", "#D55E00", "#F0E442", "#999999", "#0072B2", "#000000"))
+    zip(FAILURES, ("#E69F00", "#56B4E9", "#CC79A7", "#D55E00", "#F0E442", "#999999", "#6A3D9A", "#0072B2", "#000000"))
 )
 DPI = 110
 

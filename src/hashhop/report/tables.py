@@ -34,6 +34,8 @@ def cell_rows(cells) -> list[dict]:
                 "ci95_lo": _num(lo) if c.scored else None,
                 "ci95_hi": _num(hi) if c.scored else None,
                 "mean_credit": _num(c.credit),
+                "accuracy_strict": _num(c.accuracy_of("strict")),
+                "accuracy_lenient": _num(c.accuracy_of("lenient")),
             }
         )
         row.update({f"n_{k}": c.count(k) for k in KINDS})
@@ -57,6 +59,7 @@ def effective_rows(effective) -> list[dict]:
             "series": e.series,
             "hops": e.hops,
             "mode": mode(e.cot),
+            "score": e.score,
             "threshold": e.threshold,
             "effective_length": e.text,
             "effective_tokens": e.length,
@@ -111,8 +114,11 @@ def series_rows(series, totals) -> list[dict]:
                 "accuracy": _num(t.accuracy),
                 "ci95_lo": _num(lo) if t.scored else None,
                 "ci95_hi": _num(hi) if t.scored else None,
+                "accuracy_strict": _num(t.accuracy_of("strict")),
+                "accuracy_lenient": _num(t.accuracy_of("lenient")),
                 "errors": t.count("error"),
                 "over_length": t.count("over_length"),
+                "cut_off": t.count("cut_off"),
                 "cost_usd": _num(t.cost_usd, 6),
             }
         )
