@@ -64,13 +64,17 @@ def _prefill(run_dir: str) -> str:
     return Template.from_dict(read_results(run_dir).get("template") or {}).prefill
 
 
+def _rate(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def print_summary(results: dict, file=None) -> None:
     """One line per cell: size, hops, accuracy with its 95% interval, credit, errors apart."""
     file = file or sys.stdout
     m = results.get("metrics", {})
     print(
         f"{'tokens':>8} {'hops':>4} {'cot':>5} {'depth':>5} {'n':>5} {'acc':>6} {'ci95':>13} "
-        f"{'credit':>6} {'err':>4} {'over':>4}",
+        f"{'credit':>6} {'err':>4} {'over':>4} {'cut':>4} {'strict':>6} {'lenient':>7}",
         file=file,
     )
     for c in m.get("cells", []) + [{"cell": {"tokens": "all"}, **m.get("overall", {})}]:
@@ -82,7 +86,8 @@ def print_summary(results: dict, file=None) -> None:
         print(
             f"{cell.get('tokens', ''):>8} {cell.get('hops', ''):>4} {str(cell.get('cot', '')):>5} {depth:>5} "
             f"{c.get('n', 0):>5} {acc:>6} {ci:>13} {credit:>6} {c.get('n_errors', 0):>4} "
-            f"{c.get('n_over_length', 0):>4}",
+            f"{c.get('n_over_length', 0):>4} {(c.get('kinds') or {}).get('cut_off', 0):>4} "
+            f"{_rate(c.get('accuracy_strict')):>6} {_rate(c.get('accuracy_lenient')):>7}",
             file=file,
         )
     if results.get("partial"):

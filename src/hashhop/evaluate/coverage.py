@@ -17,9 +17,11 @@ backend's own pool).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 
 from hashhop.core.errors import HashhopError
+from hashhop.evaluate.store import read_results
 from hashhop.generate.build import problem_of
 from hashhop.generate.problem import Problem
 from hashhop.generate.sample import Query, Sample
@@ -79,6 +81,7 @@ def _rebuild(entry: Mapping | None) -> tuple[Sample, Problem] | None:
 
 
 COVERAGE_EXIT = 3  # the exit status of a run that scored too few queries (bad input exits 2)
+BENCH_MIN_COVERAGE = 0.9  # bench's default minimum (eval has none)
 
 
 def check_fraction(value: float | None, what: str = "--min-coverage") -> float | None:
@@ -101,3 +104,14 @@ def shortfall(metrics: Mapping, min_coverage: float | None) -> str | None:
         f"coverage {share:.1%} is below --min-coverage {min_coverage:g}: {scored} of {attempted} queries scored "
         f"({cov.get('errors', 0)} errors, {cov.get('over_length', 0)} over length, {cov.get('cut_off', 0)} cut off)"
     )
+
+
+def run_shortfalls(run_dirs: Mapping[str, str], min_coverage: float | None) -> list[str]:
+    """One line per run folder (model -> folder) whose results.json falls short of `min_coverage`."""
+    out = []
+    for model, run_dir in run_dirs.items():
+        results = read_results(run_dir) if os.path.exists(os.path.join(run_dir, "results.json")) else {}
+        short = shortfall(results.get("metrics") or {}, min_coverage)
+        if short:
+            out.append(f"{model}: {short}")
+    return out
