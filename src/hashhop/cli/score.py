@@ -99,7 +99,7 @@ def main(args) -> int:
         raise StoreError(f"no run folder {args.run!r}: pass a folder written by `hashhop eval -o`")
     records, changed = rescore(args.run)
     results = read_results(args.run) if os.path.exists(os.path.join(args.run, "results.json")) else {}
-    samples = {e.get("sample_id"): e for e in read_samples(args.run)}
+    samples = {e["sample_id"]: e for e in read_samples(args.run)}
     results = {**results, "metrics": metrics(records, samples), "rescored": now_iso()}
     if not args.dry:
         with RunStore(args.run) as store:  # the lock: no runner may append meanwhile

@@ -58,7 +58,7 @@ def cell_noise_floor(rows: Iterable[dict], samples: Mapping[str, Mapping]) -> fl
     problems: dict[str, tuple[Sample, Problem] | None] = {}
     floors = []
     for row in rows:
-        sid = row.get("sample_id")
+        sid = str(row.get("sample_id"))
         if sid not in problems:
             problems[sid] = _rebuild(samples.get(sid))
         built = problems[sid]

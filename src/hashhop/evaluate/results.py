@@ -103,7 +103,7 @@ def write_results(store: RunStore, config: dict, template: Template, tally: RunT
             },
             "cost": _cost(records),
             "token_check": token_check(records, store.samples),
-            "metrics": metrics(records, {e.get("sample_id"): e for e in store.samples.values()}),
+            "metrics": metrics(records, {e["sample_id"]: e for e in store.samples.values()}),
             "partial": partial,
             "stopped": tally.stopped,
             # lm-evaluation-harness field names, where they overlap:

@@ -158,8 +158,7 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
             credit.add(r.get("credit"))
         for f in USAGE:
             usage[f].add(r.get(f))
-        if r.get("latency_s") is not None:
-            latencies.append(r["latency_s"])
+        latencies += [r["latency_s"]] if r.get("latency_s") is not None else []
         cost += r.get("cost_usd") or 0.0
     return Cell(
         series=label,
