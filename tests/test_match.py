@@ -53,6 +53,12 @@ def test_the_right_hash_anywhere_but_not_picked_is_lenient_only(skip):
     assert _scores(problem, q, reply) == (False, False, True)
 
 
+def test_a_reply_that_links_the_answer_on_is_lenient_only(skip):
+    problem, q = skip
+    # `H4 = X`: the parser reads X as the answer (the end of the written walk), so it is not exact.
+    assert _scores(problem, q, f"{q.answer} = {q.path[1]}") == (False, False, True)
+
+
 def test_a_hash_inside_a_longer_run_is_not_that_hash(skip):
     problem, q = skip
     assert _scores(problem, q, f"x{q.answer}y") == (False, False, False)
