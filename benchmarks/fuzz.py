@@ -87,7 +87,7 @@ def _atheris_target(name: str):
         from hashhop.bench.sweep import load_sweep
         from hashhop.core.errors import HashhopError
         from hashhop.evaluate.parse import extract_answer
-        from hashhop.generate.dataset import read_samples
+        from hashhop.generator.dataset import read_samples
     alphabets = ["letters", "hex", "base32", "digits", "dna"]
     scratch = tempfile.mkdtemp(prefix="hashhop-atheris-")
 
@@ -174,7 +174,7 @@ def rss(field):
         return next(int(x.split()[1]) for x in f if x.startswith(field + ":")) * 1024
 
 
-from hashhop.generate.dataset import read_samples
+from hashhop.generator.dataset import read_samples
 base = rss("VmRSS")
 if sys.argv[2] == "whole":
     data = open(sys.argv[1], "rb").read()
@@ -185,8 +185,8 @@ print(base, rss("VmHWM"))
 
 
 def run_stream(gigabytes: float) -> dict:
-    from hashhop.generate.build import make_sample
-    from hashhop.generate.spec import Spec
+    from hashhop.generator.build import make_sample
+    from hashhop.generator.spec import Spec
 
     line = json.dumps(make_sample(Spec(size=MB, hops=2, queries=2, seed=5), 0).to_dict()).encode() + b"\n"
     with tempfile.TemporaryDirectory(prefix="hashhop-stream-") as tmp:

@@ -55,8 +55,8 @@ def naive_generate(n_tokens: int, hops: int = 2, length: int = 16, queries: int 
 
 
 def child(args) -> dict:
-    from hashhop.generate.dataset import write_jsonl  # imports are not part of the timing
-    from hashhop.generate.spec import Spec
+    from hashhop.generator.dataset import write_jsonl  # imports are not part of the timing
+    from hashhop.generator.spec import Spec
 
     start = time.perf_counter()
     cpu = time.process_time()
@@ -134,7 +134,7 @@ def main():
     if args.child:
         print(json.dumps(child(args)))
         return
-    from hashhop.generate.spec import parse_size
+    from hashhop.generator.spec import parse_size
 
     rows = []
     for size in [parse_size(s) for s in args.naive_sizes.split(",") if s]:

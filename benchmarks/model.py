@@ -28,7 +28,7 @@ TOKENIZER = "tiktoken:cl100k_base"
 
 
 def _sizes(text: str) -> list[int]:
-    from hashhop.generate.spec import parse_size
+    from hashhop.generator.spec import parse_size
 
     return [parse_size(s) for s in text.split(",") if s]
 

@@ -23,7 +23,7 @@ from hashhop.bench.executors import Job, run
 from hashhop.bench.suites import Grid
 from hashhop.bench.sweep import ModelEntry
 from hashhop.evaluate.store import read_records
-from hashhop.generate.spec import parse_size
+from hashhop.generator.spec import parse_size
 
 TIMING = ("time", "latency_s")
 

@@ -209,8 +209,8 @@ def test_chat_overhead_makes_the_planned_count_exact(backend):
 def test_hashhop_eval_runs_a_local_model_sized_in_its_own_tokens(tmp_path, capsys):
     from hashhop.cli import main
     from hashhop.evaluate.store import read_records, read_results, read_samples
-    from hashhop.generate.build import problem_of
-    from hashhop.generate.sample import Sample
+    from hashhop.generator.build import problem_of
+    from hashhop.generator.sample import Sample
 
     model_dir = _save_model(tmp_path / "model", CHAT_TEMPLATE, window=2048)
     run = tmp_path / "run"

@@ -8,7 +8,7 @@ from stub_server import StubServer, count, oracle_answer
 
 from hashhop.backends import get_backend, parse_model, parse_options
 from hashhop.backends.base import Request
-from hashhop.backends.openai_reply import retry_after as _retry_after
+from hashhop.backends.http import retry_after
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 CONTEXT = "aaaa = bbbb\nbbbb = cccc\ncccc = 'dddd'"
@@ -44,16 +44,9 @@ def server():
         yield s
 
 
-@pytest.fixture(params=["native", "aiohttp", "httpx"])
-def http(request):
-    """Every HTTP client the backend can use must map every failure the same way."""
-    pytest.importorskip({"native": "httptools"}.get(request.param, request.param))
-    return request.param
-
-
 @pytest.mark.parametrize("api", ["chat", "completions"])
-def test_chat_and_plain_completions_return_text_and_usage(server, api, http):
-    c = call(server, api=api, http=http)
+def test_chat_and_plain_completions_return_text_and_usage(server, api):
+    c = call(server, api=api)
     assert c.text == "cccc" == oracle_answer(CONTEXT + "\n\n" + QUESTION)
     assert c.prompt_tokens > 0 and c.completion_tokens == count("cccc") and c.latency_s > 0
     sent = server.generations[-1]
@@ -62,13 +55,13 @@ def test_chat_and_plain_completions_return_text_and_usage(server, api, http):
     assert ("messages" in sent["json"]) == (api == "chat")
 
 
-def test_401_403_and_404_are_fatal_backend_errors(server, http):
+def test_401_403_and_404_are_fatal_backend_errors(server):
     server.script({"status": 401}, {"status": 403}, {"status": 404})
     for code in ("401", "403"):
         with pytest.raises(BackendError, match=f"refused the key \\({code}"):
-            call(server, http=http)
+            call(server)
     with pytest.raises(BackendError, match="not found.*--model"):
-        call(server, http=http)
+        call(server)
 
 
 def test_an_unknown_model_is_a_backend_error():
@@ -76,20 +69,20 @@ def test_an_unknown_model_is_a_backend_error():
         call(s)
 
 
-def test_429_carries_retry_after_when_the_server_gives_one(server, http):
+def test_429_carries_retry_after_when_the_server_gives_one(server):
     server.script({"status": 429, "retry_after": "7"}, {"status": 429})
     with pytest.raises(RateLimited) as first:
-        call(server, http=http)
+        call(server)
     assert first.value.retry_after == 7.0
     with pytest.raises(RateLimited) as second:
-        call(server, http=http)
+        call(server)
     assert second.value.retry_after is None
 
 
 def test_retry_after_accepts_milliseconds_and_http_dates():
-    assert _retry_after({"retry-after-ms": "1500"}) == 1.5
-    assert _retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
-    assert _retry_after({"retry-after": "soon"}) is None
+    assert retry_after({"retry-after-ms": "1500"}) == 1.5
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
+    assert retry_after({"retry-after": "soon"}) is None
 
 
 @pytest.mark.parametrize(
@@ -105,24 +98,24 @@ def test_retry_after_accepts_milliseconds_and_http_dates():
     ],
     ids=["500", "502", "503", "reset", "truncated", "malformed", "empty_choices"],
 )
-def test_server_failures_and_broken_bodies_are_transient(server, action, http):
+def test_server_failures_and_broken_bodies_are_transient(server, action):
     server.script(action)
     with pytest.raises(TransientError):
-        call(server, http=http)
-    assert call(server, http=http).text == "cccc"  # the next request on a fresh or reused connection works
+        call(server)
+    assert call(server).text == "cccc"  # the next request on a fresh or reused connection works
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-def test_a_gigantic_body_is_cut_at_the_byte_limit(server, chunked, http):
+def test_a_gigantic_body_is_cut_at_the_byte_limit(server, chunked):
     server.script({"huge": 3 * 2**20, "chunked": chunked})
     with pytest.raises(TransientError, match="byte limit"):
-        call(server, max_response_bytes=2**20, http=http)
+        call(server, max_response_bytes=2**20)
 
 
-def test_a_stall_past_the_timeout_is_transient(server, http):
+def test_a_stall_past_the_timeout_is_transient(server):
     server.script({"stall": 2.0})
     with pytest.raises(TransientError, match="timeout"):
-        call(server, timeout=0.2, http=http)
+        call(server, timeout=0.2)
 
 
 def test_a_context_length_error_is_over_length():
@@ -226,8 +219,8 @@ def test_unknown_options_and_bad_api_are_rejected():
         get_backend("openai:stub", base_url="http://127.0.0.1:9/v1", temprature=1)
     with pytest.raises(BackendError, match="api=chat"):
         get_backend("openai:stub", base_url="http://127.0.0.1:9/v1", api="embeddings")
-    with pytest.raises(BackendError, match="http=aiohttp"):
-        get_backend("openai:stub", base_url="http://127.0.0.1:9/v1", http="requests")
+    with pytest.raises(BackendError, match="unknown option.*http"):  # the transport is no longer a choice
+        get_backend("openai:stub", base_url="http://127.0.0.1:9/v1", http="httpx")
 
 
 def test_model_names_and_options_parse_like_lm_eval_and_inspect():

@@ -28,8 +28,17 @@ def test_filler_and_suite_are_written_only_when_set():
     assert list(d)[-2:] == ["filler", "suite"] and d["filler"] is False and d["suite"] == "quick@1"
 
 
+def test_order_is_written_only_when_not_shuffled_and_reaches_the_spec():
+    assert "order" not in Cell(1000, "chars", 2, False, order="shuffled").to_dict()
+    cell = Cell(1000, "chars", 2, False, order="backward")
+    assert cell.to_dict()["order"] == "backward" and cell.spec(queries=1).order == "backward"
+    assert Cell.from_dict({"tokens": 1000}).order == "shuffled"  # absent (any earlier record): shuffled
+    assert Cell.of_spec(cell.spec(queries=1)) == Cell(1000, "chars", 2, False, order="backward")
+
+
 def test_a_written_cell_reads_back_as_the_same_cell():
-    for cell in Grid((1000, 3000), (1, 2), depths=(None, 0.5), filler=False).cells("chars", "sweep:t"):
+    grid = Grid((1000, 3000), (1, 2), depths=(None, 0.5), filler=False, orders=("shuffled", "forward"))
+    for cell in grid.cells("chars", "sweep:t"):
         assert Cell.from_dict(json.loads(json.dumps(cell.to_dict()))) == cell
         assert cell_key(json.loads(json.dumps(cell.to_dict()))) == cell.key
 

@@ -15,8 +15,8 @@ from hashhop.core.errors import PricingError
 from hashhop.evaluate.cost import Prices, estimate, load_prices
 from hashhop.evaluate.results import redact
 from hashhop.evaluate.store import RunStore, read_records, read_results, read_samples
-from hashhop.generate.build import make_sample
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import make_sample
+from hashhop.generator.spec import Spec
 
 VOLATILE = ("time", "latency_s", "attempts", "cost_usd")
 
@@ -77,6 +77,17 @@ def test_oracle_grid_writes_records_samples_and_results(tmp_path, capsys):
     assert results["template"]["system"] and results["config"]["model"] == "oracle"
     assert {c["cell"]["depth"] for c in results["metrics"]["cells"]} == {0.2, 0.8}
     assert "1.000" in capsys.readouterr().out
+
+
+def test_order_flag_crosses_link_orders_and_records_them_in_cells_and_samples(tmp_path):
+    run = tmp_path / "run"
+    args = ["eval", "--model", "oracle", "--tokens", "1K", "--hops", "2", "--order", "forward,backward"]
+    assert main([*args, "--queries", "2", "--no-progress", "-o", str(run)]) == 0
+    records = read_records(str(run))
+    assert sorted(r.cell["order"] for r in records) == ["backward"] * 2 + ["forward"] * 2
+    assert all(r.correct for r in records)
+    assert {s["sample"]["spec"]["order"] for s in read_samples(str(run))} == {"forward", "backward"}
+    assert main([*args[:-1], "sideways", "-o", str(tmp_path / "bad")]) == 2
 
 
 def test_running_the_same_command_again_resumes_without_new_requests(tmp_path):
@@ -376,7 +387,8 @@ def test_dataset_files_are_evaluated_and_foreign_files_refused(tmp_path):
     foreign = tmp_path / "f.jsonl"
     foreign.write_text('{"question": "what?", "answer": "x"}\n')
     r = hashhop("eval", "--model", "oracle", "--dataset", str(foreign), "-o", str(tmp_path / "run2"))
-    assert r.returncode == 2 and ":1: not a hashhop sample" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert ":1: unrecognised sample (answer, question): accepted formats are hashhop's own" in r.stderr
     assert not (tmp_path / "run2" / "records.jsonl").exists() or read_records(str(tmp_path / "run2")) == []
 
 

@@ -41,6 +41,17 @@ def test_generate_then_verify(tmp_path):
     assert v.returncode == 0 and "2/2 samples ok" in v.stderr
 
 
+def test_generate_in_backward_order_then_verify(tmp_path):
+    out = tmp_path / "out.jsonl"
+    r = hashhop("generate", "--tokens", "2K", "--hops", "3", "--queries", "3", "--order", "backward", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["spec"]["order"] == "backward"
+    v = hashhop("verify", str(out))
+    assert v.returncode == 0 and "1/1 samples ok" in v.stderr
+    bad = hashhop("generate", "--order", "sideways", "-o", str(tmp_path / "x.jsonl"))
+    assert bad.returncode == 2 and "invalid choice: 'sideways'" in bad.stderr
+
+
 def test_recipe_and_materialize_from_the_cli(tmp_path):
     full, recipe, rebuilt = tmp_path / "f.jsonl", tmp_path / "r.jsonl", tmp_path / "m.jsonl"
     assert hashhop("generate", "--tokens", "20K", "--samples", "2", "-o", str(full)).returncode == 0

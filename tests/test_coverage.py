@@ -12,8 +12,8 @@ from hashhop.cli import main
 from hashhop.core.errors import SweepError
 from hashhop.evaluate.coverage import COVERAGE_EXIT, context_hashes, coverage, noise_floor, shortfall
 from hashhop.evaluate.store import read_records, read_results
-from hashhop.generate.build import build
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import build
+from hashhop.generator.spec import Spec
 
 
 @pytest.mark.parametrize(
@@ -191,3 +191,19 @@ def test_anthropic_reports_a_reply_the_budget_ended_as_max_tokens():
 
     body = {"content": [{"type": "text", "text": "Let"}], "stop_reason": "max_tokens", "usage": {"output_tokens": 5}}
     assert _completion(_Response(body), 0.1).finish_reason == "max_tokens"
+
+
+def test_niah_haystacks_and_external_samples_have_no_noise_floor(tmp_path):
+    from test_foreign import PROMPT, write_rows
+
+    from hashhop.evaluate.coverage import cell_noise_floor
+    from hashhop.generator.build import make_sample, problem_of
+    from hashhop.generator.dataset import read_samples
+
+    niah = make_sample(Spec(size=3000, hops=1, queries=2, task="niah"))
+    assert noise_floor(problem_of(niah), niah.queries[0]) is None
+    [external] = read_samples(write_rows(tmp_path / "a.jsonl", [{"prompt": PROMPT, "answer": "hh"}]))
+    assert noise_floor(external.context, external.queries[0]) is None
+    samples = {niah.id: {"sample": niah.to_dict()}, external.id: {"sample": external.to_dict()}}
+    rows = [{"sample_id": s.id, "query_index": 0, "status": "ok"} for s in (niah, external)]
+    assert cell_noise_floor(rows, samples) is None

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from hashhop.core.errors import DatasetError, OutputError
-from hashhop.generate.dataset import materialize, read_samples, write_jsonl, write_parquet
-from hashhop.generate.spec import Spec
+from hashhop.generator.dataset import materialize, read_samples, write_jsonl, write_parquet
+from hashhop.generator.spec import Spec
 
 SPEC = Spec(size=3000, hops=2, queries=2, tokenizer="tiktoken:cl100k_base", cot=True)
 
@@ -64,7 +64,9 @@ def test_parquet_round_trips_and_loads_with_pyarrow(tmp_path):
 def test_a_failure_midway_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     path = tmp_path / "d.jsonl"
     path.write_text("precious\n")
-    from hashhop.generate import dataset  # `import hashhop.generate.dataset as` meets hashhop.generate(), the function
+    from hashhop.generator import (
+        dataset,  # `import hashhop.generator.dataset as` meets hashhop.generate(), the function
+    )
 
     calls = {"n": 0}
     real = dataset._write_row
@@ -91,8 +93,9 @@ def test_unwritable_paths_fail_with_a_fix(tmp_path):
     "content,message",
     [
         ("not json\n", "not valid JSON"),
-        ('{"prompt": "x"}\n', "not a hashhop sample"),
-        ("[1, 2]\n", "not a hashhop sample"),
+        ('{"prompt": "x"}\n', r"unrecognised sample \(prompt\): accepted formats are hashhop's own"),
+        ("[1, 2]\n", r"unrecognised sample \(list\): accepted formats are"),
+        ('{"spec": {}, "id": "x"}\n', "not a hashhop sample"),
     ],
 )
 def test_corrupt_or_foreign_files_name_the_line(tmp_path, content, message):

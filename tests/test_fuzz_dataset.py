@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashhop.core.errors import HashhopError
-from hashhop.generate.build import make_sample
-from hashhop.generate.dataset import read_samples
-from hashhop.generate.sample import Sample
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import make_sample
+from hashhop.generator.dataset import read_samples
+from hashhop.generator.sample import Sample
+from hashhop.generator.spec import Spec
 
 # benchmarks/fuzz.py sets HASHHOP_FUZZ_EXAMPLES for a long, randomized run; CI runs the fixed examples.
 EXAMPLES = int(os.environ.get("HASHHOP_FUZZ_EXAMPLES", "0"))

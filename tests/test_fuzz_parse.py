@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashhop.evaluate.parse import Parsed, extract_answer
-from hashhop.generate.alphabets import ALPHABETS, alphabet_chars
+from hashhop.generator.alphabets import ALPHABETS, alphabet_chars
 
 # benchmarks/fuzz.py sets HASHHOP_FUZZ_EXAMPLES for a long, randomized run; CI runs the fixed examples.
 EXAMPLES = int(os.environ.get("HASHHOP_FUZZ_EXAMPLES", "0"))

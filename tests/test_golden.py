@@ -1,12 +1,12 @@
 """Golden datasets: the SHA-256 of generated files is pinned, so any change to the bytes is
-deliberate, and comes with a FORMAT_VERSION bump (hashhop.generate.spec) and new pins here."""
+deliberate, and comes with a FORMAT_VERSION bump (hashhop.generator.spec) and new pins here."""
 
 import hashlib
 
 import pytest
 
-from hashhop.generate.dataset import write_jsonl
-from hashhop.generate.spec import FORMAT_VERSION, Spec
+from hashhop.generator.dataset import write_jsonl
+from hashhop.generator.spec import FORMAT_VERSION, Spec
 
 GOLDEN = {
     "plain_chars": (

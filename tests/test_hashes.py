@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.alphabets import ALPHABETS, alphabet_chars, entropy_bits
-from hashhop.generate.hashes import HashSpace
-from hashhop.generate.keyed import derive_key
+from hashhop.generator.alphabets import ALPHABETS, alphabet_chars, entropy_bits
+from hashhop.generator.hashes import HashSpace
+from hashhop.generator.keyed import derive_key
 
 
 def _pack(digits: np.ndarray, base: int) -> np.ndarray:

@@ -16,16 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hashhop.evaluate.score as score_module
-import hashhop.generate.problem as problem_module
+import hashhop.generator.problem as problem_module
 from hashhop.evaluate.parse import extract_answer_full
 from hashhop.evaluate.score import score_query
-from hashhop.generate.alphabets import ALPHABETS
-from hashhop.generate.build import build, make_sample, problem_of
-from hashhop.generate.hashes import SMALL, HashSpace
-from hashhop.generate.keyed import KeyedPermutation, _inverse_mod_pow2, derive_key
-from hashhop.generate.layout import Placement, Shape, chain_index
-from hashhop.generate.problem import Problem
-from hashhop.generate.spec import Spec
+from hashhop.generator.alphabets import ALPHABETS
+from hashhop.generator.build import build, make_sample, problem_of
+from hashhop.generator.hashes import SMALL, HashSpace
+from hashhop.generator.keyed import KeyedPermutation, _inverse_mod_pow2, derive_key
+from hashhop.generator.layout import Placement, Shape, chain_index
+from hashhop.generator.problem import Problem
+from hashhop.generator.spec import Spec
 
 
 def test_the_newton_inverse_is_the_modular_inverse_at_every_width():

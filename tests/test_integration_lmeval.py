@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.generator.tokenizers import get_tokenizer
 from hashhop.integrations.documents import METRICS, score_doc
 from hashhop.integrations.lm_eval import INCLUDE_PATH
 

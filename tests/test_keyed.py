@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hashhop.generate.keyed import KeyedPermutation, derive_key
+from hashhop.generator.keyed import KeyedPermutation, derive_key
 
 
 @pytest.mark.parametrize("n", list(range(1, 70)) + [255, 256, 257, 1000, 4096, 4097])

@@ -10,7 +10,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "hashhop"
 # Data-flow order. `core` serves every stage; the package root (the public API) and __main__ sit on top.
-STAGES = ("core", "generate", "prompt", "backends", "evaluate", "report", "bench", "integrations", "cli")
+STAGES = ("core", "generator", "prompt", "backends", "evaluate", "report", "bench", "integrations", "cli")
 TOP = len(STAGES)
 
 
@@ -78,13 +78,13 @@ def test_a_module_imports_only_its_own_or_earlier_stages(name, path):
 @pytest.mark.parametrize(
     "module,source",
     [
-        ("hashhop.generate.spec", "from hashhop.evaluate.score import score_query"),
-        ("hashhop.generate.spec", "def f():\n    from hashhop.report import build\n"),
+        ("hashhop.generator.spec", "from hashhop.evaluate.score import score_query"),
+        ("hashhop.generator.spec", "def f():\n    from hashhop.report import build\n"),
         ("hashhop.prompt.planner", "import hashhop.backends.openai"),
         ("hashhop.evaluate.runner", "from hashhop_train import checkpoint"),
         ("hashhop.cli.train", "import hashhop_train.train"),
-        ("hashhop.generate.dataset", "from hashhop import Spec"),
-        ("hashhop.generate.sample", "from ..evaluate import store"),
+        ("hashhop.generator.dataset", "from hashhop import Spec"),
+        ("hashhop.generator.sample", "from ..evaluate import store"),
     ],
 )
 def test_the_layer_check_catches_a_later_stage_or_the_training_package(module, source):
@@ -93,4 +93,4 @@ def test_the_layer_check_catches_a_later_stage_or_the_training_package(module, s
 
 def test_the_layer_check_accepts_earlier_stages_and_the_version():
     source = "from hashhop.core.errors import SpecError\nfrom hashhop import __version__\nfrom . import spec\n"
-    assert violations(source, "hashhop.generate.card") == []
+    assert violations(source, "hashhop.generator.card") == []

@@ -20,8 +20,8 @@ from hashhop.backends import get_backend
 from hashhop.backends.base import Request
 from hashhop.evaluate.score import score_query
 from hashhop.evaluate.store import read_records, read_results, read_samples
-from hashhop.generate.build import problem_of
-from hashhop.generate.sample import Sample
+from hashhop.generator.build import problem_of
+from hashhop.generator.sample import Sample
 from hashhop.prompt.template import DEFAULT_TEMPLATE, render_query
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]

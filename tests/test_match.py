@@ -4,9 +4,9 @@ import pytest
 
 from hashhop.evaluate.match import lenient_match, strict_match
 from hashhop.evaluate.score import score_query, summarize
-from hashhop.generate.alphabets import alphabet_chars
-from hashhop.generate.build import build
-from hashhop.generate.spec import Spec
+from hashhop.generator.alphabets import alphabet_chars
+from hashhop.generator.build import build
+from hashhop.generator.spec import Spec
 
 SYMBOLS = frozenset(alphabet_chars("letters"))
 

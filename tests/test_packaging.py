@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # extra -> (module to import, the top-level packages that extra provides)
 EXTRAS = {
-    "openai": ("hashhop.backends.openai", ["httpx", "aiohttp", "httptools"]),
-    "anthropic": ("hashhop.backends.anthropic", ["httpx", "aiohttp"]),
+    "openai": ("hashhop.backends.openai", ["aiohttp"]),
+    "anthropic": ("hashhop.backends.anthropic", ["httpx"]),
     "hf": ("hashhop.backends.hf", ["transformers", "torch"]),
     "llamacpp": ("hashhop.backends.llamacpp", ["llama_cpp"]),
     "report": ("hashhop.report", ["matplotlib"]),
@@ -110,7 +110,7 @@ def test_core_package_imports_without_any_extra():
     proc = _run_blocked(
         ALL_DEPS,
         """
-        import hashhop, hashhop.cli, hashhop.generate.card, hashhop.integrations, hashhop.integrations.documents
+        import hashhop, hashhop.cli, hashhop.generator.card, hashhop.integrations, hashhop.integrations.documents
         import hashhop.integrations.lm_eval
         print(hashhop.__version__)
     """,
@@ -231,7 +231,8 @@ def test_wheel_installs_in_a_clean_venv_and_runs_generate_and_oracle_eval(built)
     )
     assert (built / "run" / "results.json").is_file()
     frozen = _sh([pip, "freeze"], cwd=built).stdout.lower()
-    assert "numpy" in frozen and "orjson" in frozen and "torch" not in frozen and "httpx" not in frozen
+    assert "numpy" in frozen and "orjson" in frozen and "tqdm" in frozen
+    assert "torch" not in frozen and "httpx" not in frozen and "aiohttp" not in frozen
     # A missing extra is a one-line hint, not a traceback.
     proc = subprocess.run(
         [hashhop, "generate", "--tokens", "1K", "--tokenizer", "tiktoken:cl100k_base", "-o", "y.jsonl"],
@@ -270,7 +271,8 @@ def test_the_openai_extra_alone_evaluates_against_a_server(built):
     from stub_server import StubServer
 
     hashhop = _venv_with(built, "openai")
-    assert "httptools" in _frozen(hashhop) and "torch" not in _frozen(hashhop)
+    frozen = _frozen(hashhop)
+    assert "aiohttp" in frozen and "httptools" not in frozen and "httpx" not in frozen and "torch" not in frozen
     with StubServer() as server:
         _sh(
             [

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashhop.evaluate.parse import _plain_answer, extract_answer, extract_answer_full
-from hashhop.generate.alphabets import alphabet_chars
+from hashhop.generator.alphabets import alphabet_chars
 
 DIFF = settings(
     max_examples=1500,

@@ -2,11 +2,11 @@
 
 import pytest
 
-from hashhop.generate.build import build
-from hashhop.generate.layout import Shape
-from hashhop.generate.lines import parse_pairs, walk
-from hashhop.generate.problem import Problem
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import build
+from hashhop.generator.layout import Shape
+from hashhop.generator.lines import parse_pairs, walk
+from hashhop.generator.problem import Problem
+from hashhop.generator.spec import Spec
 
 
 def _lines(problem):

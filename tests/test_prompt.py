@@ -4,9 +4,9 @@ import pytest
 from stub_server import count as stub_count
 
 from hashhop.core.errors import SpecError, TemplateError
-from hashhop.generate.build import make_sample
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.generator.build import make_sample
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import get_tokenizer
 from hashhop.prompt.fit import sized_sample
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template, context_budget, render, render_query
 

@@ -3,10 +3,10 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashhop.generate.build import build, make_sample
-from hashhop.generate.lines import parse_pairs, walk
-from hashhop.generate.spec import Spec
-from hashhop.generate.verify import verify_sample
+from hashhop.generator.build import build, make_sample
+from hashhop.generator.lines import parse_pairs, walk
+from hashhop.generator.spec import Spec
+from hashhop.generator.verify import verify_sample
 
 
 @st.composite

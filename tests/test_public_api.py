@@ -27,7 +27,7 @@ PUBLIC = {
 }
 # Modules whose every public function, class and method must carry a docstring.
 DOCUMENTED_MODULES = (
-    "hashhop.generate.card",
+    "hashhop.generator.card",
     "hashhop.cli.export",
     "hashhop.integrations.documents",
     "hashhop.integrations.lm_eval",

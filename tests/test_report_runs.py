@@ -1,7 +1,7 @@
 """Stored runs for the report tests, and the report's run reader.
 
 `write_runs(root)` writes run folders that follow docs/records.md exactly, from real
-`hashhop.generate.build.build` problems: an oracle-like model (always right), a random-like model (a
+`hashhop.generator.build.build` problems: an oracle-like model (always right), a random-like model (a
 random hash of the context), a stub with planted failures of every kind, a partial run (no
 results.json, a torn last line) and a hostile run whose completions carry `<script>` and `onerror=`.
 Other test_report_* files import it.
@@ -17,7 +17,7 @@ import pytest
 
 from hashhop import Spec
 from hashhop.core.errors import DatasetError
-from hashhop.generate.build import build, sample_from_problem
+from hashhop.generator.build import build, sample_from_problem
 from hashhop.report.runs import load_runs, read_run
 
 TOKENS = (500, 1000, 2000)

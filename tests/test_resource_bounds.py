@@ -15,8 +15,8 @@ import time
 import pytest
 from stub_server import StubServer
 
-from hashhop.generate.build import make_sample
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import make_sample
+from hashhop.generator.spec import Spec
 
 MB = 2**20
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads peak memory from /proc")
@@ -35,7 +35,7 @@ base = rss("VmRSS")
 print(base, rss("VmHWM"))
 """
 READ = """
-from hashhop.generate.dataset import read_samples
+from hashhop.generator.dataset import read_samples
 n = chars = 0
 for s in read_samples(sys.argv[1]):
     n += 1
@@ -69,7 +69,7 @@ def test_a_200_mb_dataset_is_read_one_sample_at_a_time(tmp_path):
     path = tmp_path / "big.jsonl"
     n, line = _big_dataset(path, 200 * MB)
     assert os.path.getsize(path) >= 190 * MB
-    base, peak = _peak("from hashhop.generate.dataset import read_samples", READ, str(path))
+    base, peak = _peak("from hashhop.generator.dataset import read_samples", READ, str(path))
     grew = peak - base
     print(
         f"read_samples over {os.path.getsize(path) / MB:.0f} MB ({n} samples of {line / MB:.1f} MB): "

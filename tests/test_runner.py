@@ -13,7 +13,7 @@ from hashhop.evaluate.cost import Prices
 from hashhop.evaluate.runner import AdaptiveLimiter, RunConfig, Runner
 from hashhop.evaluate.store import RunStore, read_records
 from hashhop.evaluate.summary import metrics
-from hashhop.generate.tokenizers import get_tokenizer
+from hashhop.generator.tokenizers import get_tokenizer
 from hashhop.prompt.cell import Cell
 from hashhop.prompt.planner import Planner
 from hashhop.prompt.template import DEFAULT_TEMPLATE

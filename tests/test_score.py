@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashhop.evaluate.score import KINDS, Score, score_query, score_sample, summarize, wilson_interval
-from hashhop.generate.build import build, make_sample, problem_of
-from hashhop.generate.sample import Sample
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import build, make_sample, problem_of
+from hashhop.generator.sample import Sample
+from hashhop.generator.spec import Spec
 
 SPEC = Spec(size=2000, hops=3, queries=2, distractors=1)
 

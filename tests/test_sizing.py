@@ -3,9 +3,9 @@
 import pytest
 
 from hashhop.core.errors import SpecError, TokenizerError
-from hashhop.generate.build import build
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import count_chunks, get_tokenizer
+from hashhop.generator.build import build
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import count_chunks, get_tokenizer
 
 CL100K = "tiktoken:cl100k_base"
 

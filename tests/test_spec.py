@@ -1,7 +1,7 @@
 import pytest
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.spec import Spec, format_size, parse_size
+from hashhop.generator.spec import Spec, format_size, parse_size
 
 
 @pytest.mark.parametrize(

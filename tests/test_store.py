@@ -20,9 +20,9 @@ from hashhop.evaluate.store import (
     write_json_atomic,
 )
 from hashhop.evaluate.summary import metrics, prefix_cache
-from hashhop.generate.build import make_sample, problem_of
-from hashhop.generate.sample import Sample
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import make_sample, problem_of
+from hashhop.generator.sample import Sample
+from hashhop.generator.spec import Spec
 from hashhop.prompt.cell import Cell
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "records.md"

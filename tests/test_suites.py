@@ -3,12 +3,12 @@
 import pytest
 
 from hashhop.bench.suites import FALLBACK_TOKENIZER, SUITES, Grid, get_suite, list_suites
-from hashhop.core.errors import SuiteError
-from hashhop.generate.spec import parse_size
+from hashhop.core.errors import SpecError, SuiteError
+from hashhop.generator.spec import parse_size
 
 
-def test_the_four_named_suites_are_shipped_with_versions():
-    assert set(SUITES) == {"quick", "standard", "magic", "extreme"}
+def test_the_named_suites_are_shipped_with_versions():
+    assert set(SUITES) == {"quick", "standard", "magic", "invariance", "extreme", "niah-vs-hashhop"}
     for suite in SUITES.values():
         assert suite.tag == f"{suite.name}@{suite.version}" and suite.version >= 1
 
@@ -26,6 +26,29 @@ def test_magic_uses_the_reference_layout_with_16_char_hashes_sized_in_characters
 
 def test_extreme_reaches_100m_tokens():
     assert max(get_suite("extreme").grid.lengths) == parse_size("100M")
+
+
+def test_invariance_crosses_every_order_with_depths_at_3_lengths_and_hops_1_2_4():
+    g = get_suite("invariance").grid
+    assert g.orders == ("shuffled", "forward", "backward") and len(g.depths) >= 3 and None not in g.depths
+    assert len(g.lengths) == 3 and g.hops == (1, 2, 4)
+    cells = g.cells("x", "invariance@1")
+    assert {c.order for c in cells} == set(g.orders) and {c.depth for c in cells} == set(g.depths)
+    assert {c.to_dict().get("order") for c in cells} == {None, "forward", "backward"}  # shuffled is not written
+    per_order = g.n_queries // len(g.orders) * 2 // 3  # queries of 2 or 4 hops at one order
+    assert per_order >= 200 and g.n_queries <= 1200
+
+
+def test_a_grid_of_shuffled_alone_records_no_orders_and_its_cells_are_unchanged():
+    g = get_suite("quick").grid
+    assert "orders" not in g.to_dict()
+    assert all("order" not in c.to_dict() for c in g.cells("x"))
+    assert Grid((1000,), (2,), orders=("forward",)).to_dict()["orders"] == ["forward"]
+
+
+def test_an_unknown_order_in_a_grid_is_refused():
+    with pytest.raises(SpecError, match="unknown order 'sideways'"):
+        Grid((1000,), (2,), orders=("sideways",))
 
 
 def test_quick_stays_small_enough_for_minutes_on_two_cores():
@@ -58,7 +81,7 @@ def test_a_version_can_be_insisted_on_and_a_wrong_one_is_refused():
 
 
 def test_unknown_suite_names_the_known_ones():
-    with pytest.raises(SuiteError, match="quick, standard, magic, extreme"):
+    with pytest.raises(SuiteError, match="quick, standard, magic, invariance, extreme"):
         get_suite("fast")
 
 

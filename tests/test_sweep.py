@@ -62,6 +62,12 @@ def test_a_full_sweep_file_gives_the_grid_and_per_model_options(tmp_path):
     assert api.folder == "openai-gpt-4o-mini" and oracle.folder == "oracle"
 
 
+def test_the_order_key_crosses_link_orders_and_a_single_name_is_a_list(tmp_path):
+    grid = parse_sweep({"grid": {"lengths": ["1K"], "hops": [2], "order": ["forward", "backward"]}}).grid
+    assert grid.orders == ("forward", "backward") and grid.n_cells == 2 * 2  # x cot and skip
+    assert parse_sweep({"suite": "quick", "grid": {"order": "backward"}}).grid.orders == ("backward",)
+
+
 def test_yaml_sweep_files_read_the_same_as_toml(tmp_path):
     pytest.importorskip("yaml")
     path = write(
@@ -112,6 +118,7 @@ def test_a_sweep_may_start_from_a_suite_and_keeps_its_tag_only_when_unchanged(tm
         ({"grid": {"lengths": ["1K"], "hops": [1], "cot": ["maybe"]}}, "bad cot 'maybe'"),
         ({"grid": {"lengths": ["1K"], "hops": [1], "depth": [1.5]}}, "bad depth 1.5"),
         ({"grid": {"lengths": ["1K"], "hops": [1], "alphabet": ["greek"]}}, "unknown alphabet 'greek'"),
+        ({"grid": {"lengths": ["1K"], "hops": [1], "order": ["sideways"]}}, "unknown order 'sideways'"),
         ({"grid": {"lengths": ["1K"], "hops": [1], "format": "xml"}}, "unknown format 'xml'"),
         ({"grid": {"hops": [1]}}, "missing lengths"),
         (

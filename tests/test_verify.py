@@ -1,8 +1,8 @@
 import dataclasses
 
-from hashhop.generate.build import make_sample
-from hashhop.generate.spec import Spec
-from hashhop.generate.verify import verify_sample
+from hashhop.generator.build import make_sample
+from hashhop.generator.spec import Spec
+from hashhop.generator.verify import verify_sample
 
 
 def test_generated_samples_verify():

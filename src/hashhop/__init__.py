@@ -5,10 +5,10 @@ report the results. See README.md.
 """
 
 from hashhop.core.errors import HashhopError, SpecError
-from hashhop.generate.build import build, generate, make_sample
-from hashhop.generate.reference import MultiHopEval, MultiHopSample
-from hashhop.generate.sample import Query, Sample
-from hashhop.generate.spec import Spec, parse_size
+from hashhop.generator.build import build, generate, make_sample
+from hashhop.generator.reference import MultiHopEval, MultiHopSample
+from hashhop.generator.sample import Query, Sample
+from hashhop.generator.spec import Spec, parse_size
 
 __version__ = "0.2.0"
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hashhop.generate.layout import Shape
-from hashhop.generate.problem import Problem
-from hashhop.generate.spec import Spec
+from hashhop.generator.layout import Shape
+from hashhop.generator.problem import Problem
+from hashhop.generator.spec import Spec
 
 from .config import Stage
 from .segments import line_value_segment, segment_ids

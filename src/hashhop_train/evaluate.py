@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hashhop.generate.build import build
-from hashhop.generate.spec import Spec
+from hashhop.generator.build import build
+from hashhop.generator.spec import Spec
 
 from .infer import Reader
 

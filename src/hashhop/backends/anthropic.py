@@ -12,6 +12,7 @@ import os
 import time
 
 from hashhop.backends.base import Backend, Completion, Request, check_options
+from hashhop.backends.http import retry_after
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError, require
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -195,14 +196,6 @@ def _error_message(response) -> str:
         return response.text[:300]
 
 
-def _retry_after(response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: rare for this API; let the runner back off on its own
-
-
 def _raise_for_status(response, base_url: str, model: str) -> None:
     status = response.status_code
     if status < 400:
@@ -217,7 +210,7 @@ def _raise_for_status(response, base_url: str, model: str) -> None:
     if status == 413 or (status == 400 and any(h in message.lower() for h in _OVERLENGTH_HINTS)):
         raise OverLength(message or f"prompt too long ({status})")
     if status == 429:
-        raise RateLimited(f"rate limited (429): {message}", _retry_after(response))
+        raise RateLimited(f"rate limited (429): {message}", retry_after(response.headers))
     if status == 529 or status >= 500 or status == 408:
         raise TransientError(f"server error {status}: {message}")
     raise BackendError(f"{base_url} rejected the request ({status}): {message}")

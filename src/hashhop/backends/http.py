@@ -1,114 +1,126 @@
-"""HTTP transports for API backends: `request(method, url, body) -> (status, headers, bytes)`.
+"""HTTP for the API backends: the one transport, on aiohttp (`Transport.request(method, url, body) ->
+(status, headers, bytes)`, used by the openai backend), the Retry-After reading every backend shares,
+and a blocking JSON POST for token counting outside the event loop.
 
-`native` (backends/wire.py: asyncio + httptools, the fastest) for plain http:// URLs that no proxy
-covers, else aiohttp when installed (far faster than httpx under concurrency), else httpx. All raise
-TransientError for timeouts and connection errors, and cut a response body at a byte limit (a stream
-that never ends cannot exhaust memory).
+aiohttp was chosen over httpx by measurement (docs/benchmarks.md, Harness): against the same stub it
+sent 3.4x as many requests per second at concurrency 1 and 17x at 64. What the backend relies on:
+- keep-alive: one session per event loop, its pool unbounded (the runner's limiter bounds it);
+- a per-request timeout, which the runner may lower to its --timeout (`cap_timeout`);
+- a byte limit on each response body, checked as it streams in (an endless body cannot exhaust memory);
+- one retry on a kept-alive connection the server had dropped before answering;
+- TransientError for timeouts, connection errors and broken HTTP; the status codes are the backend's.
+Headers come back as a case-insensitive mapping.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
+import ssl
+import time
+import urllib.request
 
+from hashhop.core import fastjson
 from hashhop.core.errors import BackendError, TransientError, require
 
-
-async def _read_limited(headers, chunks, limit: int) -> bytes:
-    length = headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise TransientError(f"response of {length} bytes exceeds the {limit}-byte limit")
-    buf = bytearray()
-    async for chunk in chunks:
-        buf += chunk
-        if len(buf) > limit:
-            raise TransientError(f"response exceeds the {limit}-byte limit")
-    return bytes(buf)
+CHUNK = 65536
+JSON = {"Content-Type": "application/json"}
 
 
-class _Aiohttp:
-    name = "aiohttp"
+class Transport:
+    """Keep-alive HTTP requests from one event loop at a time (a new loop gets a new session)."""
 
     def __init__(self, headers: dict, timeout: float, limit: int):
-        self.aiohttp, self.headers, self.timeout, self.limit = require("aiohttp", "openai"), headers, timeout, limit
-        self.session = None  # created inside the running event loop, on first use
+        self.aiohttp = require("aiohttp", "openai")  # fail at construction with the install hint
+        for name, value in headers.items():
+            if any(c in f"{name}{value}" for c in "\r\n\0"):  # a key with a newline would inject headers
+                raise BackendError(f"header {name} holds a line break: fix the value (an API key variable?)")
+        self.headers, self.timeout, self.limit = headers, timeout, limit
+        self._session = None  # created inside the running event loop, on first use
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def request(self, method: str, url: str, body: dict | None = None):
-        aiohttp = self.aiohttp
-        if self.session is None:
-            self.session = aiohttp.ClientSession(
-                headers=self.headers,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                connector=aiohttp.TCPConnector(limit=0),
+    def cap_timeout(self, seconds: float) -> None:
+        """Lower the per-request timeout to `seconds` (the runner's --timeout, enforced here)."""
+        self.timeout = min(self.timeout, seconds)
+
+    def _session_for_loop(self):
+        loop = asyncio.get_running_loop()
+        if self._session is None or loop is not self._loop:
+            # A session belongs to the loop it was made in; one of an earlier asyncio.run is dropped.
+            self._session, self._loop = (
+                self.aiohttp.ClientSession(
+                    headers={"Accept": "application/json", **self.headers},
+                    # Its own TLS context: the trust store as the environment names it now (SSL_CERT_FILE).
+                    connector=self.aiohttp.TCPConnector(limit=0, ssl=ssl.create_default_context()),
+                ),
+                loop,
             )
-        data = None if body is None else json.dumps(body).encode()
-        try:
-            async with self.session.request(
-                method, url, data=data, headers={"Content-Type": "application/json"}
-            ) as resp:
-                return (
-                    resp.status,
-                    resp.headers,
-                    await _read_limited(resp.headers, resp.content.iter_chunked(65536), self.limit),
-                )
-        except asyncio.TimeoutError:
-            raise TransientError(f"timeout from {url}") from None
-        except aiohttp.ClientError as exc:
-            raise TransientError(f"connection error ({type(exc).__name__}: {exc})"[:200]) from None
-
-    async def aclose(self):
-        if self.session is not None:
-            await self.session.close()
-
-
-class _Httpx:
-    name = "httpx"
-
-    def __init__(self, headers: dict, timeout: float, limit: int):
-        self.httpx, self.limit = require("httpx", "openai"), limit
-        self.client = self.httpx.AsyncClient(
-            headers=headers,
-            timeout=timeout,
-            limits=self.httpx.Limits(max_connections=None, max_keepalive_connections=256),
-        )
+        return self._session
 
     async def request(self, method: str, url: str, body: dict | None = None):
+        session = self._session_for_loop()
+        timeout = self.aiohttp.ClientTimeout(total=self.timeout)
+        data, headers = (None, None) if body is None else (fastjson.dumps(body), JSON)
+        for last in (False, True):
+            try:
+                async with session.request(method, url, data=data, headers=headers, timeout=timeout) as resp:
+                    return resp.status, resp.headers, await self._read(resp)
+            except asyncio.TimeoutError:
+                raise TransientError(f"timeout after {self.timeout:g} s from {url}") from None
+            except self.aiohttp.ClientError as exc:
+                if last or not self._stale(exc):
+                    raise TransientError(f"connection error ({type(exc).__name__}: {exc})"[:200]) from None
+
+    def _stale(self, exc: Exception) -> bool:
+        """A pooled connection the server had closed (nothing of an answer came): worth one retry on a
+        fresh connection, as servers drop idle keep-alive connections at will."""
+        aiohttp = self.aiohttp
+        lost = isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError))
+        return lost and not isinstance(exc, aiohttp.ClientConnectorError)  # a refused connect is not stale
+
+    async def _read(self, resp) -> bytes:
+        length = resp.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.limit:
+            raise TransientError(f"response of {length} bytes exceeds the {self.limit}-byte limit")
+        buf = bytearray()
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            buf += chunk
+            if len(buf) > self.limit:
+                raise TransientError(f"response exceeds the {self.limit}-byte limit")
+        return bytes(buf)
+
+    async def aclose(self) -> None:
+        if self._session is not None and self._loop is asyncio.get_running_loop():
+            await self._session.close()
+        self._session = self._loop = None
+
+
+def retry_after(headers) -> float | None:
+    """Seconds from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
+    if headers.get("retry-after-ms"):
         try:
-            async with self.client.stream(method, url, json=body) as resp:
-                return resp.status_code, resp.headers, await _read_limited(resp.headers, resp.aiter_bytes(), self.limit)
-        except self.httpx.TimeoutException:
-            raise TransientError(f"timeout from {url}") from None
-        except self.httpx.HTTPError as exc:
-            raise TransientError(f"connection error ({type(exc).__name__}: {exc})"[:200]) from None
-
-    async def aclose(self):
-        await self.client.aclose()
-
-
-KINDS = ("auto", "native", "aiohttp", "httpx")
-
-
-def _auto(url: str) -> str:
-    """native for a plain http:// URL no proxy variable covers (it speaks no proxy protocol), else
-    aiohttp, else httpx: whichever is installed first."""
-    import importlib.util
-    import urllib.parse
-    import urllib.request
-
-    parts = urllib.parse.urlsplit(url)
-    proxied = "http" in urllib.request.getproxies() and not urllib.request.proxy_bypass(parts.hostname or "")
-    if parts.scheme == "http" and not proxied and importlib.util.find_spec("httptools"):
-        return "native"
-    return "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
 
 
-def make_transport(kind: str, headers: dict, timeout: float, limit: int, url: str = ""):
-    """The HTTP client named by `kind` (`auto`: see _auto) for requests to `url`."""
-    if kind not in KINDS:
-        raise BackendError(f"unknown http client {kind!r}: use -M http=native, http=aiohttp, http=httpx or http=auto")
-    kind = _auto(url) if kind == "auto" else kind
-    if kind == "native":
-        from hashhop.backends.wire import Wire
-
-        return Wire(headers, timeout, limit)
-    return (_Aiohttp if kind == "aiohttp" else _Httpx)(headers, timeout, limit)
+def post_json(url: str, obj: dict, headers: dict, timeout: float, limit: int) -> dict:
+    """A blocking JSON POST for code outside the event loop (token counting while sizing); raises on
+    any HTTP or network error, reads at most `limit` bytes."""
+    request = urllib.request.Request(
+        url, data=json.dumps(obj).encode(), method="POST", headers={**headers, "Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read(limit))

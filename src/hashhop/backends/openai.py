@@ -2,12 +2,11 @@
 
 Options (`-M key=value`): base_url, api=chat|completions, api_key_env (the NAME of the variable
 holding the key; the key itself is only ever put in a request header), timeout, context_window,
-max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead, http=auto|native|aiohttp|httpx,
+max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead,
 max_completion_tokens (sent in place of max_tokens: reasoning models count their reasoning in it),
 reasoning_effort=none|minimal|low|medium|high (passed through). Reasoning tokens are read from
 `usage.completion_tokens_details.reasoning_tokens`; a reply the budget ended has finish_reason `length`.
-The HTTP client (backends/http.py) is hashhop's own lean one for local http:// servers, else
-aiohttp, else httpx (docs/evaluation.md); all behave the same here.
+Requests go through the one HTTP transport (backends/http.py, on aiohttp).
 Errors map onto the runner's contract: 401/403/404/other 4xx -> BackendError (never retried),
 429 -> RateLimited, 5xx/timeouts/connection errors/malformed bodies -> TransientError,
 context-length errors -> OverLength.
@@ -22,8 +21,8 @@ import re
 import time
 
 from hashhop.backends.base import Backend, Completion, Request, check_options
-from hashhop.backends.http import make_transport
-from hashhop.backends.openai_reply import error_message, read_completion, retry_after
+from hashhop.backends.http import Transport, post_json, retry_after
+from hashhop.backends.openai_reply import error_message, read_completion
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -39,7 +38,6 @@ OPTIONS = {
     "cache_prompt",
     "tokenize",
     "chat_overhead",
-    "http",
     "max_completion_tokens",
     "reasoning_effort",
 }
@@ -78,7 +76,6 @@ class OpenAIBackend(Backend):
         cache_prompt: bool | None = None,
         tokenize: str = "auto",
         chat_overhead: int | None = None,
-        http: str = "auto",
         max_completion_tokens: int | None = None,
         reasoning_effort: str | None = None,
     ):
@@ -101,7 +98,7 @@ class OpenAIBackend(Backend):
         self._window = int(context_window) if context_window else None
         self.max_completion_tokens, self.reasoning_effort = _reasoning_options(max_completion_tokens, reasoning_effort)
         self._headers, self._timeout = self._auth(api_key_env), float(timeout)
-        self._http = make_transport(http, self._headers, self._timeout, self.max_bytes, self.base_url)
+        self._http = Transport(self._headers, self._timeout, self.max_bytes)
         self._counter = None  # resolved on first count_tokens
         self._checked = False
 
@@ -128,16 +125,13 @@ class OpenAIBackend(Backend):
             "cache_prompt": self.cache_prompt,
             "context_window": self._window,
             "chat_overhead": self.chat_overhead,
-            "http": self._http.name,
             **({"max_completion_tokens": self.max_completion_tokens} if self.max_completion_tokens else {}),
             **({"reasoning_effort": self.reasoning_effort} if self.reasoning_effort else {}),
         }
 
     def cap_timeout(self, seconds: float) -> bool:
-        """Enforce the runner's per-request timeout in the transport, if it can (the native one):
-        True means the runner need not wrap each request in a timer of its own."""
-        if not hasattr(self._http, "cap_timeout"):
-            return False
+        """Enforce the runner's per-request timeout in the transport: True, the runner need not wrap
+        each request in a timer of its own."""
         self._http.cap_timeout(seconds)
         return True
 
@@ -260,16 +254,7 @@ class OpenAIBackend(Backend):
 
     def _post_sync(self, url: str, obj: dict) -> dict:
         """A blocking POST (sizing runs in a worker thread); raises on any HTTP or network error."""
-        import urllib.request
-
-        req = urllib.request.Request(
-            url,
-            data=json.dumps(obj).encode(),
-            method="POST",
-            headers={**self._headers, "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=self._timeout) as resp:
-            return json.loads(resp.read(self.max_bytes))
+        return post_json(url, obj, self._headers, self._timeout, self.max_bytes)
 
     def _count_llama_cpp_python(self, text: str) -> int:
         return int(self._post_sync(f"{self.root}/extras/tokenize/count", {"input": text})["count"])
@@ -282,7 +267,7 @@ class OpenAIBackend(Backend):
         return int(data["count"]) if "count" in data else len(data["tokens"])
 
     def _tiktoken_counter(self):
-        from hashhop.generate.tokenizers import get_tokenizer
+        from hashhop.generator.tokenizers import get_tokenizer
 
         encoding = "o200k_base" if re.match(r"(gpt-4o|gpt-4\.1|gpt-5|o\d)", self.model) else "cl100k_base"
         return get_tokenizer(f"tiktoken:{encoding}").count

@@ -1,39 +1,18 @@
-"""Reading an OpenAI-compatible server's answers: the completion with its usage, error messages, Retry-After.
+"""Reading an OpenAI-compatible server's answers: the completion with its usage, and error messages.
 
-Owns `read_completion` (text, token counts with the reasoning tokens, finish reason), `error_message`
-and `retry_after`, used by the `openai` backend (backends/openai.py). A body that is not what the
-API documents is a TransientError (retried like a dropped connection).
+Owns `read_completion` (text, token counts with the reasoning tokens, finish reason) and
+`error_message`, used by the `openai` backend (backends/openai.py); Retry-After is read by
+backends/http.py (`retry_after`). A body that is not what the API documents is a TransientError
+(retried like a dropped connection).
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 
 from hashhop.backends.base import Completion
 from hashhop.core import fastjson
 from hashhop.core.errors import TransientError
-
-
-def retry_after(headers) -> float | None:
-    """Seconds from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
-    if headers.get("retry-after-ms"):
-        try:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
 
 
 def _text(content) -> str:

@@ -1,7 +1,7 @@
 """The `oracle` backend: answers every query exactly by indexing the context's lines.
 
 A reference point (100% by construction) and the backend most tests use. It reads only the
-context text it is sent, like a model would (generate/lines.py), plus the query's start and hop count.
+context text it is sent, like a model would (generator/lines.py), plus the query's start and hop count.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from hashhop.backends.base import Backend, Completion, Request, check_options
-from hashhop.generate.lines import index_context, walk
+from hashhop.generator.lines import index_context, walk
 
 Index = TypeVar("Index")  # what `build` makes of a context
 

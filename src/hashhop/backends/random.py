@@ -8,7 +8,7 @@ import time
 
 from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.backends.oracle import ContextCache
-from hashhop.generate.lines import index_context
+from hashhop.generator.lines import index_context
 
 
 def _hash_pool(context: str) -> list[str]:

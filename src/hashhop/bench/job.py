@@ -30,7 +30,10 @@ class Job:
     template: Template = DEFAULT_TEMPLATE
     progress: bool = False
     tokenizer: str | None = None  # forced from the command line; else the grid's, else the sizing rule
-    dataset: str | None = None  # a hashhop JSONL/Parquet file evaluated as is, instead of the grid
+    dataset: str | None = (
+        None  # a dataset file (hashhop's, Magic's, {prompt, answer}) evaluated as is, instead of the grid
+    )
+    skip_invalid: bool = False  # evaluate a dataset's valid samples, counting the invalid ones, instead of refusing it
     on_over_length: str = "record"  # or "stop": the first prompt that does not fit ends the run
 
     @property

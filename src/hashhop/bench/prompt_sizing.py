@@ -14,7 +14,7 @@ from hashhop.backends import Backend
 from hashhop.bench.job import Job
 from hashhop.bench.suites import FALLBACK_TOKENIZER
 from hashhop.core.errors import BackendError
-from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+from hashhop.generator.tokenizers import Tokenizer, get_tokenizer
 from hashhop.prompt.planner import Planner, SampleStore
 
 

@@ -22,6 +22,7 @@ GRID_KEYS = (
     "hops",
     "cot",
     "depth",
+    "order",
     "seeds",
     "hash_len",
     "alphabet",
@@ -29,6 +30,7 @@ GRID_KEYS = (
     "samples",
     "queries",
     "tokenizer",
+    "task",
 )
 
 
@@ -56,6 +58,7 @@ def _grid(where: str, table: dict, base: Grid | None) -> Grid:
         "hops": ("hops", lambda v: ints(where, "hops", v, 1)),
         "cot": ("cot", lambda v: cots(where, v)),
         "depth": ("depths", lambda v: depths(where, v)),
+        "order": ("orders", lambda v: strings(where, "order", v)),  # checked by Grid: shuffled, forward, backward
         "seeds": ("seeds", lambda v: ints(where, "seeds", v, 0)),
         "hash_len": ("hash_lens", lambda v: ints(where, "hash_len", v, 1)),
         "alphabet": ("alphabets", lambda v: strings(where, "alphabet", v)),
@@ -63,6 +66,7 @@ def _grid(where: str, table: dict, base: Grid | None) -> Grid:
         "queries": ("queries", lambda v: ints(where, "queries", v, 1)[0]),
         "format": ("format", lambda v: strings(where, "format", v)[0]),
         "tokenizer": ("tokenizer", lambda v: strings(where, "tokenizer", v)[0]),
+        "task": ("tasks", lambda v: strings(where, "task", v)),  # checked against TASKS by Grid
     }
     for key, value in table.items():
         name, parse = parsers[key]
@@ -76,7 +80,7 @@ def _grid(where: str, table: dict, base: Grid | None) -> Grid:
     try:
         grid = (base or Grid(lengths=changes.pop("lengths"), hops=changes.pop("hops"))).replace(**changes)
         for alphabet in grid.alphabets:  # validated now, not halfway through a run
-            from hashhop.generate.alphabets import alphabet_chars
+            from hashhop.generator.alphabets import alphabet_chars
 
             alphabet_chars(alphabet)
     except HashhopError as exc:

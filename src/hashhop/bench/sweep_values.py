@@ -7,7 +7,7 @@ Each check returns the value in the Grid's or ModelEntry's vocabulary, or raises
 from __future__ import annotations
 
 from hashhop.core.errors import HashhopError, SweepError
-from hashhop.generate.spec import parse_size
+from hashhop.generator.spec import parse_size
 
 
 def parse_text(path: str, raw: bytes) -> dict:
@@ -106,7 +106,7 @@ def depths(where: str, value) -> tuple[float | None, ...]:
 
 def strings(where: str, key: str, value) -> tuple[str, ...]:
     out = as_list(value)
-    if not all(isinstance(v, str) and v for v in out):
+    if not out or not all(isinstance(v, str) and v for v in out):  # an empty list names nothing
         raise SweepError(f'{where}: bad {key} {value!r}: use a list of names, e.g. {key} = ["letters"]')
     return tuple(out)
 

@@ -15,7 +15,18 @@ from importlib import metadata
 
 from hashhop.core.errors import RUNNER_SIGNALS, HashhopError, MissingExtraError
 
-SUBCOMMANDS = ("generate", "verify", "materialize", "evaluate", "score", "report", "bench", "train", "export")
+SUBCOMMANDS = (
+    "generate",
+    "verify",
+    "convert",
+    "materialize",
+    "evaluate",
+    "score",
+    "report",
+    "bench",
+    "train",
+    "export",
+)
 # Commands shipped as plugins (entry point group COMMAND_GROUP): name -> the extra that brings them.
 PLUGINS = {"train": "train"}
 COMMAND_GROUP = "hashhop.commands"

@@ -22,7 +22,7 @@ from hashhop.evaluate.cost import check_budget, estimate, load_prices
 from hashhop.evaluate.coverage import BENCH_MIN_COVERAGE, COVERAGE_EXIT, check_fraction, run_shortfalls
 from hashhop.evaluate.runner import answer_budget
 from hashhop.evaluate.store import now_iso, read_results, write_json_atomic
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 
 DEFAULT_MODEL = "ltm:builtin"

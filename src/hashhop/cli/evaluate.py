@@ -24,7 +24,7 @@ from hashhop.evaluate.cost import check_budget, estimate, load_prices
 from hashhop.evaluate.coverage import COVERAGE_EXIT, check_fraction, shortfall
 from hashhop.evaluate.runner import answer_budget
 from hashhop.evaluate.store import read_results
-from hashhop.generate.spec import parse_size
+from hashhop.generator.spec import DEFAULT_ORDER, parse_size
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 
 
@@ -72,16 +72,27 @@ def _grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queries", type=int, default=1, help="queries per context (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--depth", help="depths of the queried chains, comma-separated fractions, e.g. 0.1,0.5")
+    p.add_argument("--order", help="link orders, comma-separated: shuffled (default), forward, backward")
     p.add_argument("--hash-len", type=int, default=16)
     p.add_argument("--alphabet", default="letters")
     p.add_argument("--format", default="plain", choices=("plain", "magic"))
+    p.add_argument("--task", default="hashhop", help="hashhop, niah or niah-multikey; comma-separated for several")
     p.add_argument(
         "--tokenizer",
         help=f"size prompts in this tokenizer (default: the model's own if the backend can count, else "
         f"{FALLBACK_TOKENIZER})",
     )
     p.add_argument("--template", help="JSON file of template fields (system, user, question_cot, ...)")
-    p.add_argument("--dataset", help="evaluate the samples of this hashhop JSONL file instead of a grid")
+    p.add_argument(
+        "--dataset",
+        help="evaluate the samples of this file instead of a grid: hashhop JSONL/Parquet, Magic's reference "
+        "JSONL (prompt, completion, targets), or {prompt, answer} / {prompt, start, hops, answer} JSONL",
+    )
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="evaluate a dataset's valid samples and count the invalid ones (default: refuse the file)",
+    )
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -125,12 +136,14 @@ def _grid(args) -> Grid:
         hops=_list(args.hops, int, "hops"),
         cot=(args.cot,),
         depths=_list(args.depth, float, "depth"),
+        orders=tuple(_list(args.order, str, "order")) if args.order else (DEFAULT_ORDER,),
         seeds=(args.seed,),
         hash_lens=(args.hash_len,),
         alphabets=(args.alphabet,),
         format=args.format,
         samples=args.samples,
         queries=args.queries,
+        tasks=tuple(_list(args.task, str, "task")),
     )
 
 
@@ -161,6 +174,7 @@ def _job(args, template: Template) -> Job:
         progress=sys.stderr.isatty() if args.progress is None else args.progress,
         tokenizer=args.tokenizer,
         dataset=args.dataset,
+        skip_invalid=args.skip_invalid,
         on_over_length=args.on_over_length,
     )
 
@@ -175,7 +189,7 @@ def _dry_run(job: Job) -> int:
                 len(s.queries),
                 max(answer_budget(q.hops, q.cot, s.spec.hash_len, configured) for q in s.queries),
             )
-            for s in read_dataset(job.dataset)
+            for s in read_dataset(job.dataset, job.skip_invalid)[0]
         ]
     else:
         per_cell = job.grid.samples * job.grid.queries

@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 
 def _check_dir(path: str, force: bool) -> None:
-    from hashhop.generate.card import check_card_path
+    from hashhop.generator.card import check_card_path
 
     if os.path.isdir(path) and os.listdir(path) and not force:
         raise OutputError(f"{path} is not empty: pass --force to replace its dataset files, or choose another folder")
@@ -51,8 +51,8 @@ def _check_dir(path: str, force: bool) -> None:
 def _samples_jsonl(args, path: str):
     """Write the JSONL and return its samples (with prompts: read back from the file as written)."""
     from hashhop.core.files import atomic_output
-    from hashhop.generate.build import problem_of
-    from hashhop.generate.dataset import read_samples, write_jsonl
+    from hashhop.generator.build import problem_of
+    from hashhop.generator.dataset import read_samples, write_jsonl
 
     if args.dataset:
         with atomic_output(path) as f:
@@ -79,7 +79,7 @@ def _write_parquet(samples, path: str) -> list:
     pa = require("pyarrow", "parquet")
     pq = require("pyarrow.parquet", "parquet")
     from hashhop.core.files import atomic_output
-    from hashhop.generate.dataset import parquet_row
+    from hashhop.generator.dataset import parquet_row
 
     kept, rows, writer = [], [], None
     with atomic_output(path) as f:
@@ -112,7 +112,7 @@ def _flush(pa, pq, f, writer, rows: list):
 
 def run(args) -> int:
     """Write DIR/data/test.parquet, DIR/data/test.jsonl and DIR/README.md (the card)."""
-    from hashhop.generate.card import write_card
+    from hashhop.generator.card import write_card
 
     out = args.hub_ready
     _check_dir(out, args.force)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.spec import Spec, format_size, parse_size
+from hashhop.generator.spec import DEFAULT_ORDER, ORDERS, TASKS, Spec, format_size, parse_size
 
 
 def add_spec_arguments(p: argparse.ArgumentParser):
@@ -14,7 +14,7 @@ def add_spec_arguments(p: argparse.ArgumentParser):
     p.add_argument("--tokens", default="4K", help="size of the context, e.g. 4K, 1M, 100M (in --tokenizer units)")
     p.add_argument("--chars", default=None, help="size in characters (same as --tokens N --tokenizer chars)")
     p.add_argument("--tokenizer", default="chars", help="chars, tiktoken:cl100k_base or hf:PATH (default chars)")
-    p.add_argument("--hops", type=int, default=2)
+    p.add_argument("--hops", type=int, default=None, help="links per chain (default 2; 1 for the niah tasks)")
     p.add_argument("--queries", type=int, default=1)
     p.add_argument("--hash-len", type=int, default=16)
     p.add_argument("--alphabet", default="letters", help="letters, hex, base32, digits, dna or custom:SYMBOLS")
@@ -28,6 +28,13 @@ def add_spec_arguments(p: argparse.ArgumentParser):
     p.add_argument("--depth-window", type=float, default=0.05)
     p.add_argument("--distractors", type=int, default=0, help="decoys per queried hash sharing a long prefix/suffix")
     p.add_argument("--no-filler", action="store_true", help="whole chains only (size within one chain)")
+    p.add_argument("--task", default="hashhop", choices=TASKS, help="hashhop, or a needle in a haystack (niah*)")
+    p.add_argument(
+        "--order",
+        default=DEFAULT_ORDER,
+        choices=ORDERS,
+        help="links of each chain: shuffled (the benchmark), forward (in chain order) or backward (reversed)",
+    )
 
 
 def spec_from_args(args, size: str | None = None) -> Spec:
@@ -38,7 +45,7 @@ def spec_from_args(args, size: str | None = None) -> Spec:
         raise SpecError(f"bad --hop-mix {args.hop_mix!r}: use hop counts separated by commas, e.g. 1,2,4") from None
     return Spec(
         size=parse_size(size or args.chars or args.tokens),
-        hops=args.hops,
+        hops=args.hops if args.hops is not None else (2 if args.task == "hashhop" else 1),
         queries=args.queries,
         hash_len=args.hash_len,
         alphabet=args.alphabet,
@@ -53,6 +60,8 @@ def spec_from_args(args, size: str | None = None) -> Spec:
         depth_window=args.depth_window,
         distractors=args.distractors,
         filler=not args.no_filler,
+        task=args.task,
+        order=args.order,
     )
 
 
@@ -73,7 +82,7 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from hashhop.generate.dataset import write_jsonl, write_parquet
+    from hashhop.generator.dataset import write_jsonl, write_parquet
 
     spec = spec_from_args(args)
     if args.samples < 1:
@@ -86,21 +95,21 @@ def run(args) -> int:
         samples = write_jsonl(
             spec, args.samples, args.output, recipe=args.recipe, workers=args.workers, start=args.start
         )
-    from hashhop.generate.alphabets import entropy_bits
+    from hashhop.generator.alphabets import entropy_bits
 
     if args.card:
         import os
 
-        from hashhop.generate.card import write_card
+        from hashhop.generator.card import write_card
 
         fmt = "parquet" if args.output.endswith(".parquet") else "jsonl"
         write_card(os.path.dirname(os.path.abspath(args.output)) or ".", samples, {fmt: os.path.basename(args.output)})
 
     sizes = ", ".join(str(s.n_tokens) for s in samples[:8]) + (" ..." if len(samples) > 8 else "")
+    what = f"{entropy_bits(spec.alphabet, spec.hash_len):.1f} bits per hash" if spec.task == "hashhop" else spec.task
     print(
         f"wrote {len(samples)} sample(s) of {format_size(spec.size)} {spec.tokenizer} "
-        f"(measured: {sizes}; {entropy_bits(spec.alphabet, spec.hash_len):.1f} bits per hash) "
-        f"to {args.output}",
+        f"(measured: {sizes}; {what}) to {args.output}",
         file=sys.stderr,
     )
     return 0

@@ -14,7 +14,7 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from hashhop.generate.dataset import materialize
+    from hashhop.generator.dataset import materialize
 
     n = materialize(args.recipe, args.output, workers=args.workers)
     print(f"materialized {n} sample(s) to {args.output}", file=sys.stderr)

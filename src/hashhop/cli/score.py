@@ -15,8 +15,7 @@ from hashhop.core.errors import StoreError
 from hashhop.evaluate.score import score_query
 from hashhop.evaluate.store import Record, RunStore, now_iso, read_records, read_results, read_samples
 from hashhop.evaluate.summary import metrics
-from hashhop.generate.build import problem_of
-from hashhop.generate.sample import Sample
+from hashhop.generator.external import context_of, sample_from_dict
 from hashhop.prompt.template import Template
 
 
@@ -47,8 +46,8 @@ def rescore(run_dir: str) -> tuple[list[Record], int]:
         if r.sample_id not in samples:
             raise StoreError(f"{run_dir}/samples.jsonl lacks sample {r.sample_id}: the run folder is incomplete")
         if r.sample_id not in problems:
-            sample = Sample.from_dict(samples[r.sample_id])
-            problems[r.sample_id] = (sample, problem_of(sample))
+            sample = sample_from_dict(samples[r.sample_id])
+            problems[r.sample_id] = (sample, context_of(sample))
         sample, problem = problems[r.sample_id]
         query = sample.queries[r.query_index]
         fresh = score_query(problem, query, r.completion, prefill=prefill, finish_reason=r.finish_reason).to_dict()
@@ -87,7 +86,8 @@ def print_summary(results: dict, file=None) -> None:
             f"{cell.get('tokens', ''):>8} {cell.get('hops', ''):>4} {str(cell.get('cot', '')):>5} {depth:>5} "
             f"{c.get('n', 0):>5} {acc:>6} {ci:>13} {credit:>6} {c.get('n_errors', 0):>4} "
             f"{c.get('n_over_length', 0):>4} {(c.get('kinds') or {}).get('cut_off', 0):>4} "
-            f"{_rate(c.get('accuracy_strict')):>6} {_rate(c.get('accuracy_lenient')):>7}",
+            f"{_rate(c.get('accuracy_strict')):>6} {_rate(c.get('accuracy_lenient')):>7}"
+            + (f" {cell['task']}" if cell.get("task") else ""),  # niah cells
             file=file,
         )
     if results.get("partial"):

@@ -1,69 +1,68 @@
-"""A dependency-free progress bar on stderr that appears only for work longer than a second, and the
-eval runner's bar with running accuracy."""
+"""Progress bars on stderr, drawn by tqdm: `Bar` for any count of work, `EvalProgress` for the eval
+runner (records done, with running accuracy, errors and over-length counts in the postfix).
+
+A bar appears only for work longer than DELAY seconds, unless asked to draw from the start; a
+disabled bar writes nothing at all.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
-import time
+
+from tqdm import tqdm
+
+DELAY = 1.0  # seconds of work before a bar appears: quick commands print nothing
+MININTERVAL = 0.2  # seconds between redraws
+FORMAT = "{desc} {percentage:5.1f}%|{bar:24}| {n_fmt}/{total_fmt} [{elapsed}, ETA {remaining}]{postfix}"
 
 
-class Progress:
-    def __init__(self, total: float, desc: str = "", unit: str = "", stream=None, delay: float = 1.0):
-        self.total, self.desc, self.unit = max(total, 1e-9), desc, unit
-        self.stream = stream or sys.stderr
-        self.start = time.monotonic()
-        self.done = 0.0
-        self.delay = delay
-        self._last_draw = 0.0
-        self.shown = False
-        self.postfix = ""
+class Bar:
+    """One tqdm bar on stderr. Its last frame is drawn once, by close(): tqdm's update() would draw
+    it too, and a captured stderr (a log, CI) would then show the finished bar twice."""
 
-    def update(self, amount: float = 1, postfix: str | None = None):
-        self.done += amount
+    def __init__(self, total: int, desc: str, enabled: bool = True, delay: float | None = None):
+        self.total = total
+        self._tqdm = tqdm(
+            total=total,
+            desc=desc,
+            file=sys.stderr,
+            disable=not enabled,
+            delay=DELAY if delay is None else delay,
+            mininterval=MININTERVAL,
+            bar_format=FORMAT,
+            dynamic_ncols=True,
+        )
+
+    def update(self, amount: int = 1, postfix: str | None = None) -> None:
         if postfix is not None:
-            self.postfix = postfix
-        now = time.monotonic()
-        if now - self.start >= self.delay and now - self._last_draw >= 0.2:
-            self._draw(now)
+            self._tqdm.set_postfix_str(postfix, refresh=False)
+        if self._tqdm.n + amount >= self.total:
+            self._tqdm.n += amount  # the last step: close() draws the finished bar
+        else:
+            self._tqdm.update(amount)
 
-    def _draw(self, now: float):
-        elapsed = now - self.start
-        frac = min(self.done / self.total, 1.0)
-        eta = elapsed / frac - elapsed if frac > 0 else float("inf")
-        bar = "#" * int(frac * 24)
-        eta_text = f"{eta:5.0f}s" if eta != float("inf") else "    ?"
-        line = f"\r{self.desc} [{bar:<24}] {frac * 100:5.1f}% ETA {eta_text} {self.postfix}"
-        self.stream.write(line[:160])
-        self.stream.flush()
-        self._last_draw = now
-        self.shown = True
+    def close(self) -> None:
+        self._tqdm.close()
 
-    def close(self):
-        if self.shown:
-            self._draw(time.monotonic())
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def __enter__(self):
+    def __enter__(self) -> Bar:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:
         self.close()
 
 
 class EvalProgress:
     """The eval runner's bar: records done, with running accuracy, errors and over-length counts.
 
-    Reads only `status` and `correct` of each record (duck-typed: this module imports nothing)."""
+    Reads only `status` and `correct` of each record (a store.Record; core imports no later stage)."""
 
-    def __init__(self, total: int, enabled: bool, stream=None):
+    def __init__(self, total: int, enabled: bool):
         self.total, self.enabled = total, enabled
         self.done = self.correct = self.scored = self.errors = self.over = 0
         # --progress asked for it: draw from the first record, not after the usual second.
-        self.bar = Progress(total, "eval", stream=stream if enabled else open(os.devnull, "w"), delay=0.0)
+        self.bar = Bar(total, "eval", enabled, delay=0.0)
 
-    def update(self, record) -> None:  # a store.Record
+    def update(self, record) -> None:
         self.done += 1
         self.scored += record.status == "ok"
         self.correct += bool(record.correct)
@@ -74,7 +73,7 @@ class EvalProgress:
 
     def line(self) -> str:
         acc = f"{self.correct / self.scored:.3f}" if self.scored else "-"
-        return f"{self.done}/{self.total} acc {acc} err {self.errors} over {self.over}"
+        return f"acc {acc} err {self.errors} over {self.over}"
 
-    def close(self):
+    def close(self) -> None:
         self.bar.close()

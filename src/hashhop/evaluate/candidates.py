@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from hashhop.generate.alphabets import alphabet_chars
+from hashhop.generator.alphabets import alphabet_chars
 
 # Text allowed between two hashes of one written chain. Words are checked against _LINK_WORDS.
 _LINK_PUNCT = re.compile(r"""[\s=:,;.!?'"`*_~()\[\]{}<>|/\\+#\-–—→⇒⟶➔➜↦]+""")

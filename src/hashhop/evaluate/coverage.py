@@ -12,7 +12,9 @@ steps) hashes it writes uniformly from the context's distinct hashes, so a query
 with probability (1 / hashes in the context) ** hashes written. The count of distinct hashes comes
 from the recipe (chain hashes, decoy keys and values, filler keys and values: all distinct by
 construction), not from rendering the context (tests/test_coverage.py checks it against the random
-backend's own pool).
+backend's own pool). Only generated HashHop problems have a floor: a NIAH haystack's answers are
+numbers, not hashes drawn from the context, and an external context has no recipe to count from, so
+theirs is None (never a wrong number).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from collections.abc import Iterable, Mapping
 
 from hashhop.core.errors import HashhopError
 from hashhop.evaluate.store import read_results
-from hashhop.generate.build import problem_of
-from hashhop.generate.problem import Problem
-from hashhop.generate.sample import Query, Sample
+from hashhop.generator.build import problem_of
+from hashhop.generator.external import EXTERNAL_KEY
+from hashhop.generator.problem import Problem
+from hashhop.generator.sample import Query, Sample
 
 
 def coverage(rows: Iterable[dict]) -> dict:
@@ -46,8 +49,11 @@ def context_hashes(problem: Problem) -> int:
     return problem.decoy_base + 2 * problem.n_decoys + 2 * problem.shape.n_fill
 
 
-def noise_floor(problem: Problem, query: Query) -> float:
-    """The random backend's expected exact-match accuracy on `query`."""
+def noise_floor(problem: object, query: Query) -> float | None:
+    """The random backend's expected exact-match accuracy on `query`; None unless `problem` is a
+    generated HashHop Problem (a NIAH haystack, an external context)."""
+    if not isinstance(problem, Problem):
+        return None
     written = query.hops if query.cot else 1
     return (1.0 / context_hashes(problem)) ** written
 
@@ -64,18 +70,24 @@ def cell_noise_floor(rows: Iterable[dict], samples: Mapping[str, Mapping]) -> fl
         built = problems[sid]
         index = row.get("query_index")
         if built is not None and isinstance(index, int) and 0 <= index < len(built[0].queries):
-            floors.append(noise_floor(built[1], built[0].queries[index]))
+            floor = noise_floor(built[1], built[0].queries[index])
+            if floor is not None:
+                floors.append(floor)
     return sum(floors) / len(floors) if floors else None
 
 
 def _rebuild(entry: Mapping | None) -> tuple[Sample, Problem] | None:
-    """The sample and problem of a samples.jsonl entry ({"sample": recipe, ...}) or of a bare recipe."""
+    """The sample and problem of a samples.jsonl entry ({"sample": recipe, ...}) or of a bare recipe;
+    None for an external sample or a NIAH haystack (no noise floor: see the module's note)."""
     recipe = entry.get("sample", entry) if isinstance(entry, Mapping) else None
-    if not isinstance(recipe, Mapping):
+    if not isinstance(recipe, Mapping) or EXTERNAL_KEY in recipe:
         return None
     try:
         sample = Sample.from_dict(recipe)
-        return sample, problem_of(sample)
+        if sample.spec.task != "hashhop":
+            return None
+        problem = problem_of(sample)
+        return (sample, problem) if isinstance(problem, Problem) else None
     except (HashhopError, KeyError, TypeError, ValueError):
         return None  # a sample this version cannot rebuild: no floor, rather than a wrong one
 

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+from hashhop.evaluate.niah_score import NIAH_KINDS
 from hashhop.evaluate.score import KINDS
 from hashhop.evaluate.store import Record
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.prompt.cell import Cell
 
 _GRADED = ("exact_match", "strict_match", "lenient_match", "credit", "hops_correct")
 
 
 def task_name(cell: Cell) -> str:
-    """`hashhop_[cot_]{hops}hop_{size}`, e.g. hashhop_2hop_1k."""
+    """`hashhop_[cot_]{hops}hop_{size}`, e.g. hashhop_2hop_1k; `niah_1k`, `niah_multikey_1k` for niah cells."""
+    if cell.task != "hashhop":
+        return f"{cell.task.replace('-', '_')}_{format_size(cell.tokens).lower()}"
     return f"hashhop_{'cot_' if cell.cot else ''}{cell.hops}hop_{format_size(cell.tokens).lower()}"
 
 
@@ -25,13 +28,13 @@ def _mean_stderr(values: list[float]) -> tuple[float, float]:
 def lm_eval_results(records: list[Record]) -> dict:
     """`METRIC,none` and `METRIC_stderr,none` over scored queries per task; failure kinds as
     `kind_KIND,none` (errors and over-length queries are not scored, as in hashhop's own metrics)."""
-    kinds = tuple(k for k in KINDS if k not in ("over_length", "error"))
     by_task: dict[str, list[Record]] = {}
     for r in records:
         if r.status == "ok":
             by_task.setdefault(task_name(Cell.from_dict(r.cell)), []).append(r)
-    results, n_samples = {}, {}
+    results, n_samples, better = {}, {}, {}
     for task, rows in sorted(by_task.items()):
+        kinds = _answer_kinds(task)
         values = {
             "exact_match": [float(r.correct) for r in rows],
             "strict_match": [float(r.strict) for r in rows],
@@ -44,5 +47,11 @@ def lm_eval_results(records: list[Record]) -> dict:
         for metric, vals in values.items():
             block[f"{metric},none"], block[f"{metric}_stderr,none"] = _mean_stderr(vals)
         results[task], n_samples[task] = block, {"original": len(rows), "effective": len(rows)}
-    better = {m: m in _GRADED or m == "kind_correct" for m in (*_GRADED, *[f"kind_{k}" for k in kinds])}
-    return {"results": results, "n-samples": n_samples, "higher_is_better": {t: better for t in results}}
+        better[task] = {m: m in _GRADED or m == "kind_correct" for m in (*_GRADED, *[f"kind_{k}" for k in kinds])}
+    return {"results": results, "n-samples": n_samples, "higher_is_better": better}
+
+
+def _answer_kinds(task: str) -> tuple[str, ...]:
+    """The failure kinds a task's answers can get (errors and over-length queries are not scored)."""
+    kinds = NIAH_KINDS if task.startswith("niah") else KINDS
+    return tuple(k for k in kinds if k not in ("over_length", "error"))

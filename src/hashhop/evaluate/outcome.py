@@ -12,7 +12,7 @@ from hashhop.backends.base import Completion
 from hashhop.evaluate.cost import Prices
 from hashhop.evaluate.record import Record, now_iso
 from hashhop.evaluate.score import Score, score_query
-from hashhop.generate.sample import Query
+from hashhop.generator.sample import Query
 from hashhop.prompt.planner import Plan
 
 

@@ -39,7 +39,7 @@ from hashhop.evaluate.candidates import (
     partial_after,
     partial_without_hash,
 )
-from hashhop.generate.alphabets import alphabet_chars
+from hashhop.generator.alphabets import alphabet_chars
 
 
 @dataclass(frozen=True)

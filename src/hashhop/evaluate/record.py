@@ -9,7 +9,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from hashhop.generate.spec import shallow_dict
+from hashhop.generator.spec import shallow_dict
 
 
 @dataclass(frozen=True)

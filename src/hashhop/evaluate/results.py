@@ -82,6 +82,11 @@ def _cost(records) -> dict:
     }
 
 
+def _has_niah(store: RunStore) -> bool:
+    """Whether the run holds niah samples: their question and system prompt are then recorded too."""
+    return any((entry.get("cell") or {}).get("task", "hashhop") != "hashhop" for entry in store.samples.values())
+
+
 def write_results(store: RunStore, config: dict, template: Template, tally: RunTally, partial: bool) -> None:
     """results.json of a run folder (atomic). `config` is what the run was asked: its `model`,
     `tokenizer` and `suite` (None for an eval) are also read by a resumed run's check."""
@@ -94,7 +99,7 @@ def write_results(store: RunStore, config: dict, template: Template, tally: RunT
             "versions": versions(),
             "git_hash": git_hash(),
             "tokenizer": config["tokenizer"],
-            "template": template.to_dict(),
+            "template": template.to_dict(niah=_has_niah(store)),
             "timing": _timing(tally, wall, records),
             "concurrency": {
                 "max": tally.concurrency,

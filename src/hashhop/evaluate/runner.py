@@ -18,13 +18,13 @@ from typing import Protocol
 
 from hashhop.backends.base import Backend, Completion, Request
 from hashhop.core.errors import OverLength, OverLengthStop, RateLimited, TransientError
-from hashhop.core.progress import EvalProgress as Progress
+from hashhop.core.progress import EvalProgress
 from hashhop.evaluate.aio import as_async, put_watching, set_once, timed
 from hashhop.evaluate.cost import Budget, Prices
 from hashhop.evaluate.limiter import AdaptiveLimiter
 from hashhop.evaluate.outcome import Outcome, query_record
 from hashhop.evaluate.record import Record
-from hashhop.generate.sample import Query
+from hashhop.generator.sample import Query
 from hashhop.prompt.planner import Plan, Planner
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template, render_query
 
@@ -33,7 +33,6 @@ __all__ = [
     "OverLengthStop",
     "Plan",
     "Planner",
-    "Progress",
     "RunConfig",
     "Runner",
     "answer_budget",
@@ -93,13 +92,13 @@ class Runner:
         self._rng = random.Random(config.seed)
         # run() makes a fresh one; an executor that calls run_plan() alone may put a shared one here.
         self.limiter = AdaptiveLimiter(config.concurrency, config.cooldown)
-        self.progress: Progress | None = None
+        self.progress = EvalProgress(0, False)  # silent until run() sizes it; run_plan() alone stays silent
         self.requests = 0
         self._backend_times_out = False
 
     # -- one query ------------------------------------------------------------------------
     def _request(self, plan: Plan, query: Query) -> Request:
-        prompt = render_query(self.config.template, plan.context, query)
+        prompt = render_query(self.config.template, plan.context, query, plan.sample.spec.task)
         return Request(
             sample_id=plan.sample.id,
             query_index=query.index,
@@ -246,7 +245,7 @@ class Runner:
         """Run every plan (an iterable or async iterable of Plans); `total` queries for the progress bar.
         The backend's preflight `check()` is the executor's, before anything is sized."""
         self.limiter = AdaptiveLimiter(self.config.concurrency, self.config.cooldown)
-        self.progress = Progress(total, self.config.progress)
+        self.progress = EvalProgress(total, self.config.progress)
         # --max-cost bounds the run folder's total: what earlier (resumed) runs spent counts too.
         self.budget = Budget.of_records(self.config.max_cost, self.store.records)
         self._backend_times_out = self.backend.cap_timeout(self.config.timeout)

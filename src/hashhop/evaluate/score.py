@@ -2,9 +2,10 @@
 
 Owns `Score`, `KINDS`, `score_query`, `score_sample`, `wilson_interval` and `summarize`.
 Scoring is pure: the same (problem, query, completion) always gives the same Score, so stored
-completions can be rescored at any time (`problem_of(sample)` rebuilds the Problem from a recipe).
-Every wrong answer is explained by a kind, decided from where the given hash lives in the
-context (`Problem.locate_hash`, O(1) memory even for a 100M-token prompt).
+completions can be rescored at any time (`context_of(sample)` rebuilds the Problem from a recipe, or
+reads an external sample's prompt). The scorer asks a problem only what `ScoringContext` declares:
+every wrong answer is explained by a kind, decided from where the given hash lives in the context
+(`locate_hash`: O(1) memory for a generated 100M-token prompt, a table lookup for an external one).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from functools import lru_cache
 
 from hashhop.evaluate.match import lenient_match, strict_match
 from hashhop.evaluate.parse import Parsed, extract_answer
-from hashhop.generate.alphabets import alphabet_chars
-from hashhop.generate.build import problem_of
-from hashhop.generate.problem import HashLocation, Problem
-from hashhop.generate.sample import Query, Sample
-from hashhop.generate.spec import shallow_dict
+from hashhop.generator.alphabets import alphabet_chars
+from hashhop.generator.external import AnyContext, AnySample, ScoringContext, context_of
+from hashhop.generator.niah import Haystack
+from hashhop.generator.problem import HashLocation
+from hashhop.generator.sample import Query
+from hashhop.generator.spec import shallow_dict
 
 KINDS = (
     "correct",
@@ -58,7 +60,7 @@ class Score:
         return shallow_dict(self)
 
 
-def _resembles(given: str, expected: str) -> bool:
+def resembles(given: str, expected: str) -> bool:
     """A garbled copy of `expected`: shares at least half of it as a prefix or as a suffix."""
     need = max(1, (len(expected) + 1) // 2)
     return _common_prefix(given, expected) >= need or _common_prefix(given[::-1], expected[::-1]) >= need
@@ -79,7 +81,7 @@ class _Where:
     (the common case, and free); anything else asks `problem.locate_hash` once (about 10 us, and
     remembered by the problem across its queries)."""
 
-    def __init__(self, problem: Problem, query: Query):
+    def __init__(self, problem: ScoringContext, query: Query):
         self.problem, self.query = problem, query
         self._memo: dict = {}
         self.links = {h: i for i, h in enumerate(query.chain)}  # hashes of one chain are distinct
@@ -113,7 +115,7 @@ class _Where:
             return ("stopped_early" if reached < hop else "went_too_far"), min(max(0, reached), hop)
         if self.locate(given) is not None:
             return "other_chain", 0  # another chain, a decoy, or a filler pair: all in the context
-        return ("partial_hash" if _resembles(given, q.path[hop]) else "hallucinated"), 0
+        return ("partial_hash" if resembles(given, q.path[hop]) else "hallucinated"), 0
 
 
 def _verdict(where: _Where, kind: str, credit: float, hops_correct: int, answer: str | None) -> Score:
@@ -131,7 +133,7 @@ def _verdict(where: _Where, kind: str, credit: float, hops_correct: int, answer:
 
 def _no_hash(where: _Where, parsed: Parsed, hop: int, hops_correct: int, credit: float) -> Score:
     """Nothing (more) given where hop `hop` was expected: a truncated hash, or the walk just stopped."""
-    if parsed.partial and _resembles(parsed.partial, where.query.path[hop]):
+    if parsed.partial and resembles(parsed.partial, where.query.path[hop]):
         return Score(False, "partial_hash", credit, hops_correct, hops_correct + 1, parsed.partial, None)
     kind = "no_answer" if parsed.answer is None else "stopped_early"
     return _verdict(where, kind, credit, hops_correct, parsed.answer)
@@ -188,24 +190,39 @@ def _three_scores(verdict: Score, query: Query, text: str, prefill: str, symbols
     return dataclasses.replace(verdict, strict=strict, lenient=lenient)
 
 
+def _hashhop_verdict(problem: ScoringContext, query: Query, full: str) -> Score:
+    spec, where = problem.spec, _Where(problem, query)
+    parsed = extract_answer(full, query.start, query.hops, query.cot, spec.hash_len, spec.alphabet, known=where.known)
+    return _score_cot(where, parsed) if query.cot else _score_skip(where, parsed)
+
+
+def _cut_off(verdict: Score, finish_reason: str | None) -> Score:
+    """A wrong answer the token budget ended is cut_off, not wrong (a correct one stays correct)."""
+    if not verdict.correct and finish_reason in BUDGET_REASONS:
+        return dataclasses.replace(verdict, kind="cut_off")
+    return verdict
+
+
 def score_query(
-    problem: Problem, query: Query, text: str, *, prefill: str = "", finish_reason: str | None = None
+    problem: AnyContext, query: Query, text: str, *, prefill: str = "", finish_reason: str | None = None
 ) -> Score:
     """Score the completion `text` for `query` of `problem` (pure). `prefill`: the template's start of
-    the answer, sent before it; `finish_reason`: why the reply ended, as the backend reported it."""
-    spec = problem.spec
-    where = _Where(problem, query)
-    full = prefill + text if isinstance(text, str) else prefill
-    parsed = extract_answer(full, query.start, query.hops, query.cot, spec.hash_len, spec.alphabet, known=where.known)
-    verdict = _score_cot(where, parsed) if query.cot else _score_skip(where, parsed)
-    if not verdict.correct and finish_reason in BUDGET_REASONS:
-        verdict = dataclasses.replace(verdict, kind="cut_off")  # the budget ended it: not a wrong answer
-    return _three_scores(verdict, query, text if isinstance(text, str) else "", prefill, _symbols(spec.alphabet))
+    the answer, sent before it; `finish_reason`: why the reply ended, as the backend reported it.
+    A niah haystack's queries are scored by evaluate/niah_score.py; the cut_off and strict/lenient
+    steps are the same for every context."""
+    reply = text if isinstance(text, str) else ""
+    if isinstance(problem, Haystack):
+        from hashhop.evaluate.niah_score import needle_scores, score_needle  # they build on this module's Score
+
+        verdict = _cut_off(score_needle(problem, query, prefill + reply), finish_reason)
+        return needle_scores(verdict, query.target, reply, prefill)
+    verdict = _cut_off(_hashhop_verdict(problem, query, prefill + reply), finish_reason)
+    return _three_scores(verdict, query, reply, prefill, _symbols(problem.spec.alphabet))
 
 
-def score_sample(sample: Sample, query_index: int, text: str, problem: Problem | None = None) -> Score:
+def score_sample(sample: AnySample, query_index: int, text: str, problem: AnyContext | None = None) -> Score:
     """Score a completion against a stored sample (a recipe is enough). Pass `problem` to reuse one."""
-    problem = problem or problem_of(sample)
+    problem = problem or context_of(sample)
     return score_query(problem, sample.queries[query_index], text)
 
 

@@ -17,12 +17,13 @@ import fcntl
 import json
 import os
 import time
+from typing import Any
 
 from hashhop.core import fastjson
 from hashhop.core.errors import OutputError, StoreError, require
 from hashhop.core.files import atomic_output, read_jsonl
 from hashhop.evaluate.record import Record, now_iso  # re-exported: the store's readers and writers speak Records
-from hashhop.generate.sample import Sample
+from hashhop.generator.external import AnySample
 from hashhop.prompt.cell import Cell
 
 RECORDS, SAMPLES, RESULTS, LOCK = "records.jsonl", "samples.jsonl", "results.json", ".lock"
@@ -186,8 +187,8 @@ class RunStore:
         return True
 
     def add_sample(
-        self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None
-    ) -> dict:
+        self, cell: Cell, index: int, sample: AnySample, n_tokens: int, prompt_tokens: int | None = None
+    ) -> dict[str, Any]:
         """Store a sample's recipe once per (cell, index); returns the stored entry."""
         key = (cell.key, index)
         if key not in self.samples:

@@ -35,7 +35,7 @@ def versions() -> dict:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for dist in ("hashhop", "numpy", "httpx", "tiktoken", "transformers", "llama_cpp_python"):
+    for dist in ("hashhop", "numpy", "aiohttp", "httpx", "tiktoken", "transformers", "llama_cpp_python"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

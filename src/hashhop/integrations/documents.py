@@ -20,11 +20,10 @@ from functools import lru_cache
 
 from hashhop.core.errors import HashhopError, require
 from hashhop.evaluate.score import KINDS, score_query
-from hashhop.generate.build import problem_of
-from hashhop.generate.problem import Problem
-from hashhop.generate.sample import Sample
-from hashhop.generate.spec import Spec, parse_size
-from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+from hashhop.generator.build import AnyProblem, problem_of
+from hashhop.generator.sample import Sample
+from hashhop.generator.spec import Spec, parse_size
+from hashhop.generator.tokenizers import Tokenizer, get_tokenizer
 from hashhop.prompt.fit import sized_sample
 from hashhop.prompt.template import Template, render
 
@@ -213,7 +212,7 @@ def _bool(value) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _problem(recipe: str) -> tuple[Sample, Problem]:
+def _problem(recipe: str) -> tuple[Sample, AnyProblem]:
     # Every query of a context shares one recipe: rebuild its Problem once.
     sample = Sample.from_dict(json.loads(recipe))
     return sample, problem_of(sample)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from hashhop.generate.spec import Spec
+from hashhop.generator.spec import DEFAULT_ORDER, Spec
 
 
 def cell_key(cell: dict[str, Any]) -> str:
@@ -23,7 +23,7 @@ def cell_key(cell: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """Grid coordinates of docs/records.md; `filler` and `suite` are written only when set."""
+    """Grid coordinates of docs/records.md; `filler`, `suite`, `task` and `order` are written only when not the default."""
 
     tokens: int  # whole-prompt size, in `tokenizer`
     tokenizer: str
@@ -36,6 +36,8 @@ class Cell:
     format: str = "plain"
     filler: bool = True  # False: whole chains only (Magic's reference layout)
     suite: str | None = None  # the bench grid's tag, e.g. quick@1
+    task: str = "hashhop"  # or niah / niah-multikey (generator/niah.py); written only when not hashhop
+    order: str = DEFAULT_ORDER  # link order within chains: shuffled (absent when written), forward, backward
 
     @cached_property
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +57,10 @@ class Cell:
             out["filler"] = False
         if self.suite:
             out["suite"] = self.suite
+        if self.task != "hashhop":
+            out["task"] = self.task
+        if self.order != DEFAULT_ORDER:
+            out["order"] = self.order
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +86,8 @@ class Cell:
             format=str(d.get("format") or "plain"),
             filler=d.get("filler", True) is not False,
             suite=d.get("suite"),
+            task=str(d.get("task") or "hashhop"),
+            order=str(d.get("order") or DEFAULT_ORDER),
         )
 
     def spec(self, queries: int) -> Spec:
@@ -95,12 +103,14 @@ class Cell:
             seed=self.seed,
             depth=self.depth,
             filler=self.filler,
+            task=self.task,
+            order=self.order,
         )
 
     @classmethod
     def of_spec(cls, spec: Spec) -> Cell:
         """The cell of a sample given as is (a dataset file): its spec's coordinates. `filler` is not
-        carried, as in 0.1.0: a dataset sample's cell never held it."""
+        carried, as in 0.1.0: a dataset sample's cell never held it. `order` is (written when not shuffled)."""
         return cls(
             spec.size,
             spec.tokenizer,
@@ -111,4 +121,6 @@ class Cell:
             spec.hash_len,
             spec.alphabet,
             spec.format,
+            task=spec.task,
+            order=spec.order,
         )

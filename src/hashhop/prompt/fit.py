@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hashhop.generate.alphabets import alphabet_chars
-from hashhop.generate.build import build, make_sample, sample_from_problem
-from hashhop.generate.sample import Sample
-from hashhop.generate.sizing import TOLERANCE
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import Tokenizer
+from hashhop.generator.alphabets import alphabet_chars
+from hashhop.generator.build import build, make_sample, sample_from_problem
+from hashhop.generator.sample import Sample
+from hashhop.generator.sizing import TOLERANCE
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import Tokenizer
 from hashhop.prompt.template import Template, context_budget
 
 SIZING_ROUNDS = 4
@@ -36,18 +36,21 @@ def sized_sample(
     probe = _probe_start(spec)
     if count is None:
         assert tokenizer is not None  # every caller sizes with the model's counter, else a named tokenizer
-        budget = context_budget(total, tokenizer.count, template, probe, spec.hops, spec.cot, overhead, chat)
+        budget = context_budget(total, tokenizer.count, template, probe, spec.hops, spec.cot, overhead, chat, spec.task)
         sample = make_sample(spec.replace(size=budget, tokenizer=tokenizer.name), index, with_prompt=True)
         return sample, sample.n_tokens, total - budget
-    budget = context_budget(total, count, template, probe, spec.hops, spec.cot, overhead, chat)
+    budget = context_budget(total, count, template, probe, spec.hops, spec.cot, overhead, chat, spec.task)
     sample, n_tokens = _fit_by_counter(spec, budget, index, count)
     return sample, n_tokens, total - budget
 
 
 def _probe_start(spec: Spec) -> str:
     """A stand-in for the question's start hash: random symbols of the sample's alphabet and length,
-    since a random hash splits into many more tokens than, say, `aaaa...` would."""
+    since a random hash splits into many more tokens than, say, `aaaa...` would. A niah key is two words."""
     import random
+
+    if spec.task != "hashhop":
+        return "tawny-sundial"
 
     rng = random.Random(spec.hash_len)
     return "".join(rng.choice(alphabet_chars(spec.alphabet)) for _ in range(spec.hash_len))

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hashhop.generate.build import problem_of
-from hashhop.generate.problem import Problem
-from hashhop.generate.sample import Query, Sample
-from hashhop.generate.tokenizers import Tokenizer
+from hashhop.generator.external import AnyContext, AnySample, context_of
+from hashhop.generator.problem import Problem
+from hashhop.generator.sample import Query, Sample
+from hashhop.generator.tokenizers import Tokenizer
 from hashhop.prompt.cell import Cell
 from hashhop.prompt.fit import sized_sample
 from hashhop.prompt.template import Template
@@ -22,8 +22,8 @@ class Plan:
     """One sample ready to query: its cell, problem, context and measured sizes."""
 
     cell: Cell
-    sample: Sample
-    problem: Problem
+    sample: AnySample
+    problem: AnyContext  # a generated sample's Problem or Haystack, or an external sample's parsed prompt
     context: str
     n_tokens: int  # context size in the cell's tokenizer
     prompt_tokens: int | None = None  # expected whole-prompt tokens in the model's own tokens
@@ -45,7 +45,7 @@ class SampleStore(Protocol):
         ...
 
     def add_sample(
-        self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None
+        self, cell: Cell, index: int, sample: AnySample, n_tokens: int, prompt_tokens: int | None = None
     ) -> dict[str, Any]:
         """Store a sample's recipe once per (cell, index); returns the stored entry."""
         ...
@@ -92,12 +92,14 @@ class Planner:
         sample = Sample.from_dict(entry["sample"])
         return self._plan(cell, entry, sample, None)
 
-    def _plan(self, cell: Cell, entry: dict[str, Any], sample: Sample, context: str | None) -> Plan | None:
+    def _plan(self, cell: Cell, entry: dict[str, Any], sample: AnySample, context: str | None) -> Plan | None:
         todo = tuple(q for q in sample.queries if (sample.id, q.index) not in self.store.done)
         if not todo:
             return None
-        problem = problem_of(sample)
-        context = context if context is not None else problem.prompt()
+        problem = context_of(sample)
+        if context is None:  # a stored recipe: its Problem renders it
+            assert isinstance(problem, Problem)  # an external sample always comes with its prompt
+            context = problem.prompt()
         return Plan(
             cell=cell,
             sample=sample,
@@ -108,8 +110,9 @@ class Planner:
             queries=todo,
         )
 
-    def plan_sample(self, sample: Sample, index: int) -> Plan | None:
-        """A sample given as is (a dataset): its cell is its spec; it is stored once as a recipe."""
+    def plan_sample(self, sample: AnySample, index: int) -> Plan | None:
+        """A sample given as is (a dataset): its cell is its spec; it is stored once as a recipe (an
+        external sample, which has none, is stored with its prompt)."""
         cell = Cell.of_spec(sample.spec)
         entry = self.store.samples.get((cell.key, index)) or self.store.add_sample(cell, index, sample, sample.n_tokens)
         return self._plan(cell, entry, sample, sample.prompt)

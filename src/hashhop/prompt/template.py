@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashhop.core.errors import SpecError, TemplateError
-from hashhop.generate.sample import Query
+from hashhop.generator.sample import Query
 
 SYSTEM = (
     "You are given a list of hash pairs written `A = B`, one per line. Each pair links hash A to "
@@ -27,6 +27,13 @@ QUESTION_COT = (
     "separated by ' = ', and nothing else."
 )
 QUESTION_SKIP = "Start at {start} and follow {hops} link(s). Which hash do you reach? Answer with that hash only."
+# The niah tasks (generator/niah.py): RULER's wording, the key in place of {start}.
+SYSTEM_NIAH = (
+    "You are given a long text. Some special magic numbers are hidden in it. Answer in exactly the "
+    "requested format, without explanation."
+)
+QUESTION_NIAH = "What is the special magic number for {start} mentioned in the text? Answer with the number only."
+_NIAH_FIELDS = ("system_niah", "question_niah")
 
 
 @dataclass(frozen=True)
@@ -39,14 +46,22 @@ class Template:
     question_skip: str = QUESTION_SKIP
     prefill: str = ""  # sent as the start of the assistant turn (chat) or after `Answer:` (plain)
     plain: str = "{system}\n\n{user}\n\nAnswer:"  # plain-completion layout; the prefill follows
+    system_niah: str = SYSTEM_NIAH
+    question_niah: str = QUESTION_NIAH
 
     def __post_init__(self) -> None:
         if not self.user.startswith("{context}") or "{question}" not in self.user:
             # The context must come first so that queries of one context share a cacheable prefix.
             raise TemplateError("template 'user' must start with {context} and contain {question}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    def to_dict(self, niah: bool = False) -> dict[str, Any]:
+        """Every field; the niah fields only for a run with niah cells (`niah`) or when changed, so the
+        record of a HashHop run keeps its bytes."""
+        d = dataclasses.asdict(self)
+        for name in _NIAH_FIELDS:
+            if not niah and d[name] == getattr(DEFAULT_TEMPLATE, name):
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Template:
@@ -85,26 +100,29 @@ class Prompt:
         return self.chat_text if chat else self.text
 
 
-def question(template: Template, start: str, hops: int, cot: bool) -> str:
+def question(template: Template, start: str, hops: int, cot: bool, task: str = "hashhop") -> str:
+    if task != "hashhop":
+        return template.question_niah.format(start=start)
     fmt = template.question_cot if cot else template.question_skip
     return fmt.format(start=start, hops=hops)
 
 
-def render(template: Template, context: str, start: str, hops: int, cot: bool) -> Prompt:
+def render(template: Template, context: str, start: str, hops: int, cot: bool, task: str = "hashhop") -> Prompt:
     """The prompt of one query: the shared prefix (system + context), the question last."""
-    q = question(template, start, hops, cot)
+    q = question(template, start, hops, cot, task)
+    system = template.system if task == "hashhop" else template.system_niah
     user = template.user.format(context=context, question=q)
-    messages = [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     if template.prefill:
         messages.append({"role": "assistant", "content": template.prefill})
-    text = template.plain.format(system=template.system, user=user)
+    text = template.plain.format(system=system, user=user)
     if template.prefill:
         text += " " + template.prefill
     return Prompt(tuple(messages), text, q)
 
 
-def render_query(template: Template, context: str, query: Query) -> Prompt:
-    return render(template, context, query.start, query.hops, query.cot)
+def render_query(template: Template, context: str, query: Query, task: str = "hashhop") -> Prompt:
+    return render(template, context, query.start, query.hops, query.cot, task)
 
 
 def context_budget(
@@ -116,13 +134,14 @@ def context_budget(
     cot: bool,
     overhead: int = 0,
     chat: bool = False,
+    task: str = "hashhop",
 ) -> int:
     """Tokens left for the context so that the WHOLE prompt (template, question, context) is `total`.
 
     `count` is the model's token counter (or the cell's tokenizer); `chat` counts the messages as
     a chat server sees them; `overhead` adds what the counter cannot see (chat role tokens).
     """
-    frame = count(render(template, "", start, hops, cot).counted(chat)) + overhead
+    frame = count(render(template, "", start, hops, cot, task).counted(chat)) + overhead
     budget = total - frame
     if budget < 1:
         raise SpecError(f"{total} tokens do not even hold the template ({frame} tokens): raise --tokens")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hashhop.core.errors import OutputError
 from hashhop.core.files import write_atomic
-from hashhop.report import html, tables
+from hashhop.report import html, invariance, tables
 from hashhop.report.aggregate import KINDS
 from hashhop.report.chainview import diagrams_html
 from hashhop.report.collect import ReportOptions, collect
@@ -133,6 +133,8 @@ def _headline(data) -> tuple[str, str]:
 
 def _body(data, figures: bool) -> list[tuple[str, str]]:
     """The measured sections: figures (when drawn) or the failed chains alone, or a note that nothing is yet."""
+    if not data.cells and data.niah:
+        return []  # niah runs only: their section says it all
     if not data.cells:
         note = '<p class="note">The runs hold no finished query yet: run the report again once some are recorded.</p>'
         return [("No records yet", note)]
@@ -141,6 +143,19 @@ def _body(data, figures: bool) -> list[tuple[str, str]]:
 
         return _figure_sections(data, plots)
     return [("Failed queries, hop by hop", diagrams_html(data.diagrams))]
+
+
+def _invariance(data) -> tuple[str, str]:
+    """Accuracy by link order and by depth, and one sentence per model on whether either matters."""
+    verdicts = "".join(f"<p><b>{html.esc(c.series)}</b>: {html.esc(c.verdict)}.</p>" for c in data.invariance)
+    note = (
+        '<p class="note">HashHop shuffles the pairs so that neither the order of a chain\'s links nor their '
+        "position tells a model where the next link is. Each level pools every scored query at that link order "
+        "(two hops or more: one link has no order) or depth (requested, else fifths of the context), with its 95% "
+        "Wilson interval; spread: best minus worst level; p: chi-square test that every level has one accuracy. "
+        f"A dependence is called at p &lt; {invariance.ALPHA:g}.</p>"
+    )
+    return "Invariance to order and position", verdicts + html.table(invariance.rows(list(data.invariance))) + note
 
 
 def _comparison(data) -> tuple[str, str]:
@@ -169,9 +184,33 @@ def _appendix(data) -> list[tuple[str, str]]:
     return [("How the runs were made", runs), ("Every cell", cells)]
 
 
+def _niah(data) -> tuple[str, str]:
+    """NIAH next to HashHop: each model's reading, its accuracy per length and task, its niah failures."""
+    threshold = data.options.threshold
+    lines = "".join(f"<li>{html.esc(r.sentence)}</li>" for r in data.niah)
+    rows = [row for r in data.niah for row in r.rows]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    kinds = [row for r in data.niah for row in r.kinds]
+    return (
+        "NIAH next to HashHop",
+        f"<ul>{lines}</ul>"
+        + f'<p class="note">Effective lengths (accuracy ≥ {threshold:.0%} at every tested length up to it) of '
+        "the needle-in-a-haystack tasks (one lookup of a sentence with a semantic cue) and of HashHop (random "
+        "hashes, k hops) in the same harness and the same tokens. Accuracy per length and task:</p>"
+        + html.table(rows, columns)
+        + '<p class="note">Why NIAH answers failed (distractor: another needle\'s value; partial: a garbled '
+        "copy of the value; hallucinated: a number nowhere in the haystack; no answer: no number):</p>"
+        + html.table(kinds),
+    )
+
+
 def sections(data, figures: bool = True) -> list[tuple[str, str]]:
     """(heading, HTML) of every section, figures drawn when `figures`."""
     out = [_headline(data), coverage_section(data), *_body(data, figures)]
+    if data.niah:
+        out.insert(1, _niah(data))
+    if data.cells:
+        out.append(_invariance(data))
     if len(data.labels) > 1:
         out.append(_comparison(data))
     return out + _appendix(data)

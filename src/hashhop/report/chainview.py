@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.report.aggregate import KIND_LABELS
 
 MAX_COMPLETION = 600  # characters of the raw completion shown under a diagram

@@ -10,6 +10,8 @@ from hashhop.report.compare import compare
 from hashhop.report.coverage import coverage_rows
 from hashhop.report.diagnose import pick_failures
 from hashhop.report.effective import effective_lengths
+from hashhop.report.invariance import invariances
+from hashhop.report.niah import hashhop_series, readings
 from hashhop.report.runs import load_runs
 
 
@@ -37,7 +39,9 @@ class ReportData:
     differences: tuple
     diagrams: tuple
     anchors: tuple
+    invariance: tuple  # one invariance.Invariance per series: accuracy by order and by depth
     options: ReportOptions
+    niah: tuple = ()  # report/niah.py Readings: NIAH next to HashHop, per model (runs with niah cells)
 
     @property
     def partial_runs(self) -> list:
@@ -46,7 +50,8 @@ class ReportData:
 
 def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
     runs = load_runs(run_paths)
-    series = series_of(runs, options.show_paths)
+    every_task = series_of(runs, options.show_paths)
+    series = hashhop_series(every_task)  # the HashHop figures; niah records have their own section
     grid = cells(series)
     labels = tuple(s.label for s, _ in series)
     samples = {r.name: r.samples for r in runs}
@@ -65,5 +70,7 @@ def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
         differences=tuple(compare(grid, labels)),
         diagrams=tuple(pick_failures(series, samples, options.diagrams)),
         anchors=tuple(load_anchors()) if options.anchors else (),
+        invariance=tuple(invariances(series)),
         options=options,
+        niah=readings(every_task, options.threshold),
     )

@@ -1,8 +1,8 @@
 """Chain diagrams for failed queries: the true chain, the hop where the answer left it, and where
 the model's wrong hash sits in the context.
 
-Locations come from the run's sample recipes (`problem_of(sample).locate_hash`, O(1) memory even
-for huge contexts); without recipes the record's own `answer_position` is used.
+Locations come from the run's sample recipes (`context_of(sample).locate_hash`, O(1) memory even
+for huge contexts; an external sample's stored prompt); without recipes the record's own `answer_position` is used.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hashhop.generate.build import problem_of
-from hashhop.generate.sample import Sample
+from hashhop.generator.external import context_of, sample_from_dict
 from hashhop.prompt.cell import Cell
 
 DIAGRAM_KINDS = ("other_chain", "went_too_far", "stopped_early", "hallucinated", "partial_hash", "no_answer")
@@ -76,9 +75,9 @@ def diagram(series: str, record: dict, recipe: dict | None) -> ChainDiagram:
     links: tuple[int, ...] = ()
     qi = int(record.get("query_index") or 0)
     if recipe is not None and qi < len(recipe.get("queries") or ()):
-        sample = Sample.from_dict(recipe)
+        sample = sample_from_dict(recipe)
         links, n_lines = sample.queries[qi].positions, sample.n_lines
-        problem = problem_of(sample) if wrong is not None else None
+        problem = context_of(sample) if wrong is not None else None
         # A recipe only rebuilds its problem under the generator that wrote it: check before trusting it.
         if problem is not None and wrong is not None and problem.queries[qi].path == tuple(record.get("path") or ()):
             where, line = _where(problem, qi, wrong)

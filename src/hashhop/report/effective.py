@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.report import plots
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 
 from hashhop import __version__
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.report.chainview import esc
 from hashhop.report.plots import ACCURACY_COLORS
 from hashhop.report.tables import mode

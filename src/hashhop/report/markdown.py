@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from hashhop.report import coverage, tables
+from hashhop.report import coverage, invariance, tables
 
 
 def csv_text(rows: list[dict]) -> str:
@@ -79,6 +79,11 @@ def markdown(data) -> str:
             list(CELL_COLUMNS),
         ),
     ]
+    if data.niah:
+        out += ["## NIAH next to HashHop\n", *[f"- {r.sentence}" for r in data.niah], ""]
+        out.append(md_table([row for r in data.niah for row in r.rows]))
+    if data.cells:
+        out += invariance_markdown(data.invariance)
     if data.differences:
         out += [
             f"## Compared with {data.labels[0]} (beyond_intervals: the 95% intervals do not overlap)\n",
@@ -87,6 +92,15 @@ def markdown(data) -> str:
     if data.anchors:
         out += ["## Published figures (not measured here)\n", md_table(tables.anchor_rows(data.anchors))]
     return "\n".join(out)
+
+
+def invariance_markdown(checks) -> list[str]:
+    """The invariance section: one sentence per model, then accuracy by order and by depth."""
+    return [
+        "## Invariance to order and position\n",
+        "".join(f"- **{_cell(c.series)}**: {c.verdict}.\n" for c in checks),
+        md_table(invariance.rows(list(checks))),
+    ]
 
 
 def csv_files(data) -> dict[str, str]:
@@ -99,5 +113,6 @@ def csv_files(data) -> dict[str, str]:
         "coverage": list(data.coverage),
         "runs": tables.series_rows(data.series, data.totals),
         "compare": tables.compare_rows(data.differences),
+        "invariance": invariance.rows(list(data.invariance)),
     }
     return {name: csv_text(rows) for name, rows in files.items() if rows}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 
 from hashhop.core.errors import require
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.report.aggregate import FAILURES, KIND_LABELS
 
 ACCURACY_COLORS = ("#67001f", "#b2182b", "#e8804f", "#f7e3a1", "#b4dfcf", "#5cbba7", "#1b9e8a")

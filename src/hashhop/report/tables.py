@@ -5,7 +5,7 @@ Numbers stay numbers here (fractions, not percents); each writer formats them.
 
 from __future__ import annotations
 
-from hashhop.generate.spec import format_size
+from hashhop.generator.spec import format_size
 from hashhop.report.aggregate import KINDS, wilson_interval
 
 

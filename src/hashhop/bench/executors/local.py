@@ -20,29 +20,43 @@ from hashhop.core.errors import RUNNER_SIGNALS, DatasetError, HashhopError
 from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import Runner
 from hashhop.evaluate.store import RunStore
+from hashhop.generator.external import AnySample
 
 NAME = "local"
 
 
-def read_dataset(path: str) -> list:
-    """Samples of a hashhop JSONL or Parquet file; anything else is a DatasetError naming the line."""
-    from hashhop.generate.dataset import read_samples
+def read_dataset(path: str, skip_invalid: bool = False) -> tuple[list[AnySample], int]:
+    """(samples, invalid rows skipped) of a dataset file: hashhop's own, or another tool's (Magic's
+    reference, {prompt, answer}). Invalid rows refuse the file, naming the first few, unless skipped."""
+    from hashhop.generator.dataset import scan_samples
+    from hashhop.generator.foreign import Invalid, refuse_invalid
 
-    samples = list(read_samples(path))
+    samples: list[AnySample] = []
+    invalid: list[Invalid] = []
+    for item in scan_samples(path):
+        if isinstance(item, Invalid):
+            invalid.append(item)
+        else:
+            samples.append(item)
+    if invalid and not skip_invalid:
+        refuse_invalid(path, invalid)
     if not samples:
-        raise DatasetError(f"{path} holds no samples: generate one with `hashhop generate`")
-    return samples
+        raise DatasetError(f"{path} holds no valid samples: generate one with `hashhop generate`")
+    return samples, len(invalid)
 
 
 def _work(job: Job, sizing: PromptSizing, store: RunStore) -> tuple:
-    """(plans in order, queries in all): the grid's cells, or the samples of the job's dataset."""
+    """(plans in order, queries in all, invalid samples skipped): the grid's cells, or the samples of
+    the job's dataset."""
     planner = sizing.planner(store, job)
     if job.dataset:
-        samples = read_dataset(job.dataset)
+        samples, skipped = read_dataset(job.dataset, job.skip_invalid)
+        if skipped:  # said on every run, resumed ones too: the file still holds them
+            print(f"skipped {skipped} invalid sample(s) of {job.dataset}: `hashhop verify` lists them", file=sys.stderr)
         plans = (p for i, s in enumerate(samples) if (p := planner.plan_sample(s, i)) is not None)
-        return plans, sum(len(s.queries) for s in samples)
+        return plans, sum(len(s.queries) for s in samples), skipped
     cells = job.cells(sizing.name)
-    return planner.plans(cells, job.grid.samples), len(cells) * job.grid.samples * job.grid.queries
+    return planner.plans(cells, job.grid.samples), len(cells) * job.grid.samples * job.grid.queries, 0
 
 
 def _count(tally: RunTally, runner: Runner) -> None:
@@ -62,7 +76,9 @@ async def run_job(job: Job) -> None:
             check_same_run(store.dir, backend.name, sizing.name, job.tag)
             config = job.recorded_config(backend.name, sizing.name, backend.options(), NAME)
             runner = Runner(backend, store, job.run_config(), model_counted=sizing.count is not None)
-            plans, total = _work(job, sizing, store)
+            plans, total, skipped = _work(job, sizing, store)
+            if skipped:
+                config["skipped_invalid"] = skipped
             write_results(store, config, job.template, tally, partial=True)
             await runner.run(plans, max(0, total - len(store.done)))
             _count(tally, runner)

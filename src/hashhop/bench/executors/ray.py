@@ -22,12 +22,13 @@ from typing import Any
 from hashhop.bench.job import Job, open_backend, unit_estimate
 from hashhop.bench.prompt_sizing import prompt_sizing
 from hashhop.core.errors import HashhopError, require
+from hashhop.core.progress import EvalProgress
 from hashhop.evaluate.cost import Budget
 from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import AdaptiveLimiter, Runner
-from hashhop.evaluate.runner import Progress as _Bar
 from hashhop.evaluate.store import Record, RunStore
-from hashhop.generate.sample import Sample
+from hashhop.generator.external import AnySample
+from hashhop.generator.sample import Sample
 from hashhop.prompt.cell import Cell
 
 NAME = "ray"
@@ -47,7 +48,7 @@ class _UnitStore:
         self.records: list[Record] = []
 
     def add_sample(
-        self, cell: Cell, index: int, sample: Sample, n_tokens: int, prompt_tokens: int | None = None
+        self, cell: Cell, index: int, sample: AnySample, n_tokens: int, prompt_tokens: int | None = None
     ) -> dict[str, Any]:
         # The same fields as RunStore.add_sample: the driver re-adds it there.
         self.entry = {
@@ -98,7 +99,7 @@ class UnitWorker:
         plan = await asyncio.to_thread(self.sizing.planner(store, self.job).plan, cell, index)
         config = dataclasses.replace(self.job.run_config(), max_cost=None)  # the driver holds the budget
         runner = Runner(self.backend, store, config, model_counted=self.sizing.count is not None)
-        runner.limiter, runner.progress = self.limiter, _Bar(0, False)
+        runner.limiter, runner.progress = self.limiter, EvalProgress(0, False)
         if plan is not None:
             await runner.run_plan(plan)
         return {

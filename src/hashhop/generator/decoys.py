@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.hashes import Digits
-from hashhop.generate.keyed import derive_key, mix64, subkeys
+from hashhop.generator.hashes import Digits
+from hashhop.generator.keyed import derive_key, mix64, subkeys
 
 if TYPE_CHECKING:  # problem.py imports this module lazily, when a problem asks for decoys
-    from hashhop.generate.problem import Problem
+    from hashhop.generator.problem import Problem
 
 MAX_TRIES = 10_000
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashhop.generate.layout import Shape
-from hashhop.generate.problem import Problem
-from hashhop.generate.spec import Spec
+from hashhop.generator.layout import Shape
+from hashhop.generator.problem import Problem
+from hashhop.generator.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class MultiHopEval:
         queries = problem.queries
         targets = {q.start: q.target for q in queries}
         targets.update(_all_targets(problem, chain_of_thought, skip=set(targets)))
-        from hashhop.generate.sample import render_completion
+        from hashhop.generator.sample import render_completion
 
         return MultiHopSample(
             prompt=problem.prompt(),

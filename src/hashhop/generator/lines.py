@@ -3,12 +3,14 @@
 One reading for everyone who reads a prompt the way a model would, without the generator's index:
 `hashhop verify` (strict: it reports every structural fault) and the `oracle`/`random` backends
 (tolerant: they keep what they can). Both formats are read: plain `KEY = VALUE` and Magic's
-`KEY = 'VALUE'` (terminal values quoted).
+`KEY = 'VALUE'` (terminal values quoted). A niah haystack's needle sentences read as pairs too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from hashhop.generator.niah import needle_pairs
 
 SEPARATOR = " = "
 
@@ -42,9 +44,12 @@ def parse_pairs(lines: Iterable[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def index_context(context: str) -> dict[str, str]:
-    """KEY -> VALUE of every `KEY = VALUE` line of a context; other lines are skipped, a repeated key keeps
-    its last value (for the backends that read the context like a model)."""
-    return dict(pair for pair in map(split_line, context.split("\n")) if pair is not None)
+    """KEY -> VALUE of every `KEY = VALUE` line of a context, and of every needle sentence of a niah
+    haystack; other lines are skipped, a repeated key keeps its last value (for the backends that read
+    the context like a model)."""
+    table = dict(pair for pair in map(split_line, context.split("\n")) if pair is not None)
+    table.update(needle_pairs(context))
+    return table
 
 
 def walk(table: dict[str, str], start: str, hops: int) -> list[str]:

@@ -15,10 +15,11 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from hashhop.generate.layout import Shape
-from hashhop.generate.problem import BATCH_LINES, Problem
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+from hashhop.generator.build import AnyProblem, make_problem
+from hashhop.generator.layout import Shape
+from hashhop.generator.problem import BATCH_LINES
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import Tokenizer, get_tokenizer
 
 _COPY_BLOCK = 1 << 20
 
@@ -30,7 +31,7 @@ PartJob = tuple[dict[str, Any], int, tuple[int, int, int], int, int, str | None,
 
 def _part(args: PartJob) -> int:
     spec_dict, index, shape, start, stop, out_path, tokenizer = args
-    problem = Problem(Spec.from_dict(spec_dict), index, Shape(*shape))
+    problem = make_problem(Spec.from_dict(spec_dict), index, Shape(*shape))
     tok = get_tokenizer(tokenizer) if tokenizer else None
     n_tokens = 0
     out = open(out_path, "wb") if out_path else None
@@ -67,7 +68,7 @@ class PartPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _jobs(self, problem: Problem, paths: Sequence[str | None], tokenizer: str | None) -> list[PartJob]:
+    def _jobs(self, problem: AnyProblem, paths: Sequence[str | None], tokenizer: str | None) -> list[PartJob]:
         n_parts = len(paths)
         bounds = [problem.n_lines * i // n_parts for i in range(n_parts + 1)]
         shape = (problem.shape.n_chains, problem.shape.n_fill, problem.shape.fill_variant)
@@ -81,14 +82,14 @@ class PartPool:
             return [_part(job) for job in jobs]
         return self._pool.map(_part, jobs)
 
-    def count(self, problem: Problem, tokenizer: Tokenizer) -> int:
+    def count(self, problem: AnyProblem, tokenizer: Tokenizer) -> int:
         """Token count of the whole prompt, counted in parallel parts."""
         parts = self.workers * 2 if self.workers > 1 else 1
         return sum(self._map(self._jobs(problem, [None] * parts, tokenizer.name)))
 
     def write(
         self,
-        problem: Problem,
+        problem: AnyProblem,
         out: IO[bytes],
         transform: Callable[[bytes], bytes] | None = None,
         tokenizer: Tokenizer | None = None,

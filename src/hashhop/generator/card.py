@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 
 from hashhop.core.errors import OutputError
-from hashhop.generate.sample import Sample
-from hashhop.generate.spec import FORMAT_VERSION, Spec, format_size
+from hashhop.generator.sample import Sample
+from hashhop.generator.spec import FORMAT_VERSION, Spec, format_size
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from hashhop.generate.hashes import Digits
-from hashhop.generate.layout import I64Array
+from hashhop.generator.hashes import Digits
+from hashhop.generator.layout import I64Array
 
 if TYPE_CHECKING:  # problem.py imports this module lazily, to render
-    from hashhop.generate.problem import Problem
+    from hashhop.generator.problem import Problem
 
 BoolArray = NDArray[np.bool_]
 

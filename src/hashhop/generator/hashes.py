@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.alphabets import alphabet_chars
-from hashhop.generate.keyed import KeyedPermutation, U64Array, as_u64, mix64, mix64_int, subkeys
+from hashhop.generator.alphabets import alphabet_chars
+from hashhop.generator.keyed import KeyedPermutation, U64Array, as_u64, mix64, mix64_int, subkeys
 
 _MAX_DOMAIN = 2**64
 _FLOAT_EXACT = 2**52  # v * base below this: float64 division gives exact base-A digits

@@ -13,13 +13,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.alphabets import alphabet_chars
+from hashhop.generator.alphabets import alphabet_chars
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 FORMAT_VERSION = 1
 FORMATS = ("plain", "magic")
+TASKS = ("hashhop", "niah", "niah-multikey")  # niah*: RULER-style haystacks (generator/niah.py)
+# How each chain's links are ordered in the prompt: shuffled (the benchmark), or placed along the chain
+# (forward: H1 = H2 above H2 = H3 ...) or against it (backward), on the same line slots (layout.py).
+ORDERS = ("shuffled", "forward", "backward")
+DEFAULT_ORDER = "shuffled"
 _SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9}
 
 
@@ -64,6 +69,8 @@ class Spec:
     depth_window: float = 0.05  # width of that placement window, as a fraction of the context
     distractors: int = 0  # decoy lines per queried hash that share a long prefix/suffix with it
     filler: bool = True  # fill the remainder under a chain's size with unqueried single pairs
+    task: str = "hashhop"  # or niah / niah-multikey; written in to_dict only when not hashhop
+    order: str = DEFAULT_ORDER  # link order within each chain: shuffled, forward or backward (ORDERS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hop_mix", tuple(int(h) for h in self.hop_mix))
@@ -88,6 +95,10 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         d = shallow_dict(self)
         d["hop_mix"] = list(self.hop_mix)
+        if self.task == "hashhop":  # the default is left out: specs written before tasks keep their bytes
+            del d["task"]
+        if self.order == DEFAULT_ORDER:  # absent means shuffled: the bytes of every earlier spec stay as they were
+            del d["order"]
         return d
 
     @classmethod
@@ -121,6 +132,7 @@ def _validate(s: Spec) -> None:
     _check(s.seed >= 0, f"seed must be non-negative (got {s.seed})")
     _check(s.distractors >= 0, f"distractors must be non-negative (got {s.distractors})")
     _check(s.format in FORMATS, f"unknown format {s.format!r}: use {' or '.join(FORMATS)}")
+    _check(s.order in ORDERS, f"unknown order {s.order!r}: use {', '.join(ORDERS)}")
     _check(all(h >= 1 for h in s.hop_mix), f"every hop count in hop_mix must be at least 1 (got {list(s.hop_mix)})")
     if s.query_hops is not None:
         _check(s.query_hops >= 1, f"query_hops must be at least 1 (got {s.query_hops})")
@@ -129,6 +141,10 @@ def _validate(s: Spec) -> None:
         _check(0.0 <= s.depth <= 1.0, f"depth must be a fraction in [0, 1] (got {s.depth})")
     _check(0.0 < s.depth_window <= 1.0, f"depth_window must be in (0, 1] (got {s.depth_window})")
     alphabet_chars(s.alphabet)
+    _check(s.task in TASKS, f"unknown task {s.task!r}: use {', '.join(TASKS)}")
+    if s.task != "hashhop":
+        _check(s.hops == 1 and not s.cot, f"{s.task} asks one lookup per needle: use --hops 1 without --cot")
+        return
     if s.distractors:
         _check(s.hash_len >= 4, "distractors need hashes of at least 4 symbols to share a long prefix or suffix")
 

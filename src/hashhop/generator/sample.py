@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
-from hashhop.generate.spec import FORMAT_VERSION, Spec
+from hashhop.generator.spec import DEFAULT_ORDER, FORMAT_VERSION, Spec
 
 _Owner = TypeVar("_Owner")
 _Value = TypeVar("_Value")
@@ -140,7 +140,9 @@ class Sample:
     def id(self) -> str:
         """Content hash: the same bytes always give the same id (computed once per object)."""
         mode = "|cot" if self.spec.cot else ""  # at 1 hop the bytes of cot and skip coincide
-        blob = f"{self.version}|{self.prompt_sha256}|{self.completion}{mode}".encode()
+        # At 1 hop every order gives the same bytes too; shuffled adds nothing, so earlier ids stay as they were.
+        order = "" if self.spec.order == DEFAULT_ORDER else f"|{self.spec.order}"
+        blob = f"{self.version}|{self.prompt_sha256}|{self.completion}{mode}{order}".encode()
         return "hh-" + hashlib.sha256(blob).hexdigest()[:16]
 
     def to_dict(self, with_prompt: bool = True) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.layout import ChainIndex, Shape
-from hashhop.generate.problem import Problem
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import Tokenizer, count_chunks, get_tokenizer
+from hashhop.generator.layout import ChainIndex, Shape
+from hashhop.generator.problem import Problem
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import Tokenizer, count_chunks, get_tokenizer
 
 TOLERANCE = 0.005  # the produced prompt is within 0.5% of the requested token count
 EXACT_SEARCH_LIMIT = 65_536  # below this many tokens, counting is cheap enough to search for exact
@@ -139,7 +139,7 @@ def _candidate_shapes(spec: Spec, shape: Shape) -> Iterator[Shape]:
 def _choose_fill(problem: Problem, tokenizer: Tokenizer, missing: int) -> int:
     """A fill_variant whose per-line token changes add up as close to `missing` as possible
     (a small dynamic programme over the first filler lines and their FILL_CHOICES pairs)."""
-    from hashhop.generate.problem import FILL_CHOICES
+    from hashhop.generator.problem import FILL_CHOICES
 
     lines = min(problem.shape.n_fill, 12)
     reach = {0: 0}  # token change -> variant reaching it
@@ -154,7 +154,7 @@ def _choose_fill(problem: Problem, tokenizer: Tokenizer, missing: int) -> int:
 
 
 def _fill_line_tokens(problem: Problem, f: int, choice: int, tokenizer: Tokenizer) -> int:
-    from hashhop.generate.problem import FILL_CHOICES
+    from hashhop.generator.problem import FILL_CHOICES
 
     key = problem.fill_base + 2 * (f * FILL_CHOICES + choice)
     k, v = problem.hashes.strings([key, key + 1])

@@ -17,8 +17,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from hashhop.generate.keyed import KeyedPermutation, as_u64
-from hashhop.generate.spec import Spec
+from hashhop.generator.keyed import KeyedPermutation, as_u64
+from hashhop.generator.spec import Spec
 
 I64Array = NDArray[np.int64]
 
@@ -118,6 +118,8 @@ class Placement:
         # Free position f sits at prompt position f + k, k = pinned positions before it: the k
         # with pin_pos[k] - k <= f, a prefix of the pins since pin_pos[k] - k never decreases.
         self._pin_shift = [p - k for k, p in enumerate(self.pin_pos.tolist())]
+        self._pin_shift_array = np.asarray(self._pin_shift, dtype=np.int64)
+        self._pin_pos_by_line = self.pin_pos[np.argsort(self.pin_line, kind="stable")]
 
     def lines_at(self, positions: ArrayLike) -> I64Array:
         """Line index shown at each prompt position."""
@@ -138,9 +140,18 @@ class Placement:
         return free_rank + np.searchsorted(shifted, free_rank, side="right")
 
     def positions_of(self, lines: ArrayLike) -> I64Array:
-        """Prompt position of each line index (the inverse of lines_at)."""
+        """Prompt position of each line index (the inverse of lines_at), vectorised like position_of."""
         lines = np.asarray(lines, dtype=np.int64)
-        return np.array([self.position_of(line) for line in lines.tolist()], dtype=np.int64)
+        if not len(self.pin_pos) or not len(lines):
+            return self.perm.inverse(as_u64(lines)).astype(np.int64)
+        below = np.searchsorted(self.pin_line_sorted, lines)  # pinned line indices below each line
+        at = np.minimum(below, len(self.pin_line_sorted) - 1)
+        is_pin = self.pin_line_sorted[at] == lines
+        out = np.empty(len(lines), dtype=np.int64)
+        out[is_pin] = self._pin_pos_by_line[below[is_pin]]
+        free_pos = self.perm.inverse(as_u64(lines[~is_pin] - below[~is_pin])).astype(np.int64)
+        out[~is_pin] = free_pos + np.searchsorted(self._pin_shift_array, free_pos, side="right")
+        return out
 
     def position_of(self, line: int) -> int:
         """Prompt position of one line index, in pure Python (one lookup: numpy would cost more)."""
@@ -148,6 +159,52 @@ class Placement:
             return self._pinned[line]
         free_pos = self.perm.inverse_int(line - bisect_left(self._pin_line_list, line))
         return free_pos + bisect_right(self._pin_shift, free_pos)
+
+
+class ChainOrder:
+    """A placement whose chains show their links in chain order (forward) or reversed (backward).
+
+    The shuffled placement decides which prompt positions a chain's lines occupy (its slots); here
+    the k-th link takes the k-th slot from the top (forward) or from the bottom (backward). Decoys,
+    filler and the set of positions every chain occupies are those of the shuffled problem of the
+    same seed, depth pinning included: order is the only thing that differs between the two.
+    """
+
+    def __init__(self, base: Placement, chains: ChainIndex, n_chain_lines: int, backward: bool) -> None:
+        self.base, self.chains, self.backward = base, chains, backward
+        self.n_lines, self.n_chain_lines = base.n_lines, n_chain_lines
+
+    def _slots(self, first: I64Array, hops: I64Array) -> I64Array:
+        """Sorted prompt positions of each chain's lines, one row per chain (unused columns: n_lines)."""
+        columns = np.arange(int(hops.max()), dtype=np.int64)
+        used = columns[None, :] < hops[:, None]
+        slots = np.full(used.shape, self.n_lines, dtype=np.int64)
+        slots[used] = self.base.positions_of((first[:, None] + columns[None, :])[used])
+        slots.sort(axis=1)
+        return slots
+
+    def lines_at(self, positions: ArrayLike) -> I64Array:
+        """Line index shown at each prompt position: a chain slot shows the link of its rank."""
+        positions = np.asarray(positions, dtype=np.int64)
+        lines = self.base.lines_at(positions)
+        is_chain = lines < self.n_chain_lines
+        if is_chain.any():
+            chain, link, _, _ = self.chains.locate(lines[is_chain])
+            hops = self.chains.chain_hops(chain)
+            first = lines[is_chain] - link
+            rank = (self._slots(first, hops) < positions[is_chain][:, None]).sum(axis=1)
+            lines[is_chain] = first + (hops - 1 - rank if self.backward else rank)
+        return lines
+
+    def position_of(self, line: int) -> int:
+        """Prompt position of one line index (the inverse of lines_at)."""
+        if line >= self.n_chain_lines:
+            return self.base.position_of(line)
+        chain, link, _, _ = self.chains.locate(np.array([line], dtype=np.int64))
+        hops, k = self.chains.hops_of(int(chain[0])), int(link[0])
+        first = line - k
+        slots = sorted(self.base.position_of(x) for x in range(first, first + hops))
+        return slots[hops - 1 - k if self.backward else k]
 
 
 def depth_positions(spec: Spec, n_lines: int, n_pinned: int, key: bytes) -> I64Array:

@@ -15,15 +15,17 @@ from typing import IO, Any
 
 from hashhop.core.errors import DatasetError, require
 from hashhop.core.files import atomic_output
-from hashhop.core.progress import Progress
-from hashhop.generate.build import build, problem_of
-from hashhop.generate.layout import Shape
-from hashhop.generate.parallel import PartPool
-from hashhop.generate.problem import Problem
-from hashhop.generate.sample import Sample
-from hashhop.generate.sizing import TokenCounter
-from hashhop.generate.spec import Spec
-from hashhop.generate.tokenizers import Tokenizer, get_tokenizer
+from hashhop.core.progress import Bar
+from hashhop.generator.build import AnyProblem, build, problem_of
+from hashhop.generator.external import EXTERNAL_KEY, AnySample
+from hashhop.generator.foreign import Invalid, read_foreign
+from hashhop.generator.layout import Shape
+from hashhop.generator.parallel import PartPool
+from hashhop.generator.problem import Problem
+from hashhop.generator.sample import Sample
+from hashhop.generator.sizing import TokenCounter
+from hashhop.generator.spec import Spec
+from hashhop.generator.tokenizers import Tokenizer, get_tokenizer
 
 # The row of a prompt already streamed into the file while it was counted: (shape, prompt sha256).
 WrittenRow = tuple[Shape, str]
@@ -37,7 +39,12 @@ def _escape(block: bytes) -> bytes:
 
 
 def _write_row(
-    f: IO[bytes], pool: PartPool, problem: Problem, n_tokens: int, with_prompt: bool, written: WrittenRow | None = None
+    f: IO[bytes],
+    pool: PartPool,
+    problem: AnyProblem,
+    n_tokens: int,
+    with_prompt: bool,
+    written: WrittenRow | None = None,
 ) -> Sample:
     """Write one JSONL row; `written` = (shape, sha) when the prompt of this problem is already
     in the file (streamed while it was counted), so only the metadata is left to write."""
@@ -79,7 +86,7 @@ def _counting_writer(f: IO[bytes], pool: PartPool, tokenizer: Tokenizer, written
     return count
 
 
-def _sample(problem: Problem, n_tokens: int, sha: str) -> Sample:
+def _sample(problem: AnyProblem, n_tokens: int, sha: str) -> Sample:
     shape = problem.shape
     return Sample(
         spec=problem.spec,
@@ -107,8 +114,7 @@ def write_jsonl(
 ) -> list[Sample]:
     """Write samples start..start+n-1 of `spec` to a JSONL file (prompts streamed, never held)."""
     out: list[Sample] = []
-    bar = Progress(n, "generate", stream=None if progress else open(os.devnull, "w"))
-    with PartPool(workers) as pool, atomic_output(path) as f:
+    with PartPool(workers) as pool, atomic_output(path) as f, Bar(n, "generate", progress) as bar:
         for index in range(start, start + n):
             written: dict[str, Any] = {}
             counter = _counter(spec, pool)
@@ -120,7 +126,6 @@ def write_jsonl(
                 f.truncate()
             out.append(_write_row(f, pool, problem, n_tokens, not recipe, written.get("row")))
             bar.update(1)
-    bar.close()
     return out
 
 
@@ -129,15 +134,14 @@ def write_parquet(spec: Spec, n: int, path: str, start: int = 0, progress: bool 
     pa = require("pyarrow", "parquet")
     pq = require("pyarrow.parquet", "parquet")
     rows, samples = [], []
-    bar = Progress(n, "generate", stream=None if progress else open(os.devnull, "w"))
-    for index in range(start, start + n):
-        problem, n_tokens = build(spec, index)
-        prompt = problem.prompt()
-        sample = _sample(problem, n_tokens, hashlib.sha256(prompt.encode()).hexdigest())
-        samples.append(sample)
-        rows.append(parquet_row(sample, prompt))
-        bar.update(1)
-    bar.close()
+    with Bar(n, "generate", progress) as bar:
+        for index in range(start, start + n):
+            problem, n_tokens = build(spec, index)
+            prompt = problem.prompt()
+            sample = _sample(problem, n_tokens, hashlib.sha256(prompt.encode()).hexdigest())
+            samples.append(sample)
+            rows.append(parquet_row(sample, prompt))
+            bar.update(1)
     table = pa.Table.from_pylist(rows)
     with atomic_output(path) as f:
         pq.write_table(table, f)
@@ -175,18 +179,21 @@ def _from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def read_samples(path: str) -> Iterator[Sample]:
-    """Samples of a JSONL or Parquet dataset, streamed; DatasetError names the bad line."""
+def read_samples(path: str) -> Iterator[AnySample]:
+    """Samples of a dataset, streamed; DatasetError names the first bad or invalid line."""
+    for item in scan_samples(path):
+        if isinstance(item, Invalid):
+            raise DatasetError(f"{path}:{item.line}: invalid sample: {item.reason}")
+        yield item
+
+
+def scan_samples(path: str) -> Iterator[AnySample | Invalid]:
+    """Each row of a JSONL or Parquet dataset as a sample, or as `Invalid` (a foreign row that cannot
+    be scored: see generator/foreign.py); DatasetError names a line that is no sample at all."""
     if not os.path.isfile(path):
         raise DatasetError(f"no dataset at {path}: generate one with `hashhop generate -o {path}`")
     if path.endswith(".parquet"):
-        pq = require("pyarrow.parquet", "parquet")
-        try:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=16):
-                for number, row in enumerate(batch.to_pylist(), start=1):
-                    yield _to_sample(_from_parquet_row(row), path, number)
-        except (OSError, ValueError, KeyError) as exc:
-            raise DatasetError(f"{path} is not a readable hashhop Parquet dataset ({exc}): regenerate it") from None
+        yield from _parquet_samples(path)
         return
     with open(path, "rb") as f:
         for number, line in enumerate(f, start=1):
@@ -198,7 +205,32 @@ def read_samples(path: str) -> Iterator[Sample]:
                 raise DatasetError(
                     f"{path}:{number}: not valid JSON (truncated or corrupt): regenerate the file"
                 ) from None
-            yield _to_sample(d, path, number)
+            yield _to_sample(d, path, number) if _is_generated(d) else _to_foreign(d, path, number)
+
+
+def _parquet_samples(path: str) -> Iterator[Sample]:
+    pq = require("pyarrow.parquet", "parquet")
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=16):
+            for number, row in enumerate(batch.to_pylist(), start=1):
+                yield _to_sample(_from_parquet_row(row), path, number)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"{path} is not a readable hashhop Parquet dataset ({exc}): regenerate it") from None
+
+
+def _is_generated(d: object) -> bool:
+    """A row of hashhop's generator (else a foreign or external one): a spec, without the external mark."""
+    return isinstance(d, dict) and "spec" in d and EXTERNAL_KEY not in d
+
+
+def _to_foreign(d: Any, path: str, number: int) -> AnySample | Invalid:
+    try:
+        return read_foreign(d, path, number)
+    except DatasetError:
+        raise
+    except Exception as exc:  # a malformed external row: report where, not a traceback
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise DatasetError(f"{path}:{number}: malformed external sample ({detail[:300]})") from None
 
 
 def _to_sample(d: object, path: str, number: int) -> Sample:
@@ -219,11 +251,16 @@ def _to_sample(d: object, path: str, number: int) -> Sample:
     return sample
 
 
+def _recipe(sample: AnySample, path: str) -> Sample:
+    if not isinstance(sample, Sample):
+        raise DatasetError(f"{path} holds external samples, which carry their own prompts: use it as it is")
+    return sample
+
+
 def materialize(recipe_path: str, out_path: str, workers: int = 1, progress: bool = True) -> int:
     """Rebuild full prompts from a recipe file, byte for byte; returns the number of samples."""
-    samples = list(read_samples(recipe_path))
-    bar = Progress(len(samples), "materialize", stream=None if progress else open(os.devnull, "w"))
-    with PartPool(workers) as pool, atomic_output(out_path) as f:
+    samples = [_recipe(s, recipe_path) for s in read_samples(recipe_path)]
+    with PartPool(workers) as pool, atomic_output(out_path) as f, Bar(len(samples), "materialize", progress) as bar:
         for sample in samples:
             rebuilt = _write_row(f, pool, problem_of(sample), sample.n_tokens, with_prompt=True)
             if rebuilt.prompt_sha256 != sample.prompt_sha256:
@@ -232,5 +269,4 @@ def materialize(recipe_path: str, out_path: str, workers: int = 1, progress: boo
                     f"hashhop format version {sample.version} differs from this install's"
                 )
             bar.update(1)
-    bar.close()
     return len(samples)

@@ -16,11 +16,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from hashhop.core.errors import SpecError
-from hashhop.generate.hashes import SMALL, Digits, HashSpace
-from hashhop.generate.keyed import KeyedPermutation, derive_key, mix64_int, subkeys
-from hashhop.generate.layout import I64Array, Placement, Shape, chain_index, depth_positions
-from hashhop.generate.sample import Query
-from hashhop.generate.spec import FORMAT_VERSION, Spec
+from hashhop.generator.hashes import SMALL, Digits, HashSpace
+from hashhop.generator.keyed import KeyedPermutation, derive_key, mix64_int, subkeys
+from hashhop.generator.layout import ChainOrder, I64Array, Placement, Shape, chain_index, depth_positions
+from hashhop.generator.sample import Query
+from hashhop.generator.spec import FORMAT_VERSION, Spec
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,14 @@ class Problem:
 
     # -- placement -----------------------------------------------------------------------
     @cached_property
-    def placement(self) -> Placement:
+    def placement(self) -> Placement | ChainOrder:
+        """Where each line goes; with an order other than shuffled, chains' links are reordered on their slots."""
+        if self.spec.order == "shuffled":
+            return self._shuffled_placement
+        return ChainOrder(self._shuffled_placement, self.chains, self.n_chain_lines, self.spec.order == "backward")
+
+    @cached_property
+    def _shuffled_placement(self) -> Placement:
         line_key = derive_key(self.key.hex(), "lines")
         if self.spec.depth is None:
             return Placement(self.n_lines, line_key)
@@ -155,7 +162,7 @@ class Problem:
     @cached_property
     def decoy_digits(self) -> Digits:
         """(n_decoys, L) symbols: each shares all but its first or last few symbols with a queried key."""
-        from hashhop.generate.decoys import make_decoys
+        from hashhop.generator.decoys import make_decoys
 
         targets = [h for q in self._bare_queries for h in q.path[:-1]]
         return make_decoys(self, targets, self.spec.distractors)
@@ -264,7 +271,7 @@ class Problem:
 
     def render(self, start: int, stop: int) -> bytes:
         """Bytes of prompt lines [start, stop), each ending in a newline except the prompt's last."""
-        from hashhop.generate.render import render_lines
+        from hashhop.generator.render import render_lines
 
         return render_lines(self, start, stop)
 
