@@ -72,7 +72,7 @@ def test_eval_results_carry_coverage_and_the_noise_floor_of_each_cell(tmp_path):
         }
         # A 1K context holds about 80 hashes: one in 80 for a hash, one in 80**2 for two.
         assert 0 < cell["noise_floor"] < 0.05
-    assert metrics["headline"] == "accuracy" and metrics["overall"]["coverage"]["attempted"] == 4
+    assert metrics["headline"] == "strict" and metrics["overall"]["coverage"]["attempted"] == 4
 
 
 def _stub_eval(s, run, *extra):

@@ -102,7 +102,7 @@ def test_a_right_reply_ended_by_the_budget_is_still_correct(skip):
     assert score_query(problem, q, q.answer, finish_reason="length").kind == "correct"
 
 
-def test_summaries_state_strict_and_lenient_beside_exact():
+def test_summaries_lead_with_strict_and_state_exact_and_lenient_beside_it():
     rows = [
         {"status": "ok", "kind": "correct", "correct": True, "strict": True, "lenient": True},
         {"status": "ok", "kind": "correct", "correct": True, "strict": False, "lenient": True},
@@ -110,6 +110,20 @@ def test_summaries_state_strict_and_lenient_beside_exact():
         {"status": "ok", "kind": "cut_off", "correct": False, "strict": False, "lenient": False},
     ]
     out = summarize(rows)
-    assert (out["accuracy_strict"], out["accuracy"], out["accuracy_lenient"]) == (0.25, 0.5, 0.75)
+    assert (out["accuracy"], out["accuracy_exact"], out["accuracy_lenient"]) == (0.25, 0.5, 0.75)
+    assert (out["n_strict"], out["n_correct"], out["n_lenient"], out["n_strict_from_exact"]) == (1, 2, 3, 0)
     assert out["kinds"]["cut_off"] == 1
-    assert out["accuracy_strict_ci95"][0] < 0.25 < out["accuracy_strict_ci95"][1]
+    assert out["accuracy_ci95"][0] < 0.25 < out["accuracy_ci95"][1]
+    assert out["accuracy_exact_ci95"][0] < 0.5 < out["accuracy_exact_ci95"][1]
+
+
+def test_records_written_before_strict_existed_count_with_their_exact_score():
+    old = [  # no strict/lenient keys: hashhop before 0.2
+        {"status": "ok", "kind": "correct", "correct": True},
+        {"status": "ok", "kind": "hallucinated", "correct": False},
+        {"status": "error", "kind": "error", "correct": False},
+    ]
+    new = {"status": "ok", "kind": "correct", "correct": True, "strict": False, "lenient": True}
+    out = summarize([*old, new])
+    assert (out["n_strict"], out["n_correct"], out["n_lenient"]) == (1, 2, 2)
+    assert out["n_strict_from_exact"] == 2 and out["accuracy"] == pytest.approx(1 / 3)

@@ -68,12 +68,13 @@ def _rate(x) -> str:
 
 
 def print_summary(results: dict, file=None) -> None:
-    """One line per cell: size, hops, accuracy with its 95% interval, credit, errors apart."""
+    """One line per cell: size, hops, accuracy (strict, the headline) with its 95% interval, credit, errors
+    apart, then exact and lenient accuracy."""
     file = file or sys.stdout
     m = results.get("metrics", {})
     print(
-        f"{'tokens':>8} {'hops':>4} {'cot':>5} {'depth':>5} {'n':>5} {'acc':>6} {'ci95':>13} "
-        f"{'credit':>6} {'err':>4} {'over':>4} {'cut':>4} {'strict':>6} {'lenient':>7}",
+        f"{'tokens':>8} {'hops':>4} {'cot':>5} {'depth':>5} {'n':>5} {'strict':>6} {'ci95':>13} "
+        f"{'credit':>6} {'err':>4} {'over':>4} {'cut':>4} {'exact':>6} {'lenient':>7}",
         file=file,
     )
     for c in m.get("cells", []) + [{"cell": {"tokens": "all"}, **m.get("overall", {})}]:
@@ -86,9 +87,14 @@ def print_summary(results: dict, file=None) -> None:
             f"{cell.get('tokens', ''):>8} {cell.get('hops', ''):>4} {str(cell.get('cot', '')):>5} {depth:>5} "
             f"{c.get('n', 0):>5} {acc:>6} {ci:>13} {credit:>6} {c.get('n_errors', 0):>4} "
             f"{c.get('n_over_length', 0):>4} {(c.get('kinds') or {}).get('cut_off', 0):>4} "
-            f"{_rate(c.get('accuracy_strict')):>6} {_rate(c.get('accuracy_lenient')):>7}"
+            f"{_rate(c.get('accuracy_exact')):>6} {_rate(c.get('accuracy_lenient')):>7}"
             + (f" {cell['task']}" if cell.get("task") else ""),  # niah cells
             file=file,
+        )
+    legacy = m.get("overall", {}).get("n_strict_from_exact")
+    if legacy:
+        print(
+            f"{legacy} scored records predate strict scoring: counted by exact; `hashhop score RUN` rescores", file=file
         )
     if results.get("partial"):
         print("partial run: run the same eval command again to resume", file=file)

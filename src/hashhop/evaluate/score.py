@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from hashhop.evaluate.match import lenient_match, strict_match
 from hashhop.evaluate.parse import Parsed, extract_answer
+from hashhop.evaluate.record import hit, predates_strict
 from hashhop.generator.alphabets import alphabet_chars
 from hashhop.generator.external import AnyContext, AnySample, ScoringContext, context_of
 from hashhop.generator.niah import Haystack
@@ -248,8 +249,8 @@ def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
 
 
 def summarize(rows: Iterable[dict]) -> dict:
-    """Aggregate records: accuracy (exact, strict, lenient) and credit over scored (status ok)
-    queries; errors and over-length queries are counted apart, never as wrong and never dropped."""
+    """Aggregate records: accuracy (strict: the headline; exact; lenient) and credit over scored (status
+    ok) queries; errors and over-length queries are counted apart, never as wrong and never dropped."""
     counted: Counter = Counter()
     credit = 0.0
     kinds: Counter = Counter()
@@ -259,26 +260,28 @@ def summarize(rows: Iterable[dict]) -> dict:
         counted["n"] += 1
         if status == "ok":
             counted["scored"] += 1
-            counted.update(f for f in ("correct", "strict", "lenient") if row.get(f))
+            counted.update(f for f in ("correct", "strict", "lenient") if hit(row, f))
+            counted["legacy"] += predates_strict(row)
             credit += float(row.get("credit") or 0.0)
         else:  # "error", or a status this version does not know: never counted as an answer
             counted["over_length" if status == "over_length" else "errors"] += 1
     counts = {kind: kinds.pop(kind, 0) for kind in KINDS}
     counts.update(sorted(kinds.items()))  # unknown kinds stay visible rather than vanish
     scored = counted["scored"]
-    accuracy, strict, lenient = (_rate(counted[f], scored) for f in ("correct", "strict", "lenient"))
+    strict, exact, lenient = (_rate(counted[f], scored) for f in ("strict", "correct", "lenient"))
     return {
         "n": counted["n"],
         "n_scored": scored,
-        "n_correct": counted["correct"],
-        "accuracy": accuracy[0],
-        "accuracy_ci95": accuracy[1],
         "n_strict": counted["strict"],
-        "accuracy_strict": strict[0],
-        "accuracy_strict_ci95": strict[1],
+        "accuracy": strict[0],  # the headline: strict
+        "accuracy_ci95": strict[1],
+        "n_correct": counted["correct"],
+        "accuracy_exact": exact[0],
+        "accuracy_exact_ci95": exact[1],
         "n_lenient": counted["lenient"],
         "accuracy_lenient": lenient[0],
         "accuracy_lenient_ci95": lenient[1],
+        "n_strict_from_exact": counted["legacy"],  # scored records without a strict score (older runs)
         "mean_credit": credit / scored if scored else None,
         "kinds": counts,
         "n_errors": counted["errors"],

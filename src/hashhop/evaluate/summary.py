@@ -43,11 +43,11 @@ def versions() -> dict:
     return out
 
 
-HEADLINE = "accuracy"  # the score reports lead with: the exact match, as before (docs/scoring.md)
+HEADLINE = "strict"  # the score `accuracy` is: reports lead with it (docs/scoring.md); exact and lenient beside
 
 
 def metrics(records: list[Record], samples: Mapping[str, Mapping] | None = None) -> dict:
-    """Overall and per-cell summaries (exact, strict and lenient accuracy with Wilson CIs, credit, failure
+    """Overall and per-cell summaries (accuracy = strict, exact and lenient with Wilson CIs, credit, failure
     kinds, coverage); per cell also the noise floor, from the stored recipes in `samples` (samples.jsonl
     entries by sample id; without them it is null)."""
     rows = [r.to_dict() for r in records]

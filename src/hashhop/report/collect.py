@@ -33,8 +33,8 @@ class ReportData:
     length_cells: tuple  # by tokens, hops and modes pooled
     depth_cells: tuple  # by tokens x mode x depth
     totals: tuple
-    effective: tuple  # by the headline score (exact match)
-    effective_scores: tuple  # by the strict and the lenient score
+    effective: tuple  # by the headline score (strict)
+    effective_scores: tuple  # by the exact and the lenient score
     coverage: tuple  # report/coverage.py rows: per cell, then per series overall
     differences: tuple
     diagrams: tuple
@@ -65,7 +65,7 @@ def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
         depth_cells=tuple(cells(series, by=("tokens", "cot", "depth"))),
         totals=tuple(overall),
         effective=tuple(effective_lengths(grid, options.threshold)),
-        effective_scores=tuple(e for k in ("strict", "lenient") for e in effective_lengths(grid, options.threshold, k)),
+        effective_scores=tuple(e for k in ("exact", "lenient") for e in effective_lengths(grid, options.threshold, k)),
         coverage=tuple(coverage_rows(series, [*grid, *overall], samples)),
         differences=tuple(compare(grid, labels)),
         diagrams=tuple(pick_failures(series, samples, options.diagrams)),

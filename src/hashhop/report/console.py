@@ -1,5 +1,5 @@
 """The headline `hashhop bench` prints when it ends: effective length per model and hop count, the
-overall accuracy by each score (exact: the headline; strict; lenient) and the coverage."""
+overall accuracy by each score (strict: the headline; exact; lenient) and the coverage."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ def console_headline(data) -> str:
     """Effective context length per model and hop count (columns: cot, skip), and overall accuracy."""
     opt = data.options
     lines = [
-        f"effective context length (longest length with exact accuracy >= {opt.threshold:.0%} at every length "
-        f"up to it):",
+        f"effective context length (longest length with accuracy >= {opt.threshold:.0%} at every length up to it; "
+        f"accuracy = strict):",
         f"{'model':<24} {'hops':>4} {'cot':>10} {'skip':>10}",
     ]
     by_key = {(e.series, e.hops, e.cot): e.text for e in data.effective}
@@ -27,8 +27,9 @@ def console_headline(data) -> str:
     for t in data.totals:
         cut_off = t.count("cut_off")
         lines.append(
-            f"{t.series}: overall accuracy {_pct(t.accuracy)} (strict {_pct(t.accuracy_of('strict'))}, lenient "
-            f"{_pct(t.accuracy_of('lenient'))}) over {t.scored} scored queries ({t.n} recorded; "
-            f"{t.count('error')} errors, {t.count('over_length')} over length, {cut_off} cut off)"
+            f"{t.series}: overall accuracy (strict) {_pct(t.accuracy)} (exact {_pct(t.accuracy_of('exact'))}, "
+            f"lenient {_pct(t.accuracy_of('lenient'))}) over {t.scored} scored queries ({t.n} recorded; "
+            f"{t.count('error')} errors, {t.count('over_length')} over length, {cut_off} cut off"
+            + (f"; {t.legacy} scored before strict scoring, counted by exact)" if t.legacy else ")")
         )
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The report's coverage section: per series and cell, how many queries were attempted and scored,
 why the others were not (errors, over length, cut off by the token budget), the noise floor (the
 `random` backend's expected accuracy on the same contexts, computed from the stored recipes without
-calling anything, evaluate/coverage.py), and every score side by side (exact, strict, lenient).
+calling anything, evaluate/coverage.py), and every score side by side (strict: the headline, exact,
+lenient).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ COLUMNS = [
     "cut_off",
     "coverage",
     "noise_floor",
-    "accuracy_strict",
     "accuracy",
+    "accuracy_exact",
     "accuracy_lenient",
 ]
 
@@ -68,23 +69,34 @@ def coverage_rows(series, cells, samples_by_run: dict) -> list[dict]:
                 "cut_off": cut_off,
                 "coverage": _num(scored / c.n) if c.n else None,
                 "noise_floor": floors.get((c.series, c.tokens, c.hops, c.cot)),
-                "accuracy_strict": _num(c.accuracy_of("strict")),
-                "accuracy": _num(c.accuracy),
+                "accuracy": _num(c.accuracy),  # strict, the headline
+                "accuracy_exact": _num(c.accuracy_of("exact")),
                 "accuracy_lenient": _num(c.accuracy_of("lenient")),
             }
         )
     return rows
 
 
+HEADLINE = "accuracy = strict: the answer, in the requested format, is the first thing in the reply."
 NOTE = (
-    "Headline score: exact match (the parser's reading of the answer, as in every earlier report). "
-    "Beside it, strict: the answer in the requested format is the first thing in the reply; lenient: the right "
-    "hash (chain of thought: the right walk in order) anywhere in the reply, as MRCR v2's scorer; strict ≤ exact "
-    "≤ lenient. Scored: graded replies; errors, over-length prompts and replies cut off by the token budget are "
-    "counted apart (coverage = scored / attempted). Noise floor: the expected accuracy of the random backend on "
-    "the same contexts (one random hash of the context per hash asked), computed from the stored recipes. "
-    "Rows with tokens 0 pool a whole series."
+    f"{HEADLINE} Beside it, exact: the parser's reading of the answer wherever the reply marks it (the headline "
+    "of reports before strict scoring); lenient: the right hash (chain of thought: the right walk in order) "
+    "anywhere in the reply, as MRCR v2's scorer; strict ≤ exact ≤ lenient. Scored: graded replies; errors, "
+    "over-length prompts and replies cut off by the token budget are counted apart (coverage = scored / "
+    "attempted). Noise floor: the expected accuracy of the random backend on the same contexts (one random hash "
+    "of the context per hash asked), computed from the stored recipes. Rows with tokens 0 pool a whole series."
 )
+
+
+def legacy_note(data) -> str:
+    """A sentence when some series hold scored records written before the strict score, else ''."""
+    old = [f"{t.series} ({t.legacy} of {t.scored})" for t in data.totals if t.legacy]
+    if not old:
+        return ""
+    return (
+        f"Records written before the strict score existed count with their exact score: {', '.join(old)}. "
+        "Run `hashhop score RUN` to score them strictly."
+    )
 
 
 def coverage_section(data) -> tuple[str, str]:
@@ -95,7 +107,7 @@ def coverage_section(data) -> tuple[str, str]:
         "Scores and coverage",
         f'<p class="note">{html.esc(NOTE)}</p>'
         + html.table(list(data.coverage), COLUMNS)
-        + "<details><summary>effective length by the strict and the lenient score</summary>"
+        + "<details><summary>effective length by the exact and the lenient score</summary>"
         + html.table(effective, columns)
         + "</details>",
     )

@@ -25,7 +25,7 @@ class Effective:
     lengths: tuple[int, ...]  # every tested length, ascending
     stopped_at: int | None  # first failing length; None: all pass
     reason: str  # why the walk stopped ("" when all pass)
-    score: str = "exact"  # which accuracy it walks: exact (the headline), strict or lenient
+    score: str = "strict"  # which accuracy it walks: strict (the headline), exact or lenient
 
     @property
     def all_pass(self) -> bool:
@@ -51,9 +51,9 @@ def _walk(cells, threshold: float, score: str) -> tuple[int | None, int | None, 
     return passed, None, ""
 
 
-def effective_lengths(cells, threshold: float = 0.9, score: str = "exact") -> list[Effective]:
+def effective_lengths(cells, threshold: float = 0.9, score: str = "strict") -> list[Effective]:
     """Effective lengths from cells grouped by (tokens, hops, cot), one per series/hops/cot, by the
-    `score` accuracy (exact, the headline; strict; lenient)."""
+    `score` accuracy (strict, the headline; exact; lenient)."""
     groups = defaultdict(list)
     for c in cells:
         groups[(c.series, c.hops, c.cot)].append(c)

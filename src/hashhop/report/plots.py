@@ -94,7 +94,7 @@ def curves(cells, labels, anchors=()) -> bytes:
         ax.set_xlabel("context length (log scale)")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("accuracy (95% band)")
+    axes[0][0].set_ylabel("accuracy, strict (95% band)")
     _shared_legend(fig, axes[0])
     return _png(fig)
 
@@ -184,7 +184,7 @@ def anchors_figure(cells, labels, anchors) -> bytes:
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.set_xlabel("context length (log scale; published units vary: see the table)")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy, strict")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     return _png(fig)
 
