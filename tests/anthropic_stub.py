@@ -1,6 +1,8 @@
 """A stub Anthropic Messages API server on 127.0.0.1, scripted or a perfect HashHop solver.
 
-Used by tests/test_backend_anthropic.py and by the packaging test of the anthropic extra.
+Used by tests/test_backend_anthropic.py and by the packaging test of the anthropic extra. Message
+Batches (tests/batch_stub.py) answer each request as POST /v1/messages would; `server.billing.billed`
+is what the stub billed at `server.billing` prices (batches at its discount).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from batch_stub import Batches, Billing, anthropic_batch, anthropic_results
 
 FRAMING = 7  # tokens the stub's count_tokens adds around a message
 
@@ -26,6 +30,8 @@ class StubMessages(BaseHTTPRequestHandler):
         self.server.seen.append({"path": self.path, "headers": dict(self.headers), "body": None})
         if self.server.get_status != 200:
             return self._send(self.server.get_status, {}, error_body("authentication_error", "invalid x-api-key"))
+        if self.path.startswith("/v1/messages/batches/"):
+            return self._batch_get(self.path.split("/")[4:])
         if self.path == "/v1/models/claude-stub":
             return self._send(200, {}, {"type": "model", "id": "claude-stub", "display_name": "Stub"})
         return self._send(404, {}, error_body("not_found_error", f"model: {self.path.rsplit('/', 1)[-1]}"))
@@ -39,6 +45,10 @@ class StubMessages(BaseHTTPRequestHandler):
                 return self._send(404, {}, {"type": "error", "error": {"type": "not_found_error"}})
             text = body["messages"][0]["content"]
             return self._send(200, {}, {"input_tokens": FRAMING + len(text)})
+        if self.path == "/v1/messages/batches":
+            requests = [(r["custom_id"], r["params"]) for r in body["requests"]]
+            batch_id = self.server.batches.create(requests, _answer)
+            return self._send(200, {}, anthropic_batch(self.server.batches, self._base, batch_id))
         if self.path != "/v1/messages":
             return self._send(404, {}, {"type": "error", "error": {"type": "not_found_error", "message": "no"}})
         if self.server.script:
@@ -47,13 +57,21 @@ class StubMessages(BaseHTTPRequestHandler):
                 time.sleep(2.0)
                 payload = message_body("late")
             return self._send(status, headers, payload)
-        texts = [
-            m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
-            for m in body["messages"]
-        ]
-        # One token per character plus the framing, as the stub's count_tokens says.
-        seen = FRAMING + len("\n".join(([body["system"]] if "system" in body else []) + texts))
-        return self._send(200, {}, message_body(_solve(texts[-1]) or f"echo: {texts[-1][-20:]}", input_tokens=seen))
+        seen, output, message = _answer(body)
+        self.server.billing.bill(seen, output)
+        return self._send(200, {}, message)
+
+    @property
+    def _base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def _batch_get(self, parts: list[str]):
+        batches = self.server.batches
+        if not parts or parts[0] not in batches.items:
+            return self._send(404, {}, error_body("not_found_error", "no such batch"))
+        if parts[1:] == ["results"] and batches.ended(parts[0]):
+            return self._send(200, {}, anthropic_results(batches, parts[0]))
+        return self._send(200, {}, anthropic_batch(batches, self._base, parts[0]))
 
     def _send(self, status, headers, payload):
         raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -64,6 +82,18 @@ class StubMessages(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(raw)
+
+
+def _answer(body: dict) -> tuple[int, int, dict]:
+    """(input tokens, output tokens, message) of one Messages API request: one token per character plus
+    the framing, as the stub's count_tokens says."""
+    texts = [
+        m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
+        for m in body["messages"]
+    ]
+    seen = FRAMING + len("\n".join(([body["system"]] if "system" in body else []) + texts))
+    message = message_body(_solve(texts[-1]) or f"echo: {texts[-1][-20:]}", input_tokens=seen)
+    return seen, message["usage"]["output_tokens"], message
 
 
 def _solve(text: str) -> str | None:
@@ -106,6 +136,8 @@ def running_stub():
     `count_tokens` / `get_status` switches are the test's controls."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubMessages)
     server.script, server.seen, server.count_tokens, server.get_status = [], [], True, 200
+    server.billing = Billing()
+    server.batches = Batches(server.billing)  # .script, .created, .delay: the tests' controls
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:

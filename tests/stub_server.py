@@ -4,7 +4,9 @@ It speaks HTTP/1.1 on a raw asyncio socket (keep-alive, Content-Length or chunke
 misbehave the ways real servers do: 429 with or without Retry-After, 500/502/503, stalls,
 connection resets mid-body, truncated or malformed JSON, empty choices, gigantic bodies.
 Endpoints: /v1/chat/completions, /v1/completions, /v1/models, /extras/tokenize/count
-(llama-cpp-python), /tokenize (llama.cpp native), /props (optional).
+(llama-cpp-python), /tokenize (llama.cpp native), /props (optional), and the Batch API (/v1/files,
+/v1/batches: tests/batch_stub.py). It bills like a provider: `billing.billed` is the running total
+at `price_in`/`price_out` USD per million tokens, batch requests at `batch_discount` (GET /billing).
 
 By default it answers like the oracle (it parses the context and walks the chain), so the whole
 path can be checked for correct scoring. `script(...)` queues one action per request, in order;
@@ -19,6 +21,8 @@ import collections
 import json
 import re
 import threading
+
+from batch_stub import Batches, Billing, OpenAIBatchAPI
 
 QUESTION = re.compile(r"Start at (\w+) and follow (\d+) link")
 LINE = re.compile(r"^(\w+) = '?(\w+)'?$", re.M)
@@ -66,11 +70,18 @@ class StubServer:
         context_window: int | None = None,
         tokenize: str | None = "llama-cpp-python",
         props: bool = False,
+        price_in: float = 0.0,
+        price_out: float = 0.0,
+        batch_discount: float = 0.5,
+        batch_delay: float = 0.0,
     ):
         self.models, self.answer, self.delay = tuple(models), answer, delay
         self.require_key, self.context_window = require_key, context_window
         self.tokenize, self.props = tokenize, props
         self.requests: list[dict] = []
+        self.billing = Billing(price_in, price_out, batch_discount)
+        self.batches = Batches(self.billing, batch_delay)  # .script, .created: the tests' controls
+        self._batch_api = OpenAIBatchAPI(self.batches)
         self._script: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._loop = self._server = self._thread = self._error = None
@@ -177,10 +188,17 @@ class StubServer:
         return True
 
     async def _handle(self, method, path, headers, body, writer) -> bool:
-        data = json.loads(body) if body else {}
+        multipart = headers.get("content-type", "").startswith("multipart/")
+        data = json.loads(body) if body and not multipart else {}
         self.requests.append({"method": method, "path": path, "headers": headers, "json": data})
         if self.require_key and headers.get("authorization") != f"Bearer {self.require_key}":
             return await self._send(writer, 401, {"error": {"message": "Incorrect API key provided"}})
+        if path.startswith(("/v1/files", "/v1/batches")):
+            status, out = self._batch_api.handle(method, path, headers, body, self._batch_answer)
+            raw = out if isinstance(out, bytes) else None
+            return await self._send(writer, status, None if raw is not None else out, raw=raw)
+        if path == "/billing":  # what it billed so far, for a benchmark that runs it as a process
+            return await self._send(writer, 200, {"billed_usd": self.billing.billed, "batches": self.batches.created})
         if path == "/v1/models":
             return await self._send(writer, 200, {"object": "list", "data": [{"id": m} for m in self.models]})
         if path == "/extras/tokenize/count" and self.tokenize == "llama-cpp-python":
@@ -245,7 +263,17 @@ class StubServer:
             usage = body["usage"]
             usage["completion_tokens"] += a["reasoning_tokens"]
             usage["completion_tokens_details"] = {"reasoning_tokens": a["reasoning_tokens"]}
+        self.billing.bill(body["usage"]["prompt_tokens"], body["usage"]["completion_tokens"])
         return await self._send(writer, 200, body)
+
+    def _batch_answer(self, data: dict) -> tuple[int, int, dict]:
+        """A batch request's answer, as the synchronous endpoint gives it: (prompt tokens, completion
+        tokens, response body)."""
+        chat = "messages" in data
+        prompt = "\n".join(m["content"] for m in data["messages"]) if chat else data["prompt"]
+        n_prompt = count(prompt) + (4 * len(data["messages"]) + 3 if chat else 0)
+        text = self._answer(prompt)
+        return n_prompt, count(text), self._completion(chat, text, n_prompt)
 
     def _answer(self, prompt: str) -> str:
         if callable(self.answer):
@@ -296,8 +324,19 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--model", default="stub")
+    p.add_argument("--price-in", type=float, default=0.0, help="USD per million prompt tokens billed")
+    p.add_argument("--price-out", type=float, default=0.0, help="USD per million completion tokens billed")
+    p.add_argument("--batch-discount", type=float, default=0.5)
+    p.add_argument("--batch-delay", type=float, default=0.0, help="seconds before a batch completes")
     args = p.parse_args()
-    server = StubServer(models=(args.model,), delay=args.delay)
+    server = StubServer(
+        models=(args.model,),
+        delay=args.delay,
+        price_in=args.price_in,
+        price_out=args.price_out,
+        batch_discount=args.batch_discount,
+        batch_delay=args.batch_delay,
+    )
     server.port = args.port
     server.start()
     print(server.url, flush=True)

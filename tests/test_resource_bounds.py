@@ -86,9 +86,9 @@ def test_verify_streams_a_dataset_with_memory_of_one_sample(tmp_path):
     path = tmp_path / "v.jsonl"
     n, line = _big_dataset(path, 24 * MB, prompt_chars=MB)
     work = "import sys\nfrom hashhop.cli import main\ncode = main(['verify', sys.argv[1]])\nassert code == 0, code"
-    base, peak = _peak("from hashhop.cli import main\nfrom hashhop import verify, dataset", work, str(path))
+    base, peak = _peak("from hashhop.cli import main\nfrom hashhop.generator import verify, dataset", work, str(path))
     one_base, one_peak = _peak(
-        "from hashhop.cli import main\nfrom hashhop import verify, dataset",
+        "from hashhop.cli import main\nfrom hashhop.generator import verify, dataset",
         work,
         str(_one_line(path, tmp_path / "one.jsonl")),
     )

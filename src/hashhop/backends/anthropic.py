@@ -8,10 +8,12 @@ HTTP failures map onto the contract of backends/base.py; retrying is the runner'
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
-from hashhop.backends.base import Backend, Completion, Request, check_options
+from hashhop.backends.anthropic_batch import AnthropicBatch
+from hashhop.backends.base import Backend, BatchAPI, Completion, Request, check_options
 from hashhop.backends.http import retry_after
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError, require
 
@@ -164,6 +166,11 @@ class AnthropicBackend(Backend):
             return int(response.json()["input_tokens"])
         except (ValueError, KeyError, TypeError) as exc:
             raise TransientError("malformed count_tokens response") from exc
+
+    def batch_api(self) -> BatchAPI:
+        """Message Batches (backends/anthropic_batch.py), on this backend's client and parsing."""
+        raise_for_status = functools.partial(_raise_for_status, base_url=self.base_url, model=self.model)
+        return AnthropicBatch(self._client, self._httpx, self._body, _completion, raise_for_status)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -47,6 +47,44 @@ class Completion:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BatchStatus:
+    """Where a submitted batch stands: `ended` once the provider will change nothing more in it."""
+
+    state: str  # the provider's word: in_progress, completed, expired, ended, ...
+    ended: bool
+    detail: str = ""  # why a batch failed as a whole (validation errors), for the error records
+
+
+class BatchAPI(abc.ABC):
+    """A provider's batch API: requests submitted together, answered within hours at a discount.
+
+    The run flow (evaluate/batch.py) decides what goes in a batch, records the ids it gets back,
+    polls and collects; this side only speaks the provider's protocol. `custom_id`s are the flow's.
+    """
+
+    max_requests: ClassVar[int]  # the provider's limits on one batch
+    max_bytes: ClassVar[int]
+
+    @abc.abstractmethod
+    def line(self, custom_id: str, request: Request) -> dict:
+        """One request of a batch, as the provider takes it (its JSON size counts against max_bytes)."""
+
+    @abc.abstractmethod
+    async def submit(self, lines: list[dict]) -> str:
+        """Create a batch of `lines`; its id."""
+
+    @abc.abstractmethod
+    async def poll(self, batch_id: str) -> BatchStatus:
+        """The batch's state now."""
+
+    @abc.abstractmethod
+    async def results(self, batch_id: str) -> dict[str, Completion | Exception]:
+        """An ended batch's outcome per custom_id: a Completion, or the typed error (backends/base.py's
+        contract: TransientError is worth another try, OverLength does not fit, BackendError is final).
+        A custom_id the provider says nothing about is absent."""
+
+
 def check_options(backend: str, options: dict, known) -> None:
     """Refuse `-M` options a backend does not take, naming the ones it does."""
     unknown = sorted(set(options) - set(known))
@@ -93,6 +131,10 @@ class Backend(abc.ABC):
     def options(self) -> dict:
         """What results.json records about how it was opened (never a key)."""
         return {}
+
+    def batch_api(self) -> BatchAPI | None:
+        """Its provider's batch API (`--batch`), or None: it has none, and --batch refuses it."""
+        return None
 
     async def check(self) -> None:
         """Preflight: a one-line BackendError (unreachable server, refused key) before anything is sized."""

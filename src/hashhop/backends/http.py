@@ -1,5 +1,5 @@
 """HTTP for the API backends: the one transport, on aiohttp (`Transport.request(method, url, body) ->
-(status, headers, bytes)`, used by the openai backend), the Retry-After reading every backend shares,
+(status, headers, bytes)`, and `upload` for multipart file uploads, used by the openai backend), the Retry-After reading every backend shares,
 and a blocking JSON POST for token counting outside the event loop.
 
 aiohttp was chosen over httpx by measurement (docs/benchmarks.md, Harness): against the same stub it
@@ -58,14 +58,32 @@ class Transport:
             )
         return self._session
 
-    async def request(self, method: str, url: str, body: dict | None = None):
+    async def request(self, method: str, url: str, body: dict | None = None, limit: int | None = None):
+        """(status, headers, body bytes); `limit` raises the byte limit for this response (a batch's
+        result file)."""
+        data, headers = (None, None) if body is None else (fastjson.dumps(body), JSON)
+        return await self._send(method, url, lambda: data, headers, limit)
+
+    async def upload(self, url: str, fields: dict, filename: str, content: bytes):
+        """POST a multipart form of `fields` and one file `file` (the OpenAI Files API)."""
+
+        def form():  # a FormData is spent once sent: the stale-connection retry needs a fresh one
+            data = self.aiohttp.FormData()
+            for name, value in fields.items():
+                data.add_field(name, value)
+            data.add_field("file", content, filename=filename, content_type="application/jsonl")
+            return data
+
+        return await self._send("POST", url, form, None, None)
+
+    async def _send(self, method: str, url: str, make_data, headers: dict | None, limit: int | None):
         session = self._session_for_loop()
         timeout = self.aiohttp.ClientTimeout(total=self.timeout)
-        data, headers = (None, None) if body is None else (fastjson.dumps(body), JSON)
         for last in (False, True):
             try:
+                data = make_data()
                 async with session.request(method, url, data=data, headers=headers, timeout=timeout) as resp:
-                    return resp.status, resp.headers, await self._read(resp)
+                    return resp.status, resp.headers, await self._read(resp, limit or self.limit)
             except asyncio.TimeoutError:
                 raise TransientError(f"timeout after {self.timeout:g} s from {url}") from None
             except self.aiohttp.ClientError as exc:
@@ -79,15 +97,15 @@ class Transport:
         lost = isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError))
         return lost and not isinstance(exc, aiohttp.ClientConnectorError)  # a refused connect is not stale
 
-    async def _read(self, resp) -> bytes:
+    async def _read(self, resp, limit: int) -> bytes:
         length = resp.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.limit:
-            raise TransientError(f"response of {length} bytes exceeds the {self.limit}-byte limit")
+        if length.isdigit() and int(length) > limit:
+            raise TransientError(f"response of {length} bytes exceeds the {limit}-byte limit")
         buf = bytearray()
         async for chunk in resp.content.iter_chunked(CHUNK):
             buf += chunk
-            if len(buf) > self.limit:
-                raise TransientError(f"response exceeds the {self.limit}-byte limit")
+            if len(buf) > limit:
+                raise TransientError(f"response exceeds the {limit}-byte limit")
         return bytes(buf)
 
     async def aclose(self) -> None:

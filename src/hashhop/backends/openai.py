@@ -20,8 +20,9 @@ import os
 import re
 import time
 
-from hashhop.backends.base import Backend, Completion, Request, check_options
+from hashhop.backends.base import Backend, BatchAPI, Completion, Request, check_options
 from hashhop.backends.http import Transport, post_json, retry_after
+from hashhop.backends.openai_batch import OpenAIBatch
 from hashhop.backends.openai_reply import error_message, read_completion
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
@@ -209,6 +210,10 @@ class OpenAIBackend(Backend):
         status, headers, body = await self._http.request("POST", url, self._body(request))
         latency = time.perf_counter() - t0
         self._raise_for_status(status, headers, body)
+        return self._completion(body, latency)
+
+    def _completion(self, body: bytes, latency: float) -> Completion:
+        """A chat or completions body read (backends/openai_reply.py); batch results are read the same way."""
         return read_completion(body, latency, self.chat, self.base_url)
 
     def _raise_for_status(self, status: int, headers, body: bytes) -> None:
@@ -271,6 +276,10 @@ class OpenAIBackend(Backend):
 
         encoding = "o200k_base" if re.match(r"(gpt-4o|gpt-4\.1|gpt-5|o\d)", self.model) else "cl100k_base"
         return get_tokenizer(f"tiktoken:{encoding}").count
+
+    def batch_api(self) -> BatchAPI:
+        """This server's Batch API (backends/openai_batch.py), on this backend's transport and parsing."""
+        return OpenAIBatch(self._http, self.base_url, self.api, self._body, self._completion, self._raise_for_status)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from hashhop.backends import Backend, get_backend, runs_in_process
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import Grid
-from hashhop.evaluate.cost import Prices, load_prices
+from hashhop.evaluate.batch import BatchSettings
+from hashhop.evaluate.cost import Prices, batch_prices, load_batch_discount, load_prices
 from hashhop.evaluate.results import redact
 from hashhop.evaluate.runner import RunConfig, answer_budget
 from hashhop.prompt.cell import Cell
@@ -43,8 +44,10 @@ class Job:
 
     @property
     def prices(self) -> Prices:
-        e = self.entry
-        return load_prices(e.model, e.price_in, e.price_out, e.pricing)
+        return entry_prices(self.entry)
+
+    def batch_settings(self) -> BatchSettings:
+        return BatchSettings(poll=self.entry.batch_poll)
 
     def run_config(self) -> RunConfig:
         e = self.entry
@@ -89,6 +92,8 @@ class Job:
             "pricing": e.pricing,
             "on_over_length": None if self.on_over_length == "record" else self.on_over_length,
             "backoff": None if e.backoff == ModelEntry.backoff else e.backoff,
+            "batch": e.batch or None,  # written only for batch runs: a synchronous run's config is unchanged
+            "batch_discount": load_batch_discount(e.model, e.batch_discount, e.pricing) if e.batch else None,
         }
         return {**config, **{k: v for k, v in extras.items() if v is not None}}
 
@@ -97,6 +102,14 @@ def unit_estimate(job: Job, cell: Cell) -> float:
     """Upper estimate of one unit's cost: every query at the cell's size and its answer budget."""
     budget = answer_budget(cell.hops, cell.cot, cell.hash_len, job.entry.max_tokens)
     return job.grid.queries * job.prices.cost(cell.tokens, budget)
+
+
+def entry_prices(entry: ModelEntry) -> Prices:
+    """What the model's queries are charged: its prices, at the batch discount when it runs in batches."""
+    prices = load_prices(entry.model, entry.price_in, entry.price_out, entry.pricing)
+    if entry.batch:
+        return batch_prices(prices, load_batch_discount(entry.model, entry.batch_discount, entry.pricing))
+    return prices
 
 
 def open_backend(entry: ModelEntry) -> Backend:

@@ -25,6 +25,8 @@ MODEL_KEYS = (
     "retries",
     "max_tokens",
     "options",
+    "batch",
+    "batch_discount",
 )
 
 
@@ -46,6 +48,9 @@ class ModelEntry:
     max_tokens: int | None = None
     backoff: float = 1.0  # first retry wait, seconds (not a sweep file key: eval's --backoff)
     pricing: str | None = None  # pricing file (not a sweep file key: eval's --pricing)
+    batch: bool = False  # send through the provider's batch API (evaluate/batch.py)
+    batch_discount: float | None = None  # batch price / synchronous price; None: the pricing file's, else 0.5
+    batch_poll: float = 5.0  # first wait between polls of a batch, seconds (not a sweep file key: eval's --batch-poll)
 
     def backend_options(self) -> dict:
         extra = {"base_url": self.base_url, "api_key_env": self.api_key_env}
@@ -69,6 +74,20 @@ class ModelEntry:
                 f"{where}model {self.model}: the key variable {missing} is not set: export {missing}=... "
                 f"(api_key_env names the variable, the key itself never goes in a file)"
             )
+
+
+def _batch_keys(where: str, item: dict) -> dict:
+    """`batch = true` and `batch_discount = 0.5` of a model table, checked."""
+    kw: dict = {}
+    if "batch" in item:
+        if not isinstance(item["batch"], bool):
+            raise SweepError(f"{where}: batch must be true or false, not {item['batch']!r}")
+        kw["batch"] = item["batch"]
+    if "batch_discount" in item:
+        kw["batch_discount"] = number(where, "batch_discount", item["batch_discount"], float, 0.001)
+        if kw["batch_discount"] > 1:
+            raise SweepError(f"{where}: batch_discount {kw['batch_discount']:g} is over 1: e.g. batch_discount = 0.5")
+    return kw
 
 
 def model_entry(where: str, item) -> ModelEntry:
@@ -95,6 +114,7 @@ def model_entry(where: str, item) -> ModelEntry:
     for key, (kind, minimum) in numbers.items():
         if key in item:
             kw[key] = number(w, key, item[key], kind, minimum)
+    kw.update(_batch_keys(w, item))
     if "options" in item:
         if not isinstance(item["options"], dict):
             raise SweepError(f'{w}: options must be a table of backend options, e.g. options = {{ api = "chat" }}')

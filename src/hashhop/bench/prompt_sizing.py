@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from hashhop.backends import Backend
 from hashhop.bench.job import Job
 from hashhop.bench.suites import FALLBACK_TOKENIZER
-from hashhop.core.errors import BackendError
+from hashhop.core.errors import BackendError, MissingExtraError
 from hashhop.generator.tokenizers import Tokenizer, get_tokenizer
 from hashhop.prompt.planner import Planner, SampleStore
 
@@ -40,7 +40,15 @@ def prompt_sizing(job: Job, backend: Backend) -> PromptSizing:
     if backend.count_tokens("a = b") is not None:
         overhead = int(backend.chat_overhead or 0)
         return PromptSizing(f"model:{backend.name}", None, _counter(backend), overhead, backend.chat)
-    return PromptSizing(FALLBACK_TOKENIZER, get_tokenizer(FALLBACK_TOKENIZER), None, 0, backend.chat)
+    return PromptSizing(FALLBACK_TOKENIZER, _fallback_tokenizer(), None, 0, backend.chat)
+
+
+def _fallback_tokenizer() -> Tokenizer:
+    """cl100k, or the install hint with the way around it (a model that cannot count needs a named tokenizer)."""
+    try:
+        return get_tokenizer(FALLBACK_TOKENIZER)
+    except MissingExtraError as exc:
+        raise MissingExtraError(exc.module, exc.extra, "or pass --tokenizer chars (sizes in characters)") from None
 
 
 def _counter(backend: Backend) -> Callable[[str], int]:

@@ -14,11 +14,13 @@ import sys
 
 from hashhop.backends import parse_options
 from hashhop.bench.executors import EXECUTORS, Job, run
+from hashhop.bench.job import entry_prices
 from hashhop.bench.model_entry import ModelEntry
 from hashhop.bench.suites import FALLBACK_TOKENIZER, get_suite, list_suites
 from hashhop.bench.sweep import Sweep, load_sweep
+from hashhop.cli.evaluate import batch_flags
 from hashhop.core.errors import HashhopError, StoreError
-from hashhop.evaluate.cost import check_budget, estimate, load_prices
+from hashhop.evaluate.cost import check_budget, estimate
 from hashhop.evaluate.coverage import BENCH_MIN_COVERAGE, COVERAGE_EXIT, check_fraction, run_shortfalls
 from hashhop.evaluate.runner import answer_budget
 from hashhop.evaluate.store import now_iso, read_results, write_json_atomic
@@ -71,6 +73,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
         help="per model: send nothing that could take its run folder's spend past this (resumed runs "
         "count); replaces max_cost in a sweep file",
     )
+    batch_flags(p)  # for every model: sets batch (and batch_discount) of a sweep file's models too
 
 
 def _grid_flags(p: argparse.ArgumentParser) -> None:
@@ -132,13 +135,13 @@ def resolve(args) -> Sweep:
         suite = get_suite(args.suite or DEFAULT_SUITE)
         sweep = Sweep(name=suite.name, tag=suite.tag, grid=suite.grid, models=())
     if args.model or not sweep.models:
-        sweep = dataclasses.replace(sweep, models=(_cli_model(args),))
-    if args.max_cost is not None:
-        sweep = dataclasses.replace(
-            sweep, models=tuple(dataclasses.replace(m, max_cost=args.max_cost) for m in sweep.models)
-        )
+        sweep = dataclasses.replace(sweep, models=(_cli_model(args),))  # keeps the file's min_coverage
+    replace = {"max_cost": args.max_cost, "batch": args.batch or None, "batch_discount": args.batch_discount}
+    replace = {k: v for k, v in replace.items() if v is not None}
+    if replace:
+        sweep = dataclasses.replace(sweep, models=tuple(dataclasses.replace(m, **replace) for m in sweep.models))
     for m in sweep.models:
-        check_budget(m.max_cost, load_prices(m.model, m.price_in, m.price_out), m.model)
+        check_budget(m.max_cost, entry_prices(m), m.model)
     return sweep
 
 
@@ -186,15 +189,13 @@ def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
         )
     total = 0.0
     for m in sweep.models:
-        prices = load_prices(m.model, m.price_in, m.price_out)
-        est = estimate(
-            [(c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, m.max_tokens)) for c in cells], prices
-        )
+        budgets = [(c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, m.max_tokens)) for c in cells]
+        est = estimate(budgets, entry_prices(m))
         total += est.cost_usd
         note = f" (key variable {m.missing_key()} is not set)" if m.missing_key() else ""
         if m.max_cost is not None and est.cost_usd > m.max_cost:
             note += f"; over its max_cost ${m.max_cost:.4f}: the run would stop early"
-        print(f"{m.model}: {est.line()}{note}", file=file)
+        print(f"{m.model}: {est.line()}{' at batch prices' if m.batch else ''}{note}", file=file)
     if len(sweep.models) > 1:
         print(f"total estimated cost ${total:.4f}", file=file)
     return 0

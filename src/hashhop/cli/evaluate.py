@@ -109,6 +109,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
         metavar="FRACTION",
         help=f"exit {COVERAGE_EXIT} when fewer than this share of the queries were scored (default: no minimum)",
     )
+    p.add_argument("--batch-poll", type=float, default=5.0, help="--batch: first wait between polls, s (default 5)")
 
 
 def _cost_flags(p: argparse.ArgumentParser) -> None:
@@ -117,7 +118,24 @@ def _cost_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cost", type=float, help="stop before the spend could cross this many USD")
     p.add_argument("--price-in", type=float, help="USD per million prompt tokens")
     p.add_argument("--price-out", type=float, help="USD per million completion tokens")
-    p.add_argument("--pricing", help="pricing file (TOML or JSON): model -> {input, output}")
+    p.add_argument("--pricing", help="pricing file (TOML or JSON): model -> {input, output, batch_discount}")
+    batch_flags(p)
+
+
+def batch_flags(p: argparse.ArgumentParser) -> None:
+    """--batch and its price (shared by eval and bench)."""
+    p.add_argument(
+        "--batch",
+        action="store_true",
+        help="send the queries through the provider's batch API (openai, anthropic): about half the price, "
+        "answers within 24 h; a killed run resumes its batches",
+    )
+    p.add_argument(
+        "--batch-discount",
+        type=float,
+        metavar="FRACTION",
+        help="batch price / synchronous price (default: the pricing file's batch_discount, else 0.5)",
+    )
 
 
 def _list(text: str | None, kind: Callable[[str], Any], what: str) -> tuple[Any, ...]:
@@ -164,6 +182,9 @@ def _job(args, template: Template) -> Job:
         max_tokens=args.max_tokens,
         backoff=args.backoff,
         pricing=args.pricing,
+        batch=args.batch,
+        batch_discount=args.batch_discount,
+        batch_poll=args.batch_poll,
     )
     return Job(
         entry=entry,
@@ -197,7 +218,8 @@ def _dry_run(job: Job) -> int:
             (c.tokens, per_cell, answer_budget(c.hops, c.cot, c.hash_len, configured))
             for c in job.cells(job.tokenizer or "model")
         ]
-    print(f"dry run, nothing called: {estimate(rows, job.prices).line()}")
+    batch = " at batch prices" if job.entry.batch else ""
+    print(f"dry run, nothing called: {estimate(rows, job.prices).line()}{batch}")
     return 0
 
 
@@ -208,6 +230,7 @@ def main(args) -> int:
     if not args.dry_run and (args.samples < 1 or args.queries < 1 or args.concurrency < 1):
         raise HashhopError("--samples, --queries and --concurrency must be at least 1")
     job = _job(args, template)
+    job.prices  # noqa: B018  (a bad --batch-discount or pricing file: one line, before anything runs)
     if args.dry_run:
         return _dry_run(job)
     local.run([job])

@@ -30,6 +30,10 @@ class DatasetError(HashhopError):
     """A dataset file that is missing, corrupt, or not written by hashhop."""
 
 
+class CorruptRowError(DatasetError):
+    """A foreign dataset row's defect (generator/foreign.py turns it into an `Invalid` verdict with its line)."""
+
+
 class OutputError(HashhopError):
     """An output path that cannot be written."""
 
@@ -37,8 +41,9 @@ class OutputError(HashhopError):
 class MissingExtraError(HashhopError, ImportError):
     """An optional dependency is not installed."""
 
-    def __init__(self, module: str, extra: str):
-        super().__init__(f"{module} is not installed: pip install 'hashhop[{extra}]'")
+    def __init__(self, module: str, extra: str, alternative: str = ""):
+        hint = f", {alternative}" if alternative else ""
+        super().__init__(f"{module} is not installed: pip install 'hashhop[{extra}]'{hint}")
         self.module = module
         self.extra = extra
 

@@ -133,3 +133,27 @@ def estimate(cells: list[tuple[int, int, int]], prices: Prices) -> Estimate:
     prompt = sum(t * q for t, q, _ in cells)
     completion = sum(m * q for _, q, m in cells)
     return Estimate(queries, prompt, completion, prices.cost(prompt, completion))
+
+
+# -- batch prices ------------------------------------------------------------------------------
+BATCH_DISCOUNT = 0.5  # the OpenAI Batch API and Anthropic Message Batches both charge half
+
+
+def batch_prices(prices: Prices, discount: float) -> Prices:
+    """What a batch run is charged: the synchronous prices times `discount`. The one place batch pricing
+    is applied (records, --max-cost, forecasts and dry runs all read the prices it returns)."""
+    return Prices(prices.input * discount, prices.output * discount)
+
+
+def load_batch_discount(model: str, given: float | None, pricing_file: str | None = None) -> float:
+    """The batch discount of `model`: `given` (--batch-discount, a sweep's batch_discount), else the
+    pricing file's `batch_discount` for the model, else BATCH_DISCOUNT."""
+    discount = given
+    if discount is None and pricing_file:
+        table = _read_table(pricing_file)
+        entry = table.get(model) or table.get(model.partition(":")[2]) or {}
+        discount = entry.get("batch_discount")
+    discount = BATCH_DISCOUNT if discount is None else float(discount)
+    if not 0 < discount <= 1:
+        raise PricingError(f"batch discount {discount:g} of {model} is not in (0, 1]: e.g. --batch-discount 0.5")
+    return discount

@@ -38,6 +38,11 @@ def sample_from_problem(problem: AnyProblem, n_tokens: int, with_prompt: bool = 
         digest.update(chunk.encode("ascii"))
         if parts is not None:
             parts.append(chunk)
+    return frozen_sample(problem, n_tokens, digest.hexdigest(), "".join(parts) if parts is not None else None)
+
+
+def frozen_sample(problem: AnyProblem, n_tokens: int, sha: str, prompt: str | None = None) -> Sample:
+    """The Sample of a problem whose prompt was measured (`n_tokens`) and hashed (`sha`) already."""
     shape = problem.shape
     return Sample(
         spec=problem.spec,
@@ -49,8 +54,8 @@ def sample_from_problem(problem: AnyProblem, n_tokens: int, with_prompt: bool = 
         n_lines=problem.n_lines,
         n_chars=problem.n_chars,
         n_tokens=n_tokens,
-        prompt_sha256=digest.hexdigest(),
-        prompt="".join(parts) if parts is not None else None,
+        prompt_sha256=sha,
+        prompt=prompt,
     )
 
 

@@ -16,7 +16,7 @@ from typing import IO, Any
 from hashhop.core.errors import DatasetError, require
 from hashhop.core.files import atomic_output
 from hashhop.core.progress import Bar
-from hashhop.generator.build import AnyProblem, build, problem_of
+from hashhop.generator.build import AnyProblem, build, frozen_sample, problem_of
 from hashhop.generator.external import EXTERNAL_KEY, AnySample
 from hashhop.generator.foreign import Invalid, read_foreign
 from hashhop.generator.layout import Shape
@@ -60,7 +60,7 @@ def _write_row(
             digest.update(chunk.encode("ascii"))
         sha = digest.hexdigest()
         f.write(b"{")
-    sample = _sample(problem, n_tokens, sha)
+    sample = frozen_sample(problem, n_tokens, sha)
     meta = json.dumps(sample.to_dict(with_prompt=False), separators=(",", ":"))
     f.write(meta[1:].encode() + b"\n")
     return sample
@@ -84,22 +84,6 @@ def _counting_writer(f: IO[bytes], pool: PartPool, tokenizer: Tokenizer, written
         return n_tokens
 
     return count
-
-
-def _sample(problem: AnyProblem, n_tokens: int, sha: str) -> Sample:
-    shape = problem.shape
-    return Sample(
-        spec=problem.spec,
-        index=problem.index,
-        n_chains=shape.n_chains,
-        n_fill=shape.n_fill,
-        fill_variant=shape.fill_variant,
-        queries=problem.queries,
-        n_lines=problem.n_lines,
-        n_chars=problem.n_chars,
-        n_tokens=n_tokens,
-        prompt_sha256=sha,
-    )
 
 
 def _counter(spec: Spec, pool: PartPool) -> TokenCounter | None:
@@ -138,7 +122,7 @@ def write_parquet(spec: Spec, n: int, path: str, start: int = 0, progress: bool 
         for index in range(start, start + n):
             problem, n_tokens = build(spec, index)
             prompt = problem.prompt()
-            sample = _sample(problem, n_tokens, hashlib.sha256(prompt.encode()).hexdigest())
+            sample = frozen_sample(problem, n_tokens, hashlib.sha256(prompt.encode()).hexdigest())
             samples.append(sample)
             rows.append(parquet_row(sample, prompt))
             bar.update(1)

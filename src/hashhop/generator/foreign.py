@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hashhop.core.errors import DatasetError, SpecError
+from hashhop.core.errors import CorruptRowError, DatasetError, SpecError
 from hashhop.generator.alphabets import ALPHABETS, alphabet_chars
 from hashhop.generator.external import EXTERNAL_KEY, ExternalSample, PromptTable, external_from_dict, read_table
 from hashhop.generator.lines import SEPARATOR, split_line, walk
@@ -40,10 +40,6 @@ class Invalid:
 
     line: int
     reason: str
-
-
-class _Corrupt(Exception):
-    """A row's defect, turned into `Invalid` by read_foreign (never escapes this module)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ def read_foreign(d: Any, path: str, number: int) -> ExternalSample | Invalid:
         prompt = _text(d, "prompt")
         asked, others, cot = _magic(d) if name == "magic" else (_plain(d, name), [], _plain_cot(d))
         return _external(name, prompt, asked, others, cot)
-    except _Corrupt as exc:
+    except CorruptRowError as exc:
         return Invalid(number, _one_line(str(exc)))
 
 
@@ -88,14 +84,14 @@ def _one_line(text: str, limit: int = 300) -> str:
 def _text(d: Mapping[str, Any], key: str) -> str:
     value = d[key]
     if not isinstance(value, str):
-        raise _Corrupt(f"`{key}` is not a string")
+        raise CorruptRowError(f"`{key}` is not a string")
     return value
 
 
 def _answer(text: str) -> tuple[str, ...]:
     hashes = tuple(h.strip().strip("'") for h in text.split(SEPARATOR))
     if not all(hashes):
-        raise _Corrupt(f"answer {text!r} is not a hash or a ' = '-joined chain of hashes")
+        raise CorruptRowError(f"answer {text!r} is not a hash or a ' = '-joined chain of hashes")
     return hashes
 
 
@@ -105,7 +101,7 @@ def _plain(d: Mapping[str, Any], name: str) -> list[_Asked]:
         return [_Asked(None, None, answer)]
     hops = d["hops"]
     if not isinstance(hops, int) or isinstance(hops, bool) or hops < 1:
-        raise _Corrupt(f"hops {hops!r} is not a positive integer")
+        raise CorruptRowError(f"hops {hops!r} is not a positive integer")
     return [_Asked(_text(d, "start"), hops, answer)]
 
 
@@ -124,15 +120,15 @@ def _magic(d: Mapping[str, Any]) -> tuple[list[_Asked], list[_Asked], bool]:
     hops = int(hops_match.group(1)) if hops_match else params.get("hops")
     cot = cot_match.group(1) == "True" if cot_match else params.get("chain_of_thought")
     if not isinstance(hops, int) or hops < 1 or not isinstance(cot, bool):
-        raise _Corrupt("the completion has no `Hops=` and `CoT=` header and `params` does not say them")
+        raise CorruptRowError("the completion has no `Hops=` and `CoT=` header and `params` does not say them")
     if not isinstance(targets, dict):
-        raise _Corrupt("`targets` is not an object")
+        raise CorruptRowError("`targets` is not an object")
     asked = [_Asked(key, hops, _answer(value)) for key, value in _completion_pairs(completion)]
     if not asked:
-        raise _Corrupt("the completion names no query (`H1 = 'ANSWER'` lines)")
+        raise CorruptRowError("the completion names no query (`H1 = 'ANSWER'` lines)")
     for a in asked:
         if a.start not in targets or _answer(str(targets[a.start])) != a.answer:
-            raise _Corrupt(f"targets disagree with the completion about {a.start}")
+            raise CorruptRowError(f"targets disagree with the completion about {a.start}")
     starts = {a.start for a in asked}
     others = [_Asked(str(k), hops, _answer(str(v))) for k, v in targets.items() if k not in starts]
     return asked, others, cot
@@ -146,10 +142,10 @@ def _external(source: str, prompt: str, asked: list[_Asked], others: list[_Asked
     """The sample of a row whose queries all walk as stated in a collision-free prompt."""
     table = read_table(prompt)
     if not table.next:
-        raise _Corrupt("the prompt holds no `KEY = VALUE` line")
+        raise CorruptRowError("the prompt holds no `KEY = VALUE` line")
     if table.faults:
         more = f" (and {len(table.faults) - 1} more)" if len(table.faults) > 1 else ""
-        raise _Corrupt(table.faults[0] + more)
+        raise CorruptRowError(table.faults[0] + more)
     hash_len, alphabet = _hash_shape(table)
     strict = source == "magic"  # the reference layout: every chain is exactly `hops` pairs, head to end
     walks = [_walk(table, a, cot, strict) for a in asked]
@@ -174,7 +170,7 @@ def _hash_shape(table: PromptTable) -> tuple[int, str]:
     hashes = table.key_line.keys() | table.value_line.keys()
     lengths = sorted({len(h) for h in hashes})
     if len(lengths) > 1:
-        raise _Corrupt(f"hashes of different lengths ({lengths[0]} to {lengths[-1]} symbols): hashhop needs one")
+        raise CorruptRowError(f"hashes of different lengths ({lengths[0]} to {lengths[-1]} symbols): hashhop needs one")
     symbols = set("".join(hashes))
     for name in _INFERRED_ALPHABETS:
         if symbols <= set(ALPHABETS[name]):
@@ -183,27 +179,31 @@ def _hash_shape(table: PromptTable) -> tuple[int, str]:
     try:
         alphabet_chars(custom)
     except SpecError:
-        raise _Corrupt(f"hashes use symbols hashhop cannot read as an alphabet ({custom[7:27]!r})") from None
+        raise CorruptRowError(f"hashes use symbols hashhop cannot read as an alphabet ({custom[7:27]!r})") from None
     return lengths[0], custom
 
 
 def _walk(table: PromptTable, a: _Asked, cot: bool, strict: bool) -> tuple[str, int]:
-    """(start, hops) of a query whose walk in the prompt gives its answer, else _Corrupt saying why."""
+    """(start, hops) of a query whose walk in the prompt gives its answer, else CorruptRowError saying why."""
     start, hops = (a.start, a.hops) if a.start is not None and a.hops is not None else _chain_ending_at(table, a)
     if start not in table.next:
-        raise _Corrupt(f"start {start} is not a key of the prompt")
+        raise CorruptRowError(f"start {start} is not a key of the prompt")
     if table.head_of(start)[0] in table.prev:
-        raise _Corrupt(f"the chain through {start} is a cycle")
+        raise CorruptRowError(f"the chain through {start} is a cycle")
     path = walk(table.next, start, hops)
     if len(path) - 1 < hops:
-        raise _Corrupt(f"the chain from {start} ends after {len(path) - 1} hop(s), not {hops}")
+        raise CorruptRowError(f"the chain from {start} ends after {len(path) - 1} hop(s), not {hops}")
     if tuple(path[1:] if cot else path[-1:]) != a.answer:
-        raise _Corrupt(f"{hops} hop(s) from {start} reach {path[-1]}, not the answer {a.answer[-1]}")
+        raise CorruptRowError(f"{hops} hop(s) from {start} reach {path[-1]}, not the answer {a.answer[-1]}")
     if strict and start in table.prev:
-        raise _Corrupt(f"start {start} is also the value of prompt line {table.value_line[start] + 1}: chains collide")
+        raise CorruptRowError(
+            f"start {start} is also the value of prompt line {table.value_line[start] + 1}: chains collide"
+        )
     if strict and path[-1] in table.next:
         line = table.key_line[path[-1]] + 1
-        raise _Corrupt(f"the chain from {start} does not end after {hops} hop(s): prompt line {line} continues it")
+        raise CorruptRowError(
+            f"the chain from {start} does not end after {hops} hop(s): prompt line {line} continues it"
+        )
     return start, hops
 
 
@@ -211,9 +211,11 @@ def _chain_ending_at(table: PromptTable, a: _Asked) -> tuple[str, int]:
     """The chain that ends at the answer (unique: no value repeats) as (its head, its length)."""
     answer = a.answer[-1]
     if answer not in table.prev:
-        raise _Corrupt(f"answer {answer} is not reachable: no prompt line has it as a value")
+        raise CorruptRowError(f"answer {answer} is not reachable: no prompt line has it as a value")
     if answer in table.next:
-        raise _Corrupt(f"answer {answer} does not end a chain: prompt line {table.key_line[answer] + 1} continues it")
+        raise CorruptRowError(
+            f"answer {answer} does not end a chain: prompt line {table.key_line[answer] + 1} continues it"
+        )
     return table.head_of(answer)
 
 

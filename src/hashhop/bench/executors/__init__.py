@@ -23,6 +23,8 @@ def run(jobs: list[Job], executor: str = "local", address: str | None = None, wo
 
         local.run(jobs)
     elif executor == "ray":
+        if any(j.entry.batch for j in jobs):
+            raise HashhopError("--batch runs on the local executor: drop --executor ray (batches need no workers)")
         from hashhop.bench.executors import ray
 
         ray.run(jobs, address, workers)

@@ -14,9 +14,11 @@ import contextlib
 import multiprocessing
 import sys
 
+from hashhop.backends import Backend
 from hashhop.bench.job import Job, open_backend
 from hashhop.bench.prompt_sizing import PromptSizing, prompt_sizing
 from hashhop.core.errors import RUNNER_SIGNALS, DatasetError, HashhopError
+from hashhop.evaluate.batch import BatchRunner, batch_api_of
 from hashhop.evaluate.results import RunTally, check_same_run, write_results
 from hashhop.evaluate.runner import Runner
 from hashhop.evaluate.store import RunStore
@@ -59,6 +61,13 @@ def _work(job: Job, sizing: PromptSizing, store: RunStore) -> tuple:
     return planner.plans(cells, job.grid.samples), len(cells) * job.grid.samples * job.grid.queries, 0
 
 
+def _runner(job: Job, backend: Backend, store: RunStore, model_counted: bool) -> Runner:
+    """The job's runner: one that sends each query, or one that sends them in batches (--batch)."""
+    if job.entry.batch:
+        return BatchRunner(backend, store, job.run_config(), job.run_dir, job.batch_settings(), model_counted)
+    return Runner(backend, store, job.run_config(), model_counted=model_counted)
+
+
 def _count(tally: RunTally, runner: Runner) -> None:
     tally.requests, tally.stopped = runner.requests, runner.stopped
     if runner.limiter.cuts:
@@ -71,11 +80,13 @@ async def run_job(job: Job) -> None:
         backend = open_backend(job.entry)
         tally, runner, config = RunTally(job.entry.concurrency), None, {}
         try:
+            if job.entry.batch:
+                batch_api_of(backend)  # --batch with a backend that has none: a one-line error, nothing sent
             await backend.check()  # a one-line error before anything is sized or written
             sizing = await asyncio.to_thread(prompt_sizing, job, backend)
             check_same_run(store.dir, backend.name, sizing.name, job.tag)
             config = job.recorded_config(backend.name, sizing.name, backend.options(), NAME)
-            runner = Runner(backend, store, job.run_config(), model_counted=sizing.count is not None)
+            runner = _runner(job, backend, store, model_counted=sizing.count is not None)
             plans, total, skipped = _work(job, sizing, store)
             if skipped:
                 config["skipped_invalid"] = skipped
