@@ -103,7 +103,9 @@ class StubServer:
     # -- control --------------------------------------------------------------------------
     def script(self, *actions: dict) -> StubServer:
         """Queue actions for the next generation requests: status/retry_after/message, stall,
-        reset, truncated, malformed, empty_choices, huge (+chunked), text, prompt_tokens."""
+        reset, truncated, malformed, empty_choices, huge (+chunked), text, prompt_tokens,
+        finish_reason (default stop), reasoning_tokens (reported in usage.completion_tokens_details
+        and counted in completion_tokens, as OpenAI does)."""
         with self._lock:
             self._script.extend(actions)
         return self
@@ -119,7 +121,11 @@ class StubServer:
     @property
     def queries(self) -> list[dict]:
         """Generations that ask for an answer (a one-token request is a calibration probe)."""
-        return [r for r in self.generations if r["json"].get("max_tokens", 0) > 1]
+        return [
+            r
+            for r in self.generations
+            if r["json"].get("max_tokens", 0) > 1 or r["json"].get("max_completion_tokens", 0) > 1
+        ]
 
     def start(self) -> StubServer:
         ready = threading.Event()
@@ -268,9 +274,18 @@ class StubServer:
         if "huge" in a:
             return await self._huge(writer, a["huge"], a.get("chunked", False))
         text = a.get("text") if "text" in a else self._answer(prompt)
-        body = self._completion(chat, text, a.get("prompt_tokens", n_prompt))
+        body = self._completion(chat, text, a.get("prompt_tokens", n_prompt), a.get("finish_reason", "stop"))
+        if "reasoning_tokens" in a:
+            usage = body["usage"]
+            usage["completion_tokens"] += a["reasoning_tokens"]
+            usage["completion_tokens_details"] = {"reasoning_tokens": a["reasoning_tokens"]}
         cached = self._cache_usage(body["usage"], prompt)
-        self.billing.bill(body["usage"]["prompt_tokens"], count(text), cached=cached, probe=a.get("probe", False))
+        self.billing.bill(
+            body["usage"]["prompt_tokens"],
+            body["usage"]["completion_tokens"],
+            cached=cached,
+            probe=a.get("probe", False),
+        )
         return await self._send(writer, 200, body)
 
     def _cache_usage(self, usage: dict, prompt: str) -> int:
@@ -310,8 +325,8 @@ class StubServer:
             return self.answer(prompt)
         return oracle_answer(prompt) if self.answer == "oracle" else self.answer
 
-    def _completion(self, chat: bool, text: str, n_prompt: int) -> dict:
-        choice = {"index": 0, "finish_reason": "stop"}
+    def _completion(self, chat: bool, text: str, n_prompt: int, finish_reason: str = "stop") -> dict:
+        choice = {"index": 0, "finish_reason": finish_reason}
         choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
         return {
             "id": "cmpl-stub",

@@ -93,3 +93,14 @@ def test_an_external_prompt_explains_wrong_answers_by_where_the_hashes_live(tmp_
     if kind == "other_chain":
         assert score.answer_position == 1  # ddXk is the value of prompt line 2
     json.dumps(score.to_dict())
+
+
+def test_an_external_prompt_gets_the_strict_and_lenient_scores_too(tmp_path):
+    [sample] = read_samples(write_rows(tmp_path / "a.jsonl", [{"prompt": LONG, "answer": "bbXk = eeXk"}]))
+    ctx, query = sample.context, sample.queries[0]
+    texts = ("bbXk = eeXk", "Following the links: bbXk = eeXk.", "bbXk = ddXk")
+    assert [(s.strict, s.correct, s.lenient) for s in (score_query(ctx, query, t) for t in texts)] == [
+        (True, True, True),
+        (False, True, True),
+        (False, False, False),
+    ]

@@ -153,3 +153,31 @@ def test_a_sweep_file_takes_a_task_list():
 def test_the_niah_suite_crosses_tasks_lengths_and_hops():
     grid = get_suite("niah-vs-hashhop@2").grid
     assert set(grid.tasks) == {"niah", "niah-multikey", "hashhop"} and grid.hops == (1, 2, 4)
+
+
+def test_niah_strict_is_the_value_first_and_lenient_the_value_anywhere():
+    sample = make_sample(_spec(task="niah-multikey", size=4000, queries=1))
+    problem, query = problem_of(sample), sample.queries[0]
+    value = query.target
+    other = next(v for _, v in NEEDLE_PATTERN.findall(sample.prompt) if v != value)
+    grouped = f"{value[0]},{value[1:4]},{value[4:]}"
+    cases = {  # reply: (strict, exact, lenient)
+        value: (True, True, True),
+        f"  '{value}'\n": (True, True, True),
+        f"{grouped} is the number.": (True, True, True),
+        f"The number is {value}.": (False, True, True),
+        f"{value}.5": (False, True, True),
+        f"{value} or maybe {other}": (False, False, True),
+        other: (False, False, False),
+    }
+    for text, expected in cases.items():
+        s = score_query(problem, query, text)
+        assert (s.strict, s.correct, s.lenient) == expected, text
+    assert score_query(problem, query, value[3:], prefill=value[:3]).strict  # the prefill began the answer
+
+
+def test_a_wrong_niah_answer_the_budget_ended_is_cut_off():
+    sample = make_sample(_spec())
+    problem, query = problem_of(sample), sample.queries[0]
+    assert score_query(problem, query, "The number", finish_reason="length").kind == "cut_off"
+    assert score_query(problem, query, query.target, finish_reason="length").kind == "correct"

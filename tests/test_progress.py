@@ -47,8 +47,9 @@ def test_a_bar_closed_early_shows_where_it_stopped(capsys, eager):
 
 def test_the_eval_bar_shows_running_accuracy_errors_and_over_length(capsys):
     bar = EvalProgress(4, enabled=True)
-    for status, correct in (("ok", True), ("ok", False), ("error", False), ("over_length", False)):
-        bar.update(SimpleNamespace(status=status, correct=correct))
+    rows = (("ok", True, True), ("ok", True, False), ("error", False, False), ("over_length", False, False))
+    for status, correct, strict in rows:  # the running accuracy is strict, the headline
+        bar.update(SimpleNamespace(status=status, correct=correct, strict=strict))
     bar.close()
     err = capsys.readouterr().err
     assert "4/4" in err and "acc 0.500 err 1 over 1" in err and "ETA" in err
@@ -56,6 +57,6 @@ def test_the_eval_bar_shows_running_accuracy_errors_and_over_length(capsys):
 
 def test_a_disabled_eval_bar_writes_nothing(capsys):
     bar = EvalProgress(1, enabled=False)
-    bar.update(SimpleNamespace(status="ok", correct=True))
+    bar.update(SimpleNamespace(status="ok", correct=True, strict=True))
     bar.close()
     assert capsys.readouterr().err == ""

@@ -42,6 +42,7 @@ def test_kinds_are_in_the_documented_order():
         "hallucinated",
         "partial_hash",
         "no_answer",
+        "cut_off",
         "over_length",
         "error",
     )
@@ -50,7 +51,8 @@ def test_kinds_are_in_the_documented_order():
 def test_correct_answer(problem, lines):
     q = problem.queries[0]
     s = score_query(problem, q, f"The answer is {q.answer}.")
-    assert s == Score(True, "correct", 1.0, 3, None, q.answer, s.answer_position)
+    # Correct and lenient, not strict: the reply does not begin with the hash.
+    assert s == Score(True, "correct", 1.0, 3, None, q.answer, s.answer_position, strict=False, lenient=True)
     assert lines[s.answer_position].endswith(" = " + q.answer)  # where the model read it, as a value
 
 
@@ -280,6 +282,7 @@ def test_summarize_counts_errors_and_over_length_apart():
         "hallucinated": 0,
         "partial_hash": 0,
         "no_answer": 0,
+        "cut_off": 0,
         "over_length": 2,
         "error": 3,
     }

@@ -39,8 +39,11 @@ class Completion:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_s: float = 0.0
+    # Why the reply ended, as the API says it: `length` (OpenAI-compatible, llama.cpp, hf) or
+    # `max_tokens` (Anthropic) when the token budget ended it; the scorer calls such a wrong reply cut_off.
     finish_reason: str | None = None
     model: str | None = None
+    reasoning_tokens: int | None = None  # of completion_tokens, those spent reasoning, where the API says
     extra: dict[str, Any] = field(default_factory=dict)
     # Of prompt_tokens, those the provider read from its prompt cache and those it wrote to it (Anthropic);
     # None when the provider does not say.

@@ -2,7 +2,10 @@
 
 Options (`-M key=value`): base_url, api=chat|completions, api_key_env (the NAME of the variable
 holding the key; the key itself is only ever put in a request header), timeout, context_window,
-max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead.
+max_response_bytes, cache_prompt, tokenize=auto|none, chat_overhead,
+max_completion_tokens (sent in place of max_tokens: reasoning models count their reasoning in it),
+reasoning_effort=none|minimal|low|medium|high (passed through). Reasoning tokens are read from
+`usage.completion_tokens_details.reasoning_tokens`; a reply the budget ended has finish_reason `length`.
 Requests go through the one HTTP transport (backends/http.py, on aiohttp).
 Errors map onto the runner's contract: 401/403/404/other 4xx -> BackendError (never retried),
 429 -> RateLimited, 5xx/timeouts/connection errors/malformed bodies -> TransientError,
@@ -20,40 +23,32 @@ import time
 from hashhop.backends.base import Backend, BatchAPI, Completion, Request, check_options
 from hashhop.backends.http import Transport, post_json, retry_after
 from hashhop.backends.openai_batch import OpenAIBatch
-from hashhop.core import fastjson
+from hashhop.backends.openai_reply import error_message, read_completion
 from hashhop.core.errors import BackendError, OverLength, RateLimited, TransientError
 
 OPENAI_URL = "https://api.openai.com/v1"
 MAX_RESPONSE_BYTES = 4 * 2**20
 _OVER_LENGTH = re.compile(r"context|too long|too many tokens|maximum.*tokens|exceed", re.I)
 _CONNECTION = {"base_url", "api", "api_key_env", "timeout", "context_window", "max_response_bytes"}
-OPTIONS = _CONNECTION | {"cache_prompt", "tokenize", "chat_overhead"}  # every -M option
+OPTIONS = _CONNECTION | {"cache_prompt", "tokenize", "chat_overhead", "max_completion_tokens", "reasoning_effort"}
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 
 
-def _text(content) -> str:
-    """The answer text: a string, null (nothing), or a list of parts `{"type": "text", "text": ...}`.
-    Anything else (a number, an object) is a malformed body: TypeError, retried like one."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content):
-        return "".join(p.get("text", "") for p in content)
-    raise TypeError(f"content of type {type(content).__name__}")
-
-
-def _count(value) -> int | None:
-    """A token count as reported, or None when it is not a whole number >= 0 (cost stays computable)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _message(body: bytes) -> str:
-    """The server's error message, on one short line."""
-    try:
-        data = json.loads(body)
-        err = data.get("error", data.get("detail", data)) if isinstance(data, dict) else data
-        text = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-    except ValueError:
-        text = body.decode("utf-8", "replace")
-    return " ".join(text.split())[:200] or "(empty body)"
+def _reasoning_options(max_completion_tokens, reasoning_effort) -> tuple[int | None, str | None]:
+    """-M max_completion_tokens (a whole number >= 1) and -M reasoning_effort (one of REASONING_EFFORTS)."""
+    limit = None
+    if max_completion_tokens not in (None, ""):
+        try:
+            limit = int(max_completion_tokens)
+        except (TypeError, ValueError):
+            limit = 0
+        if limit < 1:
+            raise BackendError(
+                f"bad max_completion_tokens {max_completion_tokens!r}: use -M max_completion_tokens=N, N >= 1"
+            )
+    if reasoning_effort not in (None, "") and reasoning_effort not in REASONING_EFFORTS:
+        raise BackendError(f"bad reasoning_effort {reasoning_effort!r}: use one of {', '.join(REASONING_EFFORTS)}")
+    return limit, reasoning_effort or None
 
 
 class OpenAIBackend(Backend):
@@ -71,6 +66,8 @@ class OpenAIBackend(Backend):
         cache_prompt: bool | None = None,
         tokenize: str = "auto",
         chat_overhead: int | None = None,
+        max_completion_tokens: int | None = None,
+        reasoning_effort: str | None = None,
     ):
         if not model:
             raise BackendError("no model name: use --model openai:MODEL")
@@ -89,6 +86,7 @@ class OpenAIBackend(Backend):
         self._calibrate = chat_overhead is None and api == "chat"
         self.chat_overhead = (12 if api == "chat" else 0) if chat_overhead is None else int(chat_overhead)
         self._window = int(context_window) if context_window else None
+        self.max_completion_tokens, self.reasoning_effort = _reasoning_options(max_completion_tokens, reasoning_effort)
         self._headers, self._timeout = self._auth(api_key_env), float(timeout)
         self._http = Transport(self._headers, self._timeout, self.max_bytes)
         self._counter = None  # resolved on first count_tokens
@@ -117,6 +115,8 @@ class OpenAIBackend(Backend):
             "cache_prompt": self.cache_prompt,
             "context_window": self._window,
             "chat_overhead": self.chat_overhead,
+            **({"max_completion_tokens": self.max_completion_tokens} if self.max_completion_tokens else {}),
+            **({"reasoning_effort": self.reasoning_effort} if self.reasoning_effort else {}),
         }
 
     def cap_timeout(self, seconds: float) -> bool:
@@ -176,7 +176,13 @@ class OpenAIBackend(Backend):
 
     # -- generation -----------------------------------------------------------------------
     def _body(self, r: Request) -> dict:
-        body = {"model": self.model, "max_tokens": r.max_tokens, "temperature": r.temperature}
+        body: dict = {"model": self.model, "temperature": r.temperature}
+        if self.max_completion_tokens:  # reasoning models: the budget covers reasoning and answer
+            body["max_completion_tokens"] = self.max_completion_tokens
+        else:
+            body["max_tokens"] = r.max_tokens
+        if self.reasoning_effort:
+            body["reasoning_effort"] = self.reasoning_effort
         if self.api == "chat":
             body["messages"] = list(r.messages)
         else:
@@ -195,10 +201,14 @@ class OpenAIBackend(Backend):
         self._raise_for_status(status, headers, body)
         return self._completion(body, latency)
 
+    def _completion(self, body: bytes, latency: float) -> Completion:
+        """A chat or completions body read (backends/openai_reply.py); batch results are read the same way."""
+        return read_completion(body, latency, self.chat, self.base_url)
+
     def _raise_for_status(self, status: int, headers, body: bytes) -> None:
         if status < 400:
             return
-        message = _message(body)
+        message = error_message(body)
         if status == 429:
             raise RateLimited(f"rate limited (429): {message}", retry_after(headers))
         if status >= 500:
@@ -215,31 +225,6 @@ class OpenAIBackend(Backend):
         if status in (400, 413, 422) and _OVER_LENGTH.search(message):
             raise OverLength(f"prompt too long for the model ({status}: {message})")
         raise BackendError(f"the server rejected the request ({status}: {message})")
-
-    def _completion(self, body: bytes, latency: float) -> Completion:
-        try:
-            data = fastjson.loads(body)
-            choice = data["choices"][0]
-            text = _text(choice["message"]["content"] if self.api == "chat" else choice["text"])
-            usage = data.get("usage") or {}
-            prompt_tokens, completion_tokens = (
-                _count(usage.get("prompt_tokens")),
-                _count(usage.get("completion_tokens")),
-            )
-            finish_reason, model = choice.get("finish_reason"), data.get("model")
-            details = usage.get("prompt_tokens_details")  # OpenAI's automatic prompt caching (vLLM reports it too)
-            cached_tokens = _count(details.get("cached_tokens")) if isinstance(details, dict) else None
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise TransientError(f"malformed response from {self.base_url}: {body[:80]!r}") from None
-        return Completion(
-            text=text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency_s=latency,
-            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
-            model=model if isinstance(model, str) else None,
-            cached_tokens=cached_tokens,
-        )
 
     # -- token counting -------------------------------------------------------------------
     def count_tokens(self, text: str) -> int | None:

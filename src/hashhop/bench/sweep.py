@@ -16,7 +16,7 @@ from hashhop.bench.suites import Grid, get_suite
 from hashhop.bench.sweep_values import cots, depths, ints, lengths, parse_text, reject_unknown, strings
 from hashhop.core.errors import HashhopError, SweepError
 
-TOP_KEYS = ("name", "suite", "grid", "models", "share_contexts")
+TOP_KEYS = ("name", "suite", "grid", "models", "share_contexts", "min_coverage")
 GRID_KEYS = (
     "lengths",
     "hops",
@@ -42,6 +42,7 @@ class Sweep:
     models: tuple[ModelEntry, ...]
     path: str | None = None
     share_contexts: bool = False  # a suite's default (on), else off; the file's share_contexts key wins
+    min_coverage: float | None = None  # the file's `min_coverage`; None: bench's default
 
     def check_env(self) -> None:
         """Every named key variable is set (checked before anything is called)."""
@@ -122,7 +123,25 @@ def parse_sweep(data: dict, path: str = "sweep") -> Sweep:
     share = data.get("share_contexts", default_share)
     if not isinstance(share, bool):
         raise SweepError(f"{path}: bad share_contexts {share!r}: use true or false")
-    return Sweep(name=name, tag=tag, grid=grid, models=models, path=path, share_contexts=share)
+    return Sweep(
+        name=name,
+        tag=tag,
+        grid=grid,
+        models=models,
+        path=path,
+        share_contexts=share,
+        min_coverage=_min_coverage(path, data),
+    )
+
+
+def _min_coverage(path: str, data: dict) -> float | None:
+    """`min_coverage = 0.9`: a fraction between 0 and 1 (bench exits non-zero below it)."""
+    value = data.get("min_coverage")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise SweepError(f"{path}: bad min_coverage {value!r}: use a fraction between 0 and 1, e.g. 0.9")
+    return float(value)
 
 
 def _first_dup(items: list[str]) -> str:

@@ -22,6 +22,7 @@ from hashhop.cli.costing import cache_price_flags, dry_run
 from hashhop.cli.evaluate import batch_flags
 from hashhop.core.errors import HashhopError, StoreError
 from hashhop.evaluate.cost import check_budget
+from hashhop.evaluate.coverage import BENCH_MIN_COVERAGE, COVERAGE_EXIT, check_fraction, run_shortfalls
 from hashhop.evaluate.store import now_iso, read_results, write_json_atomic
 from hashhop.prompt.template import DEFAULT_TEMPLATE, Template
 
@@ -102,6 +103,13 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="Ray workers per model (default: the cluster's CPUs)")
     p.add_argument("--dry-run", action="store_true", help="list the cells, token counts and cost; call nothing")
     p.add_argument("--threshold", type=float, default=0.9, help="effective length threshold (default 0.9)")
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        metavar="FRACTION",
+        help=f"exit {COVERAGE_EXIT} when a model scored fewer than this share of its queries (default: the sweep "
+        f"file's min_coverage, else {BENCH_MIN_COVERAGE})",
+    )
     p.add_argument("--no-figures", action="store_true", help="report tables only (no matplotlib needed)")
     p.add_argument(
         "--progress",
@@ -137,7 +145,7 @@ def resolve(args) -> Sweep:
         suite = get_suite(args.suite or DEFAULT_SUITE)
         sweep = Sweep(suite.name, suite.tag, suite.grid, (), share_contexts=suite.share_contexts)
     if args.model or not sweep.models:
-        sweep = dataclasses.replace(sweep, models=(_cli_model(args),))
+        sweep = dataclasses.replace(sweep, models=(_cli_model(args),))  # keeps the file's min_coverage
     replace = {"max_cost": args.max_cost, "batch": args.batch or None, "batch_discount": args.batch_discount}
     replace = {k: v for k, v in replace.items() if v is not None}
     if replace:
@@ -203,31 +211,11 @@ def _manifest(out: str, sweep: Sweep, jobs: list[Job], executor: str) -> None:
 
 
 # -- report and headline -----------------------------------------------------------------------
-def headline(data) -> str:
-    """Effective context length per model and hop count (columns: cot, skip), and overall accuracy."""
-    opt = data.options
-    lines = [
-        f"effective context length (longest length with accuracy >= {opt.threshold:.0%} at every length up to it):",
-        f"{'model':<24} {'hops':>4} {'cot':>10} {'skip':>10}",
-    ]
-    by_key = {(e.series, e.hops, e.cot): e.text for e in data.effective}
-    for label in data.labels:
-        hops = sorted({h for s, h, _ in by_key if s == label and h is not None})
-        for i, h in enumerate(hops):
-            lines.append(
-                f"{label if i == 0 else '':<24} {h:>4} {by_key.get((label, h, True), '-'):>10} "
-                f"{by_key.get((label, h, False), '-'):>10}"
-            )
-    for t in data.totals:
-        acc = "-" if t.accuracy is None else f"{t.accuracy:.1%}"
-        lines.append(f"{t.series}: overall accuracy {acc} over {t.scored} scored queries ({t.n} recorded)")
-    return "\n".join(lines)
-
-
 def report(jobs: list[Job], out: str, threshold: float, figures: bool, title: str) -> tuple[str, str]:
     """Write out/report.html (tables only when matplotlib is missing); (its path, the headline text)."""
     from hashhop.core.errors import MissingExtraError
     from hashhop.report import ReportOptions, collect, write_report
+    from hashhop.report.console import console_headline
 
     runs = [j.run_dir for j in jobs if os.path.exists(os.path.join(j.run_dir, "records.jsonl"))]
     if not runs:
@@ -239,7 +227,7 @@ def report(jobs: list[Job], out: str, threshold: float, figures: bool, title: st
     except MissingExtraError as exc:
         print(f"note: {exc} for figures; the report has tables only", file=sys.stderr)
         write_report(runs, path, options, figures=False)
-    return path, headline(collect(runs, options))
+    return path, console_headline(collect(runs, options))
 
 
 def main(args) -> int:
@@ -247,6 +235,7 @@ def main(args) -> int:
         print(list_suites())
         return 0
     sweep = resolve(args)
+    minimum = check_fraction(args.min_coverage if args.min_coverage is not None else sweep.min_coverage)
     if args.dry_run:
         return dry_run(sweep, args.tokenizer)
     if not args.output:
@@ -269,4 +258,7 @@ def main(args) -> int:
     path, text = report(jobs, args.output, args.threshold, not args.no_figures, f"HashHop bench: {sweep.tag}")
     print(text)
     print(f"report: {path}")
-    return 0
+    short = run_shortfalls({j.entry.model: j.run_dir for j in jobs}, BENCH_MIN_COVERAGE if minimum is None else minimum)
+    for line in short:  # results.json and the report are written: the runs stay resumable and reportable
+        print(f"error: {line}", file=sys.stderr)
+    return COVERAGE_EXIT if short else 0

@@ -22,6 +22,7 @@ from hashhop.cli.costing import cache_price_flags, forecast_lines
 from hashhop.cli.score import print_summary
 from hashhop.core.errors import HashhopError
 from hashhop.evaluate.cost import check_budget, estimate
+from hashhop.evaluate.coverage import COVERAGE_EXIT, check_fraction, shortfall
 from hashhop.evaluate.runner import answer_budget
 from hashhop.evaluate.store import read_results
 from hashhop.generator.spec import DEFAULT_ORDER, parse_size
@@ -103,6 +104,12 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backoff", type=float, default=1.0, help="first retry wait in seconds (doubles, jittered)")
     p.add_argument("--max-tokens", type=int, help="completion budget per query (default: room for the answer)")
     p.add_argument("--on-over-length", choices=("record", "stop"), default="record")
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        metavar="FRACTION",
+        help=f"exit {COVERAGE_EXIT} when fewer than this share of the queries were scored (default: no minimum)",
+    )
     p.add_argument("--batch-poll", type=float, default=5.0, help="--batch: first wait between polls, s (default 5)")
 
 
@@ -238,6 +245,7 @@ def main(args) -> int:
     template = Template.load(args.template) if args.template else DEFAULT_TEMPLATE
     job = _job(args, template)
     check_budget(args.max_cost, job.prices, args.model)
+    check_fraction(args.min_coverage)
     if not args.dry_run and (args.samples < 1 or args.queries < 1 or args.concurrency < 1):
         raise HashhopError("--samples, --queries and --concurrency must be at least 1")
     if args.dry_run:
@@ -247,4 +255,8 @@ def main(args) -> int:
     if results.get("stopped"):
         print(f"stopped: {results['stopped']}; raise the limit and run the same command to resume", file=sys.stderr)
     print_summary(results, file=sys.stdout)
+    short = shortfall(results.get("metrics") or {}, args.min_coverage)
+    if short:  # results.json is written: the run stays resumable and reportable
+        print(f"error: {short}", file=sys.stderr)
+        return COVERAGE_EXIT
     return 0

@@ -49,7 +49,8 @@ def rescore(run_dir: str) -> tuple[list[Record], int]:
             sample = sample_from_dict(samples[r.sample_id])
             problems[r.sample_id] = (sample, context_of(sample))
         sample, problem = problems[r.sample_id]
-        fresh = score_query(problem, sample.queries[r.query_index], prefill + r.completion).to_dict()
+        query = sample.queries[r.query_index]
+        fresh = score_query(problem, query, r.completion, prefill=prefill, finish_reason=r.finish_reason).to_dict()
         new = dataclasses.replace(r, **fresh)
         changed += new != r
         out.append(new)
@@ -62,13 +63,18 @@ def _prefill(run_dir: str) -> str:
     return Template.from_dict(read_results(run_dir).get("template") or {}).prefill
 
 
+def _rate(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def print_summary(results: dict, file=None) -> None:
-    """One line per cell: size, hops, accuracy with its 95% interval, credit, errors apart."""
+    """One line per cell: size, hops, accuracy (strict, the headline) with its 95% interval, credit, errors
+    apart, then exact and lenient accuracy."""
     file = file or sys.stdout
     m = results.get("metrics", {})
     print(
-        f"{'tokens':>8} {'hops':>4} {'cot':>5} {'depth':>5} {'n':>5} {'acc':>6} {'ci95':>13} "
-        f"{'credit':>6} {'err':>4} {'over':>4}",
+        f"{'tokens':>8} {'hops':>4} {'cot':>5} {'depth':>5} {'n':>5} {'strict':>6} {'ci95':>13} "
+        f"{'credit':>6} {'err':>4} {'over':>4} {'cut':>4} {'exact':>6} {'lenient':>7}",
         file=file,
     )
     for c in m.get("cells", []) + [{"cell": {"tokens": "all"}, **m.get("overall", {})}]:
@@ -80,8 +86,15 @@ def print_summary(results: dict, file=None) -> None:
         print(
             f"{cell.get('tokens', ''):>8} {cell.get('hops', ''):>4} {str(cell.get('cot', '')):>5} {depth:>5} "
             f"{c.get('n', 0):>5} {acc:>6} {ci:>13} {credit:>6} {c.get('n_errors', 0):>4} "
-            f"{c.get('n_over_length', 0):>4}" + (f" {cell['task']}" if cell.get("task") else ""),  # niah cells
+            f"{c.get('n_over_length', 0):>4} {(c.get('kinds') or {}).get('cut_off', 0):>4} "
+            f"{_rate(c.get('accuracy_exact')):>6} {_rate(c.get('accuracy_lenient')):>7}"
+            + (f" {cell['task']}" if cell.get("task") else ""),  # niah cells
             file=file,
+        )
+    legacy = m.get("overall", {}).get("n_strict_from_exact")
+    if legacy:
+        print(
+            f"{legacy} scored records predate strict scoring: counted by exact; `hashhop score RUN` rescores", file=file
         )
     if results.get("partial"):
         print("partial run: run the same eval command again to resume", file=file)
@@ -92,7 +105,8 @@ def main(args) -> int:
         raise StoreError(f"no run folder {args.run!r}: pass a folder written by `hashhop eval -o`")
     records, changed = rescore(args.run)
     results = read_results(args.run) if os.path.exists(os.path.join(args.run, "results.json")) else {}
-    results = {**results, "metrics": metrics(records), "rescored": now_iso()}
+    samples = {e["sample_id"]: e for e in read_samples(args.run)}
+    results = {**results, "metrics": metrics(records, samples), "rescored": now_iso()}
     if not args.dry:
         with RunStore(args.run) as store:  # the lock: no runner may append meanwhile
             if changed:

@@ -52,9 +52,10 @@ class Bar:
 
 
 class EvalProgress:
-    """The eval runner's bar: records done, with running accuracy, errors and over-length counts.
+    """The eval runner's bar: records done, with running accuracy (strict, the headline), errors and
+    over-length counts.
 
-    Reads only `status` and `correct` of each record (a store.Record; core imports no later stage)."""
+    Reads only `status` and `strict` of each record (a store.Record; core imports no later stage)."""
 
     def __init__(self, total: int, enabled: bool):
         self.total, self.enabled = total, enabled
@@ -65,7 +66,7 @@ class EvalProgress:
     def update(self, record) -> None:
         self.done += 1
         self.scored += record.status == "ok"
-        self.correct += bool(record.correct)
+        self.correct += bool(record.strict)  # a fresh record always has its strict score
         self.errors += record.status == "error"
         self.over += record.status == "over_length"
         if self.enabled:

@@ -9,7 +9,7 @@ from hashhop.evaluate.store import Record
 from hashhop.generator.spec import format_size
 from hashhop.prompt.cell import Cell
 
-_GRADED = ("exact_match", "credit", "hops_correct")
+_GRADED = ("exact_match", "strict_match", "lenient_match", "credit", "hops_correct")
 
 
 def task_name(cell: Cell) -> str:
@@ -37,6 +37,9 @@ def lm_eval_results(records: list[Record]) -> dict:
         kinds = _answer_kinds(task)
         values = {
             "exact_match": [float(r.correct) for r in rows],
+            # records written before strict/lenient existed count by `correct` (record.hit)
+            "strict_match": [float(r.correct if r.strict is None else r.strict) for r in rows],
+            "lenient_match": [float(r.correct if r.lenient is None else r.lenient) for r in rows],
             "credit": [float(r.credit) for r in rows],
             "hops_correct": [float(r.hops_correct) for r in rows],
             **{f"kind_{k}": [float(r.kind == k) for r in rows] for k in kinds},

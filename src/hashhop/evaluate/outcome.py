@@ -37,7 +37,9 @@ def query_record(plan: Plan, query: Query, outcome: Outcome, model: str, prefill
     """The record of `query` of `plan`; an answer is scored with the template's `prefill` before it."""
     c = outcome.completion
     verdict = (
-        score_query(plan.problem, query, prefill + c.text) if outcome.status == "ok" else _unscored(outcome.status)
+        score_query(plan.problem, query, c.text, prefill=prefill, finish_reason=c.finish_reason)
+        if outcome.status == "ok"
+        else _unscored(outcome.status)
     )
     return Record(
         sample_id=plan.sample.id,
@@ -67,4 +69,8 @@ def query_record(plan: Plan, query: Query, outcome: Outcome, model: str, prefill
         cost_usd=price_tokens(prices, c.prompt_tokens, c.cached_tokens, c.cache_write_tokens, c.completion_tokens),
         attempts=outcome.attempts,
         time=now_iso(),
+        strict=verdict.strict,
+        lenient=verdict.lenient,
+        finish_reason=c.finish_reason,
+        reasoning_tokens=c.reasoning_tokens,
     )

@@ -1,4 +1,6 @@
-"""The record: one finished query, exactly the fields of docs/records.md, and its timestamp format.
+"""The record: one finished query, exactly the fields of docs/records.md, how a record passes by each
+score (`hit`: strict, correct, lenient; older records without strict count by correct), and the
+timestamp format.
 
 The runner builds records, the store appends them, the report reads them back.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hashhop.generator.spec import shallow_dict
@@ -22,7 +25,7 @@ class Record:
     cell: dict
     status: str  # ok, error, over_length
     kind: str
-    correct: bool
+    correct: bool  # the parsed exact match; strict <= correct <= lenient (docs/scoring.md)
     credit: float
     hops_correct: int
     broke_at: int | None
@@ -43,6 +46,12 @@ class Record:
     cost_usd: float
     attempts: int
     time: str
+    # Added in hashhop 0.2 (None in records written before them, as from_dict reads them; `hit` then
+    # counts such a record by its `correct`):
+    strict: bool | None = None
+    lenient: bool | None = None
+    finish_reason: str | None = None  # as the backend reported it: `length`/`max_tokens` is the budget
+    reasoning_tokens: int | None = None  # of completion_tokens, those spent reasoning, where reported
 
     @property
     def key(self) -> tuple[str, int]:
@@ -53,8 +62,20 @@ class Record:
 
     @classmethod
     def from_dict(cls, d: dict) -> Record:
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = [f.name for f in dataclasses.fields(cls) if f.name in d or f.default is dataclasses.MISSING]
         return cls(**{n: d.get(n) for n in names})  # type: ignore[arg-type]  # fields as stored (docs/records.md)
+
+
+def hit(row: Mapping, score: str) -> bool:
+    """Whether a record passes by `score` (strict, correct or lenient). A record written before strict and
+    lenient existed (no such key, or null) counts with its exact `correct`: the best it can tell."""
+    value = row.get(score)
+    return bool(row.get("correct") if value is None else value)
+
+
+def predates_strict(row: Mapping) -> bool:
+    """A scored record written before the strict score existed (it counts with its `correct`)."""
+    return row.get("status", "ok") == "ok" and row.get("strict") is None
 
 
 _second: tuple[int, str] = (-1, "")  # the last whole second formatted, reused within that second

@@ -79,6 +79,8 @@ def _cost(records, prices: Prices | None) -> dict:
         "usd": round(sum(r.cost_usd or 0.0 for r in records), 6),
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in records),
         "completion_tokens": sum(r.completion_tokens or 0 for r in records),
+        # Reasoning tokens are billed as output: they are part of completion_tokens (as OpenAI reports them).
+        "reasoning_tokens": sum(r.reasoning_tokens or 0 for r in records),
     }
     cache = provider_cache(records, prices)
     if cache is not None:  # written only when the backend reports caching: earlier results keep their bytes
@@ -112,7 +114,7 @@ def write_results(store: RunStore, config: dict, template: Template, tally: RunT
             },
             "cost": _cost(records, tally.prices),
             "token_check": token_check(records, store.samples),
-            "metrics": metrics(records),
+            "metrics": metrics(records, {e["sample_id"]: e for e in store.samples.values()}),
             "partial": partial,
             "stopped": tally.stopped,
             # lm-evaluation-harness field names, where they overlap:

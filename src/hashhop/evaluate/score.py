@@ -10,12 +10,17 @@ every wrong answer is explained by a kind, decided from where the given hash liv
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
+from hashhop.evaluate.match import lenient_match, strict_match
 from hashhop.evaluate.parse import Parsed, extract_answer
+from hashhop.evaluate.record import hit, predates_strict
+from hashhop.generator.alphabets import alphabet_chars
 from hashhop.generator.external import AnyContext, AnySample, ScoringContext, context_of
 from hashhop.generator.niah import Haystack
 from hashhop.generator.problem import HashLocation
@@ -30,6 +35,7 @@ KINDS = (
     "hallucinated",
     "partial_hash",
     "no_answer",
+    "cut_off",
     "over_length",
     "error",
 )
@@ -37,7 +43,8 @@ KINDS = (
 
 @dataclass(frozen=True)
 class Score:
-    """The verdict on one completion. broke_at: the 1-based hop where the answer left the true path."""
+    """The verdict on one completion. broke_at: the 1-based hop where the answer left the true path.
+    strict <= correct <= lenient (docs/scoring.md): the three scores of one reply."""
 
     correct: bool
     kind: str
@@ -46,6 +53,8 @@ class Score:
     broke_at: int | None
     answer: str | None
     answer_position: int | None
+    strict: bool = False  # filled by score_query (the verdict is decided first)
+    lenient: bool = False
 
     def to_dict(self) -> dict:
         """The record fields of docs/records.md that scoring fills."""
@@ -159,16 +168,57 @@ def _score_cot(where: _Where, parsed: Parsed) -> Score:
     return _verdict(where, kind, credit, prefix, parsed.answer)
 
 
-def score_query(problem: AnyContext, query: Query, text: str) -> Score:
-    """Score the completion `text` for `query` of `problem` (pure); a niah haystack's queries are
-    scored by evaluate/niah_score.py."""
-    if isinstance(problem, Haystack):
-        from hashhop.evaluate.niah_score import score_needle  # it builds on this module's Score
+# What backends report when the token budget ended a reply (openai, llama.cpp, hf: length;
+# Anthropic: max_tokens).
+BUDGET_REASONS = frozenset({"length", "max_tokens"})
 
-        return score_needle(problem, query, text)
+
+@lru_cache(maxsize=32)
+def _symbols(alphabet: str) -> frozenset[str]:
+    return frozenset(alphabet_chars(alphabet))
+
+
+def _three_scores(verdict: Score, query: Query, text: str, prefill: str, symbols: frozenset[str]) -> Score:
+    """The verdict with strict and lenient set: strict = correct and begins with the answer (the
+    reply alone, or after the prefill); lenient = correct or the answer anywhere (last occurrence)."""
+    expected = query.path[1:] if query.cot else (query.answer,)
+    strict = verdict.correct and (
+        strict_match(text, query.start, expected, symbols)
+        or bool(prefill)
+        and strict_match(prefill + text, query.start, expected, symbols)
+    )
+    lenient = verdict.correct or lenient_match(prefill + text, expected, symbols)
+    return dataclasses.replace(verdict, strict=strict, lenient=lenient)
+
+
+def _hashhop_verdict(problem: ScoringContext, query: Query, full: str) -> Score:
     spec, where = problem.spec, _Where(problem, query)
-    parsed = extract_answer(text, query.start, query.hops, query.cot, spec.hash_len, spec.alphabet, known=where.known)
+    parsed = extract_answer(full, query.start, query.hops, query.cot, spec.hash_len, spec.alphabet, known=where.known)
     return _score_cot(where, parsed) if query.cot else _score_skip(where, parsed)
+
+
+def _cut_off(verdict: Score, finish_reason: str | None) -> Score:
+    """A wrong answer the token budget ended is cut_off, not wrong (a correct one stays correct)."""
+    if not verdict.correct and finish_reason in BUDGET_REASONS:
+        return dataclasses.replace(verdict, kind="cut_off")
+    return verdict
+
+
+def score_query(
+    problem: AnyContext, query: Query, text: str, *, prefill: str = "", finish_reason: str | None = None
+) -> Score:
+    """Score the completion `text` for `query` of `problem` (pure). `prefill`: the template's start of
+    the answer, sent before it; `finish_reason`: why the reply ended, as the backend reported it.
+    A niah haystack's queries are scored by evaluate/niah_score.py; the cut_off and strict/lenient
+    steps are the same for every context."""
+    reply = text if isinstance(text, str) else ""
+    if isinstance(problem, Haystack):
+        from hashhop.evaluate.niah_score import needle_scores, score_needle  # they build on this module's Score
+
+        verdict = _cut_off(score_needle(problem, query, prefill + reply), finish_reason)
+        return needle_scores(verdict, query.target, reply, prefill)
+    verdict = _cut_off(_hashhop_verdict(problem, query, prefill + reply), finish_reason)
+    return _three_scores(verdict, query, reply, prefill, _symbols(problem.spec.alphabet))
 
 
 def score_sample(sample: AnySample, query_index: int, text: str, problem: AnyContext | None = None) -> Score:
@@ -191,35 +241,49 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, center - half), min(1.0, center + half)
 
 
+def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
+    """k/n with its Wilson interval; (None, None) when nothing was scored."""
+    if not n:
+        return None, None
+    return k / n, list(wilson_interval(k, n))
+
+
 def summarize(rows: Iterable[dict]) -> dict:
-    """Aggregate records: accuracy and credit over scored (status ok) queries; errors and
-    over-length queries are counted apart, never as wrong and never dropped."""
-    n = n_scored = n_correct = n_errors = n_over = 0
+    """Aggregate records: accuracy (strict: the headline; exact; lenient) and credit over scored (status
+    ok) queries; errors and over-length queries are counted apart, never as wrong and never dropped."""
+    counted: Counter = Counter()
     credit = 0.0
     kinds: Counter = Counter()
     for row in rows:
-        n += 1
         status = row.get("status", "ok")
         kinds[row.get("kind") or status] += 1
+        counted["n"] += 1
         if status == "ok":
-            n_scored += 1
-            n_correct += bool(row.get("correct"))
+            counted["scored"] += 1
+            counted.update(f for f in ("correct", "strict", "lenient") if hit(row, f))
+            counted["legacy"] += predates_strict(row)
             credit += float(row.get("credit") or 0.0)
-        elif status == "over_length":
-            n_over += 1
         else:  # "error", or a status this version does not know: never counted as an answer
-            n_errors += 1
-    lo, hi = wilson_interval(n_correct, n_scored)
+            counted["over_length" if status == "over_length" else "errors"] += 1
     counts = {kind: kinds.pop(kind, 0) for kind in KINDS}
     counts.update(sorted(kinds.items()))  # unknown kinds stay visible rather than vanish
+    scored = counted["scored"]
+    strict, exact, lenient = (_rate(counted[f], scored) for f in ("strict", "correct", "lenient"))
     return {
-        "n": n,
-        "n_scored": n_scored,
-        "n_correct": n_correct,
-        "accuracy": n_correct / n_scored if n_scored else None,
-        "accuracy_ci95": [lo, hi] if n_scored else None,
-        "mean_credit": credit / n_scored if n_scored else None,
+        "n": counted["n"],
+        "n_scored": scored,
+        "n_strict": counted["strict"],
+        "accuracy": strict[0],  # the headline: strict
+        "accuracy_ci95": strict[1],
+        "n_correct": counted["correct"],
+        "accuracy_exact": exact[0],
+        "accuracy_exact_ci95": exact[1],
+        "n_lenient": counted["lenient"],
+        "accuracy_lenient": lenient[0],
+        "accuracy_lenient_ci95": lenient[1],
+        "n_strict_from_exact": counted["legacy"],  # scored records without a strict score (older runs)
+        "mean_credit": credit / scored if scored else None,
         "kinds": counts,
-        "n_errors": n_errors,
-        "n_over_length": n_over,
+        "n_errors": counted["errors"],
+        "n_over_length": counted["over_length"],
     }

@@ -1,12 +1,14 @@
-"""Summaries of a run for results.json: metrics per cell, the prefix-cache saving (latency, and the
-provider's cached tokens with the money they saved), the check of planned against reported prompt
-tokens, and the provenance (versions, git commit)."""
+"""Summaries of a run for results.json: metrics per cell (scores, coverage, noise floor), the
+prefix-cache saving (latency, and the provider's cached tokens with the money they saved), the check of
+planned against reported prompt tokens, and the provenance (versions, git commit)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from hashhop.evaluate.cost import Prices
+from hashhop.evaluate.coverage import cell_noise_floor, coverage
 from hashhop.evaluate.score import summarize
 from hashhop.evaluate.store import Record
 from hashhop.prompt.cell import cell_key
@@ -42,15 +44,29 @@ def versions() -> dict:
     return out
 
 
-def metrics(records: list[Record]) -> dict:
-    """Overall and per-cell summaries (accuracy, Wilson CI, credit, failure kinds, errors apart)."""
+HEADLINE = "strict"  # the score `accuracy` is: reports lead with it (docs/scoring.md); exact and lenient beside
+
+
+def metrics(records: list[Record], samples: Mapping[str, Mapping] | None = None) -> dict:
+    """Overall and per-cell summaries (accuracy = strict, exact and lenient with Wilson CIs, credit, failure
+    kinds, coverage); per cell also the noise floor, from the stored recipes in `samples` (samples.jsonl
+    entries by sample id; without them it is null)."""
     rows = [r.to_dict() for r in records]
     cells: dict[str, list[dict]] = {}
     for row in rows:
         cells.setdefault(cell_key(row["cell"] or {}), []).append(row)
     return {
-        "overall": summarize(rows),
-        "cells": [{"cell": group[0]["cell"], **summarize(group)} for group in cells.values()],
+        "headline": HEADLINE,
+        "overall": {**summarize(rows), "coverage": coverage(rows)},
+        "cells": [
+            {
+                "cell": group[0]["cell"],
+                **summarize(group),
+                "coverage": coverage(group),
+                "noise_floor": cell_noise_floor(group, samples or {}),
+            }
+            for group in cells.values()
+        ],
     }
 
 

@@ -3,6 +3,12 @@
 Accuracy counts only scored records (status `ok`): a failed API call (`error`) or a prompt that
 did not fit the model (`over_length`) is neither right nor wrong, so it is left out of the rate
 and shown beside it as its own count, never dropped silently.
+
+Three scores per cell (docs/scoring.md), strict <= exact <= lenient: `strict` (the answer first, in
+the requested format: the headline, which `accuracy`, the interval, the effective length and the
+figures use), `exact` (a record's `correct`, the parser's exact match) and `lenient` (the answer
+anywhere in the reply, as MRCR v2's scorer). A record written before strict existed counts by its
+`correct` (`record.hit`); `legacy` counts such scored records, so the report can say so.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+from hashhop.evaluate.record import hit, predates_strict
 from hashhop.evaluate.score import KINDS, wilson_interval
 from hashhop.prompt.cell import Cell as GridCell
 from hashhop.report.privacy import redact
@@ -24,6 +31,7 @@ KIND_LABELS = {
     "hallucinated": "hallucinated",
     "partial_hash": "partial hash",
     "no_answer": "no answer",
+    "cut_off": "cut off",
     "over_length": "over length",
     "error": "error",
 }
@@ -51,7 +59,7 @@ class Cell:
     depth: float | None
     n: int  # every record, scored or not
     scored: int  # status ok
-    correct: int
+    correct: int  # exact match (records' `correct`)
     credit: float | None
     kinds: tuple[int, ...]  # counts in KINDS order
     n_tokens: float | None  # mean measured context size
@@ -60,14 +68,24 @@ class Cell:
     latency_s: float | None
     latency_p95_s: float | None
     cost_usd: float
+    strict: int = 0  # the headline
+    lenient: int = 0
+    legacy: int = 0  # scored records written before the strict score: counted by `correct`
 
     @property
     def accuracy(self) -> float | None:
-        return self.correct / self.scored if self.scored else None
+        """Strict accuracy, the headline."""
+        return self.strict / self.scored if self.scored else None
+
+    def accuracy_of(self, score: str) -> float | None:
+        """Accuracy by `strict` (the headline), `exact` or `lenient` (docs/scoring.md)."""
+        hits = {"exact": self.correct, "strict": self.strict, "lenient": self.lenient}[score]
+        return hits / self.scored if self.scored else None
 
     @property
     def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.correct, self.scored)
+        """The 95% Wilson interval of the headline (strict) accuracy."""
+        return wilson_interval(self.strict, self.scored)
 
     def count(self, kind: str) -> int:
         return self.kinds[KINDS.index(kind)]
@@ -130,7 +148,8 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
     """One pass over the rows (reports of 100K+ records stay a small multiple of parsing them)."""
     tokens, hops, cot, depth = key
     counts = dict.fromkeys(KINDS, 0)
-    scored = correct = 0
+    scored = legacy = 0
+    hits = dict.fromkeys(("strict", "correct", "lenient"), 0)
     credit, usage, latencies, cost = _Sums(), {f: _Sums() for f in USAGE}, [], 0.0
     for r in rows:
         kind = r.get("kind")
@@ -138,12 +157,13 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
             counts[kind] += 1
         if r.get("status") == "ok":
             scored += 1
-            correct += bool(r.get("correct"))
+            for score in hits:
+                hits[score] += hit(r, score)
+            legacy += predates_strict(r)
             credit.add(r.get("credit"))
         for f in USAGE:
             usage[f].add(r.get(f))
-        if r.get("latency_s") is not None:
-            latencies.append(r["latency_s"])
+        latencies += [r["latency_s"]] if r.get("latency_s") is not None else []
         cost += r.get("cost_usd") or 0.0
     return Cell(
         series=label,
@@ -153,15 +173,15 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
         depth=depth,
         n=len(rows),
         scored=scored,
-        correct=correct,
+        correct=hits["correct"],
         credit=credit.mean,
         kinds=tuple(counts.values()),
-        n_tokens=usage["n_tokens"].mean,
-        prompt_tokens=usage["prompt_tokens"].mean,
-        completion_tokens=usage["completion_tokens"].mean,
-        latency_s=usage["latency_s"].mean,
+        **{f: usage[f].mean for f in USAGE},  # n_tokens, prompt_tokens, completion_tokens, latency_s
         latency_p95_s=_p95(latencies),
         cost_usd=cost,
+        strict=hits["strict"],
+        lenient=hits["lenient"],
+        legacy=legacy,
     )
 
 

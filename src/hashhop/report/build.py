@@ -6,10 +6,11 @@ from pathlib import Path
 
 from hashhop.core.errors import OutputError
 from hashhop.core.files import write_atomic
-from hashhop.report import html, invariance, tables
+from hashhop.report import coverage, html, invariance, tables
 from hashhop.report.aggregate import KINDS
 from hashhop.report.chainview import diagrams_html
 from hashhop.report.collect import ReportOptions, collect
+from hashhop.report.coverage import coverage_section
 from hashhop.report.markdown import csv_files, markdown
 
 KIND_COLUMNS = ["series", "tokens", "n"] + [f"n_{k}" for k in KINDS]
@@ -122,11 +123,13 @@ def _figure_sections(data, plots) -> list[tuple[str, str]]:
 
 def _headline(data) -> tuple[str, str]:
     threshold = data.options.threshold
+    legacy = coverage.legacy_note(data)
     return (
         f"Effective context length (accuracy ≥ {threshold:.0%})",
-        html.headline(data) + f'<p class="note">The longest context length whose accuracy stays at or above '
-        f"{threshold:.0%} at every tested length up to it (RULER's definition); “≥” means it passed at every "
-        f"length tested, “&lt;” that it failed at the shortest. Hover a cell for what stopped it.</p>",
+        html.headline(data) + f'<p class="note">{html.esc(coverage.HEADLINE)} The longest context length whose '
+        f"accuracy stays at or above {threshold:.0%} at every tested length up to it (RULER's definition); “≥” means "
+        f"it passed at every length tested, “&lt;” that it failed at the shortest. Hover a cell for what stopped "
+        f"it.</p>" + (f'<p class="note">{html.esc(legacy)}</p>' if legacy else ""),
     )
 
 
@@ -222,7 +225,7 @@ def _niah(data) -> tuple[str, str]:
 
 def sections(data, figures: bool = True) -> list[tuple[str, str]]:
     """(heading, HTML) of every section, figures drawn when `figures`."""
-    out = [_headline(data), *_body(data, figures)]
+    out = [_headline(data), coverage_section(data), *_body(data, figures)]
     if data.niah:
         out.insert(1, _niah(data))
     if data.cells:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from hashhop.report.aggregate import cells, series_of, totals
 from hashhop.report.anchors import load_anchors
 from hashhop.report.compare import compare
+from hashhop.report.coverage import coverage_rows
 from hashhop.report.diagnose import pick_failures
 from hashhop.report.effective import effective_lengths
 from hashhop.report.invariance import invariances
@@ -32,7 +33,9 @@ class ReportData:
     length_cells: tuple  # by tokens, hops and modes pooled
     depth_cells: tuple  # by tokens x mode x depth
     totals: tuple
-    effective: tuple
+    effective: tuple  # by the headline score (strict)
+    effective_scores: tuple  # by the exact and the lenient score
+    coverage: tuple  # report/coverage.py rows: per cell, then per series overall
     differences: tuple
     diagrams: tuple
     anchors: tuple
@@ -52,6 +55,7 @@ def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
     grid = cells(series)
     labels = tuple(s.label for s, _ in series)
     samples = {r.name: r.samples for r in runs}
+    overall = totals(series)
     return ReportData(
         runs=tuple(runs),
         series=tuple(series),
@@ -59,8 +63,10 @@ def collect(run_paths, options: ReportOptions = ReportOptions()) -> ReportData:
         cells=tuple(grid),
         length_cells=tuple(cells(series, by=("tokens",))),
         depth_cells=tuple(cells(series, by=("tokens", "cot", "depth"))),
-        totals=tuple(totals(series)),
+        totals=tuple(overall),
         effective=tuple(effective_lengths(grid, options.threshold)),
+        effective_scores=tuple(e for k in ("exact", "lenient") for e in effective_lengths(grid, options.threshold, k)),
+        coverage=tuple(coverage_rows(series, [*grid, *overall], samples)),
         differences=tuple(compare(grid, labels)),
         diagrams=tuple(pick_failures(series, samples, options.diagrams)),
         anchors=tuple(load_anchors()) if options.anchors else (),

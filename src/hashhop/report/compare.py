@@ -1,7 +1,8 @@
 """Comparing series cell by cell: each against the first, flagging differences beyond the intervals.
 
-A difference counts as real only when the two 95% Wilson intervals do not overlap, a conservative
-test: small runs show their differences but do not get them highlighted.
+Accuracy here is the headline, strict (docs/scoring.md). A difference counts as real only when the
+two 95% Wilson intervals do not overlap, a conservative test: small runs show their differences but
+do not get them highlighted.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ class Difference:
     cot: bool | None
     baseline: str
     other: str
-    base_correct: int
+    base_hits: int  # strict (the headline)
     base_scored: int
-    other_correct: int
+    other_hits: int
     other_scored: int
-    delta: float  # other - baseline accuracy
+    delta: float  # other - baseline accuracy (strict)
     beyond_intervals: bool  # the two 95% intervals are disjoint
 
 
@@ -46,9 +47,9 @@ def compare(cells, labels) -> list[Difference]:
                     cot,
                     base,
                     other,
-                    b.correct,
+                    b.strict,
                     b.scored,
-                    o.correct,
+                    o.strict,
                     o.scored,
                     o.accuracy - b.accuracy,
                     ohi < blo or olo > bhi,

@@ -25,6 +25,7 @@ class Effective:
     lengths: tuple[int, ...]  # every tested length, ascending
     stopped_at: int | None  # first failing length; None: all pass
     reason: str  # why the walk stopped ("" when all pass)
+    score: str = "strict"  # which accuracy it walks: strict (the headline), exact or lenient
 
     @property
     def all_pass(self) -> bool:
@@ -38,10 +39,10 @@ class Effective:
         return f"≥ {format_size(self.length)}" if self.all_pass else format_size(self.length)
 
 
-def _walk(cells, threshold: float) -> tuple[int | None, int | None, str]:
+def _walk(cells, threshold: float, score: str) -> tuple[int | None, int | None, str]:
     passed = None
     for c in cells:
-        acc = c.accuracy
+        acc = c.accuracy_of(score)
         if acc is None:
             return passed, c.tokens, f"no scored query at {format_size(c.tokens)}"
         if acc < threshold:
@@ -50,14 +51,16 @@ def _walk(cells, threshold: float) -> tuple[int | None, int | None, str]:
     return passed, None, ""
 
 
-def effective_lengths(cells, threshold: float = 0.9) -> list[Effective]:
-    """Effective lengths from cells grouped by (tokens, hops, cot), one per series/hops/cot."""
+def effective_lengths(cells, threshold: float = 0.9, score: str = "strict") -> list[Effective]:
+    """Effective lengths from cells grouped by (tokens, hops, cot), one per series/hops/cot, by the
+    `score` accuracy (strict, the headline; exact; lenient)."""
     groups = defaultdict(list)
     for c in cells:
         groups[(c.series, c.hops, c.cot)].append(c)
     out = []
     for (series, hops, cot), group in groups.items():
         group.sort(key=lambda c: c.tokens)
-        length, stopped, reason = _walk(group, threshold)
-        out.append(Effective(series, hops, cot, threshold, length, tuple(c.tokens for c in group), stopped, reason))
+        length, stopped, reason = _walk(group, threshold, score)
+        tested = tuple(c.tokens for c in group)
+        out.append(Effective(series, hops, cot, threshold, length, tested, stopped, reason, score))
     return out

@@ -85,5 +85,5 @@ def _heatmap(label: str, cells, row_of, row_name, row_height: float, ylabel: str
         ax.set_xlabel("context length (tokens)")
     if ylabel:
         axes[0][0].set_ylabel(ylabel)
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02, label="accuracy")
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02, label="accuracy, strict")
     return plots._png(fig)

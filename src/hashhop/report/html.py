@@ -99,8 +99,13 @@ def figure(png: bytes, caption: str) -> str:
     return f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}"><figcaption>{esc(caption)}</figcaption></figure>'
 
 
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
 def headline(data) -> str:
-    """Effective length per series (rows) and hops x mode (columns), with overall accuracy."""
+    """Effective length per series (rows) and hops x mode (columns), with overall accuracy (strict, the
+    headline; exact and lenient beside it)."""
     combos = sorted({(e.hops, e.cot) for e in data.effective}, key=lambda k: (k[0] or 0, str(k[1])))
     by_key = {(e.series, e.hops, e.cot): e for e in data.effective}
     accuracy = {t.series: t for t in data.totals}
@@ -121,12 +126,14 @@ def headline(data) -> str:
             tds.append(f'<td class="eff" style="background:{bg};color:{fg}" title="{esc(why)}">{esc(e.text)}</td>')
         t = accuracy[label]
         acc = "–" if t.accuracy is None else f"{t.accuracy:.1%} ({t.interval[0]:.0%}–{t.interval[1]:.0%})"
+        others = "".join(f'<td class="num">{_pct(t.accuracy_of(k))}</td>' for k in ("exact", "lenient"))
         badge = ' <span class="badge partial">partial</span>' if label in partial else ""
         rows.append(
-            f'<tr><th>{esc(label)}{badge}</th>{"".join(tds)}<td class="num">{esc(acc)}</td><td class="num">{t.scored}</td></tr>'
+            f'<tr><th>{esc(label)}{badge}</th>{"".join(tds)}<td class="num">{esc(acc)}</td>{others}<td class="num">{t.scored}</td></tr>'
         )
     return (
-        f'<table class="headline"><thead><tr><th>model</th>{head}<th>overall accuracy (95% CI)</th><th>scored</th>'
+        f'<table class="headline"><thead><tr><th>model</th>{head}<th>overall accuracy, strict (95% CI)</th>'
+        "<th>exact</th><th>lenient</th><th>scored</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 

@@ -2,9 +2,9 @@
 
 HashHop shuffles the pairs so that neither order nor recency tells a model where the next link is.
 For each series this pools scored queries by link order (Cell.order; queries of two hops or more,
-since one link has no order) and by depth (aggregate.depth_of), gives each level's accuracy with
-its 95% Wilson interval, the spread (best minus worst level) and a chi-square test of homogeneity
-across the levels (a levels x {right, wrong} table, levels - 1 degrees of freedom). A p-value under
+since one link has no order) and by depth (aggregate.depth_of), gives each level's accuracy (strict,
+the headline) with its 95% Wilson interval, the spread (best minus worst level) and a chi-square test
+of homogeneity across the levels (a levels x {right, wrong} table, levels - 1 degrees of freedom). A p-value under
 ALPHA is called a dependence: the model uses the cues HashHop removes. docs/report.md says more.
 """
 
@@ -14,6 +14,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+from hashhop.evaluate.record import hit
 from hashhop.evaluate.score import wilson_interval
 from hashhop.prompt.cell import Cell as GridCell
 from hashhop.report.aggregate import depth_of
@@ -27,7 +28,7 @@ class Level:
 
     value: str
     scored: int
-    correct: int
+    correct: int  # strict passes (the headline)
 
     @property
     def accuracy(self) -> float:
@@ -161,10 +162,10 @@ def invariance(label: str, rows: list[dict]) -> Invariance:
     for r in rows:
         if r.get("status") != "ok":
             continue  # errors and over-length queries are neither right nor wrong
-        cell, hit = GridCell.from_dict(r.get("cell")), (int(bool(r.get("correct"))), 1)
+        cell, passed = GridCell.from_dict(r.get("cell")), (int(hit(r, "strict")), 1)  # the headline: strict
         if cell.hops > 1:
-            by_order[cell.order].append(hit)
-        by_depth[f"{depth_of(r):g}"].append(hit)
+            by_order[cell.order].append(passed)
+        by_depth[f"{depth_of(r):g}"].append(passed)
     return Invariance(label, _factor("order", by_order), _factor("depth", by_depth))
 
 

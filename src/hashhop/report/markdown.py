@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from hashhop.report import invariance, tables
+from hashhop.report import coverage, invariance, tables
 
 
 def csv_text(rows: list[dict]) -> str:
@@ -46,30 +46,48 @@ CELL_COLUMNS = (
     "mode",
     "n",
     "scored",
-    "correct",
+    "strict",
     "accuracy",
     "ci95_lo",
     "ci95_hi",
+    "accuracy_exact",
+    "accuracy_lenient",
     "mean_credit",
 )
 
 
-def markdown(data) -> str:
-    """report.md: headline, per-run summary, every cell, comparisons and published figures."""
+def _head(data) -> list[str]:
+    """The title, partial-run warnings, and the effective-length heading with what accuracy is."""
     opt = data.options
     out = [f"# {opt.title}\n"]
     for run in data.partial_runs:
         out.append(f"> **Partial run `{run.name}`**: {len(run.records)} records so far (no final results.json).\n")
-    out += [
+    legacy = coverage.legacy_note(data)
+    return [
+        *out,
         "## Effective context length\n",
-        f"Longest length whose accuracy stays at or above {opt.threshold:.0%} at every tested length up to it.\n",
+        f"{coverage.HEADLINE} Longest length whose accuracy stays at or above {opt.threshold:.0%} at every tested "
+        "length up to it.\n",
+        *([f"> {legacy}\n"] if legacy else []),
+    ]
+
+
+def markdown(data) -> str:
+    """report.md: headline, per-run summary, every cell, comparisons and published figures."""
+    out = _head(data)
+    out += [
         md_table(
             tables.effective_rows(data.effective),
             ["series", "hops", "mode", "effective_length", "tested", "stopped_by"],
         ),
+        "## Scores and coverage\n",
+        coverage.NOTE + "\n",
+        md_table(list(data.coverage), coverage.COLUMNS),
+        md_table(tables.effective_rows(data.effective_scores), ["series", "hops", "mode", "score", "effective_length"]),
         "## Runs\n",
         md_table(tables.series_rows(data.series, data.totals)),
-        "## Accuracy per cell (95% Wilson interval; errors and over-length queries counted apart)\n",
+        "## Accuracy per cell (accuracy = strict, with its 95% Wilson interval; exact and lenient beside it; "
+        "errors and over-length queries counted apart)\n",
         md_table(
             tables.cell_rows(data.cells),
             list(CELL_COLUMNS),
@@ -105,6 +123,8 @@ def csv_files(data) -> dict[str, str]:
         "cells": tables.cell_rows(data.cells),
         "depth": tables.cell_rows(data.depth_cells),
         "effective": tables.effective_rows(data.effective),
+        "effective_scores": tables.effective_rows(data.effective_scores),
+        "coverage": list(data.coverage),
         "runs": tables.series_rows(data.series, data.totals),
         "compare": tables.compare_rows(data.differences),
         "invariance": invariance.rows(list(data.invariance)),

@@ -16,7 +16,7 @@ from hashhop.report.aggregate import FAILURES, KIND_LABELS
 ACCURACY_COLORS = ("#67001f", "#b2182b", "#e8804f", "#f7e3a1", "#b4dfcf", "#5cbba7", "#1b9e8a")
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 KIND_COLORS = dict(
-    zip(FAILURES, ("#E69F00", "#56B4E9", "#CC79A7", "#D55E00", "#F0E442", "#999999", "#0072B2", "#000000"))
+    zip(FAILURES, ("#E69F00", "#56B4E9", "#CC79A7", "#D55E00", "#F0E442", "#999999", "#6A3D9A", "#0072B2", "#000000"))
 )
 DPI = 110
 
@@ -94,7 +94,7 @@ def curves(cells, labels, anchors=()) -> bytes:
         ax.set_xlabel("context length (log scale)")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("accuracy (95% band)")
+    axes[0][0].set_ylabel("accuracy, strict (95% band)")
     _shared_legend(fig, axes[0])
     return _png(fig)
 
@@ -184,7 +184,7 @@ def anchors_figure(cells, labels, anchors) -> bytes:
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.set_xlabel("context length (log scale; published units vary: see the table)")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy, strict")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     return _png(fig)
 

@@ -18,7 +18,8 @@ def _num(x, digits: int = 4):
 
 
 def cell_rows(cells) -> list[dict]:
-    """Every aggregate cell: counts per kind, accuracy with its interval, usage."""
+    """Every aggregate cell: counts per kind, accuracy (strict, the headline) with its interval, exact
+    and lenient beside it, usage."""
     rows = []
     for c in cells:
         lo, hi = c.interval
@@ -29,11 +30,14 @@ def cell_rows(cells) -> list[dict]:
             {
                 "n": c.n,
                 "scored": c.scored,
-                "correct": c.correct,
+                "strict": c.strict,
                 "accuracy": _num(c.accuracy),
                 "ci95_lo": _num(lo) if c.scored else None,
                 "ci95_hi": _num(hi) if c.scored else None,
                 "mean_credit": _num(c.credit),
+                "correct": c.correct,
+                "accuracy_exact": _num(c.accuracy_of("exact")),
+                "accuracy_lenient": _num(c.accuracy_of("lenient")),
             }
         )
         row.update({f"n_{k}": c.count(k) for k in KINDS})
@@ -57,6 +61,7 @@ def effective_rows(effective) -> list[dict]:
             "series": e.series,
             "hops": e.hops,
             "mode": mode(e.cot),
+            "score": e.score,
             "threshold": e.threshold,
             "effective_length": e.text,
             "effective_tokens": e.length,
@@ -81,11 +86,11 @@ def compare_rows(differences) -> list[dict]:
             "mode": mode(d.cot),
             "baseline": d.baseline,
             "other": d.other,
-            "baseline_accuracy": _num(d.base_correct / d.base_scored),
-            "baseline_ci95": _ci(d.base_correct, d.base_scored),
+            "baseline_accuracy": _num(d.base_hits / d.base_scored),
+            "baseline_ci95": _ci(d.base_hits, d.base_scored),
             "baseline_n": d.base_scored,
-            "other_accuracy": _num(d.other_correct / d.other_scored),
-            "other_ci95": _ci(d.other_correct, d.other_scored),
+            "other_accuracy": _num(d.other_hits / d.other_scored),
+            "other_ci95": _ci(d.other_hits, d.other_scored),
             "other_n": d.other_scored,
             "delta": _num(d.delta),
             "beyond_intervals": d.beyond_intervals,
@@ -107,12 +112,17 @@ def series_rows(series, totals) -> list[dict]:
                 "status": "partial" if s.partial else "complete",
                 "records": t.n,
                 "scored": t.scored,
-                "correct": t.correct,
+                "strict": t.strict,
                 "accuracy": _num(t.accuracy),
                 "ci95_lo": _num(lo) if t.scored else None,
                 "ci95_hi": _num(hi) if t.scored else None,
+                "correct": t.correct,
+                "accuracy_exact": _num(t.accuracy_of("exact")),
+                "accuracy_lenient": _num(t.accuracy_of("lenient")),
+                "scored_before_strict": t.legacy,
                 "errors": t.count("error"),
                 "over_length": t.count("over_length"),
+                "cut_off": t.count("cut_off"),
                 "cost_usd": _num(t.cost_usd, 6),
             }
         )
