@@ -94,7 +94,9 @@ def check_records_complete_and_scored(run_dir, expected: int):
         sample = samples[r.sample_id]
         query = sample.queries[r.query_index]
         assert (r.start, r.target, r.path) == (query.start, query.target, list(query.path))
-        fresh = score_query(problem_of(sample), query, DEFAULT_TEMPLATE.prefill + r.completion).to_dict()
+        fresh = score_query(
+            problem_of(sample), query, r.completion, prefill=DEFAULT_TEMPLATE.prefill, finish_reason=r.finish_reason
+        ).to_dict()
         assert {k: getattr(r, k) for k in SCORE_FIELDS} == {k: fresh[k] for k in SCORE_FIELDS}
         assert r.correct == (r.kind == "correct")
         assert not r.correct or r.answer == r.target

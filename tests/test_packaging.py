@@ -386,4 +386,6 @@ def test_the_anthropic_extra_alone_evaluates_against_a_messages_server(built):
         )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((built / "run-anthropic" / "results.json").read_text())
-    assert results["metrics"]["overall"]["accuracy"] == 1.0 and results["tokenizer"] == "model:anthropic:claude-stub"
+    # The stub answers "The answer is X.": right (exact), though not in the requested format (strict).
+    overall = results["metrics"]["overall"]
+    assert overall["accuracy_exact"] == 1.0 and results["tokenizer"] == "model:anthropic:claude-stub"

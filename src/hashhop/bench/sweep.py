@@ -111,15 +111,7 @@ def parse_sweep(data: dict, path: str = "sweep") -> Sweep:
     grid = _grid(f"{path} [grid]", grid_table, base)
     if tag is None or grid != base:
         tag = f"sweep:{name}"  # a grid of its own: never confused with a shipped suite's numbers
-    items = data.get("models", [])
-    if not isinstance(items, list):
-        raise SweepError(f'{path}: models must be a list: [[models]] tables or model = ["oracle"]')
-    models = tuple(model_entry(f"{path} models[{i}]", item) for i, item in enumerate(items))
-    folders = [m.folder for m in models]
-    if len(set(folders)) != len(folders):
-        raise SweepError(
-            f'{path}: two models would share the run folder {_first_dup(folders)!r}: give one a name = "..."'
-        )
+    models = _models(path, data)
     share = data.get("share_contexts", default_share)
     if not isinstance(share, bool):
         raise SweepError(f"{path}: bad share_contexts {share!r}: use true or false")
@@ -132,6 +124,20 @@ def parse_sweep(data: dict, path: str = "sweep") -> Sweep:
         share_contexts=share,
         min_coverage=_min_coverage(path, data),
     )
+
+
+def _models(path: str, data: dict) -> tuple[ModelEntry, ...]:
+    """The file's [[models]], each with a run folder of its own."""
+    items = data.get("models", [])
+    if not isinstance(items, list):
+        raise SweepError(f'{path}: models must be a list: [[models]] tables or model = ["oracle"]')
+    models = tuple(model_entry(f"{path} models[{i}]", item) for i, item in enumerate(items))
+    folders = [m.folder for m in models]
+    if len(set(folders)) != len(folders):
+        raise SweepError(
+            f'{path}: two models would share the run folder {_first_dup(folders)!r}: give one a name = "..."'
+        )
+    return models
 
 
 def _min_coverage(path: str, data: dict) -> float | None:

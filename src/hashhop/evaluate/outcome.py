@@ -41,6 +41,12 @@ def query_record(plan: Plan, query: Query, outcome: Outcome, model: str, prefill
         if outcome.status == "ok"
         else _unscored(outcome.status)
     )
+    return _record(plan, query, outcome, model, verdict, prices)
+
+
+def _record(plan: Plan, query: Query, outcome: Outcome, model: str, verdict: Score, prices: Prices) -> Record:
+    """The Record's fields: the query and its cell, the verdict, and the completion's usage and cost."""
+    c = outcome.completion
     return Record(
         sample_id=plan.sample.id,
         query_index=query.index,
