@@ -255,4 +255,5 @@ def get_suite(name: str) -> Suite:
 
 def list_suites() -> str:
     """A table of the shipped suites, for `hashhop bench --list-suites` and the docs."""
-    return "\n".join(f"{s.tag:<12} {s.description}\n{'':12} {s.grid.describe()}" for s in SUITES.values())
+    width = max(len(s.tag) for s in SUITES.values())
+    return "\n".join(f"{s.tag:<{width}} {s.description}\n{'':{width}} {s.grid.describe()}" for s in SUITES.values())
