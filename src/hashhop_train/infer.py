@@ -31,6 +31,20 @@ def _text_pieces(text: str, size: int = 1 << 23):
         start = stop
 
 
+def scan_top_k(keys: torch.Tensor, q: torch.Tensor, k: int, factor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, key_dim) keys, (m, key_dim) queries -> running top-k (scores, positions), each (m, min(k, n))."""
+    best_s = torch.full((q.shape[0], 0), float("-inf"))
+    best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
+    for s in range(0, len(keys), SCAN_CHUNK):
+        scores = (q @ keys[s : s + SCAN_CHUNK].float().T) * factor
+        top = scores.topk(min(k, scores.shape[1]), dim=1)
+        merged_s = torch.cat([best_s, top.values], 1)
+        merged_i = torch.cat([best_i, top.indices + s], 1)
+        keep = merged_s.topk(min(k, merged_s.shape[1]), dim=1).indices
+        best_s, best_i = merged_s.gather(1, keep), merged_i.gather(1, keep)
+    return best_s, best_i
+
+
 class Reader:
     def __init__(self, model, context: str, length_scale: bool = True):
         self.model, self.cfg = model, model.cfg
@@ -67,16 +81,7 @@ class Reader:
     def top_k(self, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(m, key_dim) queries -> top-k (scores, positions), each (m, k), scanning keys in chunks."""
         factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
-        best_s = torch.full((q.shape[0], 0), float("-inf"))
-        best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
-        for s in range(0, self.n, SCAN_CHUNK):
-            scores = (q @ self.keys[s : s + SCAN_CHUNK].float().T) * factor
-            top = scores.topk(min(k, scores.shape[1]), dim=1)
-            merged_s = torch.cat([best_s, top.values], 1)
-            merged_i = torch.cat([best_i, top.indices + s], 1)
-            keep = merged_s.topk(min(k, merged_s.shape[1]), dim=1).indices
-            best_s, best_i = merged_s.gather(1, keep), merged_i.gather(1, keep)
-        return best_s, best_i
+        return scan_top_k(self.keys, q, k, factor)
 
     def _step(self, q: torch.Tensor):
         """One retrieval step: (pointed position, read vector) per query."""
