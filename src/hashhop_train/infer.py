@@ -95,28 +95,36 @@ class Reader:
         rows = self._embed_rows(self.ids[idx.flatten().numpy()]).view(*idx.shape, -1)
         return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], torch.einsum("mk,mkd->md", p, rows)
 
-    def text_at(self, position: int) -> str:
-        return segment_text(self.ids[position].astype(np.int64))
+    def texts_at(self, positions: list[int]) -> list[str]:
+        """The characters of each pointed segment: (m,) positions -> m strings."""
+        return [segment_text(self.ids[j].astype(np.int64)) for j in positions]
 
     @torch.no_grad()
     def answer(self, starts: list[str], hops: int, cot: bool) -> list[list[str]]:
         """For each start hash: the hashes written (cot: one per hop; skip: the final one)."""
-        if self.n == 0:
-            return [[] for _ in starts]
-        q_ids = np.stack([segment_ids(s, self.cfg.max_seg_len)[0] for s in starts])
-        q = self.model.query(self.model.content(torch.from_numpy(q_ids)))
-        written = [[] for _ in starts]
-        for t in range(hops):
-            pos, read = self._step(q)
-            if cot or t == hops - 1:
-                for i, j in enumerate(pos.tolist()):
-                    written[i].append(self.text_at(j))
-            if cot:  # the model reads back the characters it just wrote
-                out_ids = np.stack([segment_ids(w[-1], self.cfg.max_seg_len)[0] for w in written])
-                q = self.model.query(self.model.content(torch.from_numpy(out_ids)))
-            else:  # skip steps: the read itself is the next query, nothing is written
-                q = self.model.query(read)
-        return written
+        return answer_queries(self, starts, hops, cot)
+
+
+def answer_queries(reader, starts: list[str], hops: int, cot: bool) -> list[list[str]]:
+    """The answer loop of every reader (this one, and ShardedReader): `reader` gives `n`, `model`,
+    `cfg`, `_step(q) -> (positions, reads)` and `texts_at(positions)`."""
+    if reader.n == 0:
+        return [[] for _ in starts]
+    cfg, model = reader.cfg, reader.model
+    q_ids = np.stack([segment_ids(s, cfg.max_seg_len)[0] for s in starts])
+    q = model.query(model.content(torch.from_numpy(q_ids)))
+    written: list[list[str]] = [[] for _ in starts]
+    for t in range(hops):
+        pos, read = reader._step(q)
+        if cot or t == hops - 1:
+            for i, text in enumerate(reader.texts_at(pos.tolist())):
+                written[i].append(text)
+        if cot:  # the model reads back the characters it just wrote
+            out_ids = np.stack([segment_ids(w[-1], cfg.max_seg_len)[0] for w in written])
+            q = model.query(model.content(torch.from_numpy(out_ids)))
+        else:  # skip steps: the read itself is the next query, nothing is written
+            q = model.query(read)
+    return written
 
 
 def render_answer(hashes: list[str], cot: bool) -> str:

@@ -23,7 +23,7 @@ import torch.distributed as dist
 
 from hashhop.core.errors import HashhopError
 
-from .infer import KEY_CHUNK, Reader, scan_top_k
+from .infer import KEY_CHUNK, Reader, answer_queries, scan_top_k
 from .segments import segment_ids, segment_text
 
 _WS = frozenset(b" \t\n\v\f\r")
@@ -214,22 +214,7 @@ class ShardedReader(Reader):
     @torch.no_grad()
     def answer(self, starts: list[str], hops: int, cot: bool) -> list[list[str]]:
         """As Reader.answer; every rank runs it and every rank gets the answers."""
-        if self.n == 0:
-            return [[] for _ in starts]
-        q_ids = np.stack([segment_ids(s, self.cfg.max_seg_len)[0] for s in starts])
-        q = self.model.query(self.model.content(torch.from_numpy(q_ids)))
-        written = [[] for _ in starts]
-        for t in range(hops):
-            pos, read = self._step(q)
-            if cot or t == hops - 1:
-                for i, text in enumerate(self.texts_at(pos.tolist())):
-                    written[i].append(text)
-            if cot:
-                out_ids = np.stack([segment_ids(w[-1], self.cfg.max_seg_len)[0] for w in written])
-                q = self.model.query(self.model.content(torch.from_numpy(out_ids)))
-            else:
-                q = self.model.query(read)
-        return written
+        return answer_queries(self, starts, hops, cot)
 
 
 def merge_top_k(scores: torch.Tensor, positions: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
