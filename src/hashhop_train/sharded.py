@@ -199,9 +199,6 @@ class ShardedReader(Reader):
         read = self._sum(read.contiguous(), "soft read")
         return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], read
 
-    def text_at(self, position: int) -> str:
-        raise NotImplementedError("ShardedReader.texts_at: the owner supplies the characters")
-
     def texts_at(self, positions: list[int]) -> list[str]:
         """The characters of each pointed segment, supplied by the rank that owns it (m,) -> m strings."""
         rows = torch.zeros((len(positions), self.cfg.max_seg_len), dtype=torch.long)  # (m, L)
