@@ -1,11 +1,12 @@
 """The `ltm` evaluation backend: `ltm:builtin` (the shipped checkpoint) or `ltm:PATH`.
 
-It renders each Request in the model's own training format: the context block
-(`request.context`) as segments, the start hash (`request.start`), the hop count
-(`request.hops`, the number of retrieval steps) and the mode (`request.cot`). It never reads
-the instruction text around them. The answer is the pointed-at segments' characters:
-`H2 = H3 = ...` with chain of thought, the final hash without.
-Options: -M top_k=N, -M attention=dense|sparse, -M length_scale=false, -M threads=N.
+The model reads the text any chat model gets: the contents of `Request.messages` joined by
+newlines (its chat template), or `Request.prompt` when a request has no messages. It never reads
+the harness's side fields (`start`, `hops`, `cot`, `context`): the question reader inside the
+model finds the start hash, the step count, the mode and the layout in the text itself.
+Readers of recent prompts are kept (up to `cache_bytes`), and a prompt that shares a prefix with
+one of them reuses its keys, as llama.cpp's `cache_prompt` does.
+Options: -M top_k=N, -M attention=dense|sparse, -M length_scale=false, -M threads=N, -M cache_bytes=N.
 """
 
 from __future__ import annotations
@@ -13,14 +14,23 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import OrderedDict
 
 from hashhop.backends.base import Backend, Completion, Request, check_options
-from hashhop.core.errors import BackendError, HashhopError, require
+from hashhop.core.errors import BackendError, HashhopError, OverLength, require
+
+DEFAULT_CACHE_BYTES = 2 << 30
+
+
+def prompt_text(request: Request) -> str:
+    """The model's input: its chat template is the messages' contents joined by newlines."""
+    if request.messages:
+        return "\n".join(str(m.get("content", "")) for m in request.messages)
+    return request.prompt
 
 
 class LtmBackend(Backend):
     in_process = True  # computes in this process: a process (or GPU actor) of its own
+    chat = True  # reads the messages' contents; count_tokens counts its own segments of them
     context_window = None  # no limit: the sparse model reads any length in linear memory
 
     def __init__(
@@ -30,9 +40,11 @@ class LtmBackend(Backend):
         attention: str | None = None,
         length_scale: bool = True,
         threads: int | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ):
         torch = require("torch", "train")
         from . import checkpoint
+        from .cache import ReaderCache
 
         overrides = {k: v for k, v in (("top_k", top_k), ("attention", attention)) if v is not None}
         try:
@@ -42,50 +54,47 @@ class LtmBackend(Backend):
         if threads:
             torch.set_num_threads(int(threads))
         self.name = f"ltm:{path or 'builtin'}"
-        self.length_scale = bool(length_scale)
-        # The last few contexts' Readers: queries of one context share its keys, and the runner
-        # interleaves a few samples at a time.
-        self._cache: OrderedDict = OrderedDict()
+        self.readers = ReaderCache(self.model, int(cache_bytes), bool(length_scale))
         self._lock = threading.Lock()  # one forward at a time: memory stays that of one context
 
-    def _reader(self, request: Request):
-        from .infer import Reader
+    def answer_text(self, text: str):
+        """The model's Answer to one prompt text (the serve command calls this too)."""
+        from .infer import answer
 
-        key = (request.sample_id, len(request.context), hash(request.context))
-        if key not in self._cache:
-            self._cache[key] = Reader(self.model, request.context, self.length_scale)
-            while len(self._cache) > 2:
-                self._cache.popitem(last=False)
-        self._cache.move_to_end(key)
-        return self._cache[key]
-
-    def _answer(self, request: Request) -> list[str]:
         with self._lock:
-            return self._reader(request).answer([request.start], max(1, request.hops), request.cot)[0]
+            reader = self.readers.get(text)
+            if reader.over_long:
+                limit = self.model.cfg.max_seg_len - 1
+                raise OverLength(
+                    f"the prompt holds a segment (a hash) longer than the model's {limit} characters: "
+                    f"it would copy a cut hash; use hashes of at most {limit} characters"
+                )
+            return answer(reader)
 
     async def generate(self, request: Request) -> Completion:
-        from .infer import render_answer
-
         t0 = time.perf_counter()
         # In a thread, so the runner's event loop (timeouts, progress) stays responsive.
-        written = await asyncio.to_thread(self._answer, request)
-        text = render_answer(written, request.cot)
+        written = await asyncio.to_thread(self.answer_text, prompt_text(request))
         return Completion(
-            text=text,
-            completion_tokens=len(written),
+            text=written.text,
+            prompt_tokens=None,
+            completion_tokens=len(written.hashes),
             latency_s=time.perf_counter() - t0,
             finish_reason="stop",
             model=self.name,
         )
 
     def count_tokens(self, text: str) -> int | None:
-        return None
+        """The model's own units: segments of its tokenizer."""
+        from .segments import count_segments
+
+        return count_segments(text)
 
     async def aclose(self) -> None:
-        self._cache.clear()
+        self.readers.clear()
 
 
 def create(model: str = "", **options) -> LtmBackend:
-    known = {"top_k", "attention", "length_scale", "threads"}
+    known = {"top_k", "attention", "length_scale", "threads", "cache_bytes"}
     check_options("ltm", options, known)
     return LtmBackend(model, **options)

@@ -34,6 +34,9 @@ class ModelConfig:
     attention: str = "sparse"  # "sparse": local window + top-k global; "dense": full SDPA everywhere
     top_k: int = 8  # global positions a sparse retrieval step attends to
     train_len_segments: int = 512  # typical training context, for the log-length logit scale
+    tail: int = 64  # last segments the question reader reads (the question sits at the end)
+    reader_layers: int = 2  # full-attention blocks of the question reader
+    max_steps: int = 16  # retrieval step counts the question reader chooses among (1..max_steps)
 
     def __post_init__(self):
         if self.attention not in ("sparse", "dense"):

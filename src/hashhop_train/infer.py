@@ -1,26 +1,35 @@
-"""Answering queries over a long context, in bounded memory and linear time (sparse model).
+"""Answering a prompt over a long context, in bounded memory and linear time (sparse model).
 
-`Reader(model, context_text)` segments the context and computes its retrieval keys chunk by
-chunk (each chunk carries the few segments before it that the local mixer needs), keeping only
-the keys (float16) and the segment ids (int16): O(n) memory, about 200 bytes per segment.
+`Reader(model, text)` segments the whole prompt (the model's tokenizer, segments.py) and computes
+its retrieval keys chunk by chunk (each chunk carries the few segments before it that the local
+mixer needs), keeping only the keys (float16) and the segment ids (int16): O(n) memory. A
+second prompt that shares a prefix with a first one (the same context, another question) reuses
+the first's keys up to that prefix, as llama.cpp's `cache_prompt` reuses a prefix (`reuse=`).
 A retrieval step scans the keys in chunks with a running top-k and attends to the top-k only.
 The dense architecture computes everything in one piece (quadratic): the baseline to compare.
+
+`answer(reader)` is the whole generation: the question reader reads the prompt's last segments
+and decides start, step count, mode and layout; the retrieval steps run; the pointed segments'
+characters are written out.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .segments import segment_ids, segment_text
+from .question import Reading, decide, tail_rows
+from .segments import count_segments, segment_ids, segment_text
 
 KEY_CHUNK = 1 << 16  # segments per chunk when computing keys
 SCAN_CHUNK = 1 << 18  # keys per chunk when scoring
+_COMPARE_BLOCK = 1 << 20  # characters compared at a time when looking for a shared prefix
 
 
-def _text_pieces(text: str, size: int = 1 << 23):
+def text_pieces(text: str, size: int = 1 << 23):
     """Pieces of about `size` characters, cut at whitespace so no segment is split."""
     start = 0
     while start < len(text):
@@ -31,33 +40,128 @@ def _text_pieces(text: str, size: int = 1 << 23):
         start = stop
 
 
-def scan_top_k(keys: torch.Tensor, q: torch.Tensor, k: int, factor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n, key_dim) keys, (m, key_dim) queries -> running top-k (scores, positions), each (m, min(k, n))."""
+def shared_prefix(a: str, b: str) -> int:
+    """Characters at the start of `a` and `b` that are equal (block compares, then a bisection)."""
+    n, i = min(len(a), len(b)), 0
+    while i < n and a[i : i + _COMPARE_BLOCK] == b[i : i + _COMPARE_BLOCK]:
+        i += _COMPARE_BLOCK
+    lo, hi = i, min(n, i + _COMPARE_BLOCK)  # equal before lo; a mismatch (or the end) before hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def scan_top_k(blocks: list[torch.Tensor], q: torch.Tensor, k: int, factor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Key blocks (n_b, key_dim) in order, (m, key_dim) queries -> running top-k (scores, positions
+    over the blocks' concatenation), each (m, min(k, n))."""
     best_s = torch.full((q.shape[0], 0), float("-inf"))
     best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
-    for s in range(0, len(keys), SCAN_CHUNK):
-        scores = (q @ keys[s : s + SCAN_CHUNK].float().T) * factor
-        top = scores.topk(min(k, scores.shape[1]), dim=1)
-        merged_s = torch.cat([best_s, top.values], 1)
-        merged_i = torch.cat([best_i, top.indices + s], 1)
-        keep = merged_s.topk(min(k, merged_s.shape[1]), dim=1).indices
-        best_s, best_i = merged_s.gather(1, keep), merged_i.gather(1, keep)
+    base = 0
+    for keys in blocks:
+        for s in range(0, len(keys), SCAN_CHUNK):
+            scores = (q @ keys[s : s + SCAN_CHUNK].float().T) * factor
+            top = scores.topk(min(k, scores.shape[1]), dim=1)
+            merged_s = torch.cat([best_s, top.values], 1)
+            merged_i = torch.cat([best_i, top.indices + base + s], 1)
+            keep = merged_s.topk(min(k, merged_s.shape[1]), dim=1).indices
+            best_s, best_i = merged_s.gather(1, keep), merged_i.gather(1, keep)
+        base += len(keys)
     return best_s, best_i
 
 
+def merge_top_k(scores: torch.Tensor, positions: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(m, c) candidates -> (m, k) best by score, ties by lower position (as a single scan keeps them)."""
+    by_pos = positions.argsort(dim=1, stable=True)
+    s, i = scores.gather(1, by_pos), positions.gather(1, by_pos)
+    by_score = (-s).argsort(dim=1, stable=True)[:, :k]
+    return s.gather(1, by_score), i.gather(1, by_score)
+
+
 class Reader:
-    def __init__(self, model, context: str, length_scale: bool = True):
-        self.model, self.cfg = model, model.cfg
-        self.ids = np.concatenate(
-            [segment_ids(p, self.cfg.max_seg_len).astype(np.int16) for p in _text_pieces(context)]
-            or [np.zeros((0, self.cfg.max_seg_len), np.int16)]
-        )
-        self.n = len(self.ids)
+    """One prompt read: its segment ids (int16) and keys (float16) in blocks of KEY_CHUNK segments.
+
+    Blocks are shared, not copied, with the reader whose prefix this one reuses (views of them)."""
+
+    def __init__(self, model, text: str, length_scale: bool = True, reuse: Reader | None = None):
+        self.model, self.cfg, self.text = model, model.cfg, text
+        cut, kept = self._reusable(reuse)
+        # The reader whose blocks this one's first `kept` segments are (views of), for batching.
+        self.origin: Reader = reuse.origin if reuse is not None and kept else self
+        self.kept = kept if reuse is not None and kept else 0
+        self.id_blocks: list[np.ndarray] = reuse._head_ids(kept) if reuse is not None and kept else []
+        self.key_blocks: list[torch.Tensor] = reuse._head_keys(kept) if reuse is not None and kept else []
+        pieces = [segment_ids(p, self.cfg.max_seg_len).astype(np.int16) for p in text_pieces(text[cut:])]
+        new_ids = np.concatenate(pieces) if pieces else np.zeros((0, self.cfg.max_seg_len), np.int16)
+        self.n = kept + len(new_ids)
         # Sharper pointers on longer contexts (log-length scaling), so the soft read of a skip
         # step stays as peaked as at training length.
         self.scale = max(1.0, math.log(max(self.n, 2)) / math.log(self.cfg.train_len_segments)) if length_scale else 1.0
         with torch.no_grad():
-            self.keys = self._dense_keys() if model.dense else self._chunked_keys()
+            if model.dense:
+                self.id_blocks, self.key_blocks = [new_ids], [self._keys_of(new_ids, 0, len(new_ids))]
+            else:
+                self._append(new_ids)
+        self.offsets = np.cumsum([0, *(len(b) for b in self.id_blocks)])
+        if self.origin is self:
+            self.kept = self.n
+
+    def _reusable(self, reuse: Reader | None) -> tuple[int, int]:
+        """(characters, segments) at the start of the text whose ids and keys `reuse` already holds:
+        the segments wholly inside the prefix the two prompts share (keys are local, so a key
+        depends on its own segment and the few before it only)."""
+        if reuse is None or self.model.dense or reuse.model is not self.model:
+            return 0, 0
+        cut = shared_prefix(reuse.text, self.text)
+        if cut == len(self.text) == len(reuse.text):
+            return cut, reuse.n
+        while cut > 0 and not self.text[cut - 1].isspace():  # back to whitespace: a boundary in both
+            cut -= 1
+        return cut, count_segments(self.text[:cut])
+
+    def _head_ids(self, kept: int) -> list[np.ndarray]:
+        return [b[: max(0, kept - o)] for b, o in zip(self.id_blocks, self.offsets, strict=False) if o < kept]
+
+    def _head_keys(self, kept: int) -> list[torch.Tensor]:
+        return [b[: max(0, kept - o)] for b, o in zip(self.key_blocks, self.offsets, strict=False) if o < kept]
+
+    def _append(self, new_ids: np.ndarray) -> None:
+        """Blocks of keys for `new_ids`, each computed with the segments before it the window needs."""
+        overlap = (self.cfg.layers + 1) * (self.cfg.window - 1)  # the mixer's and the key selection's reach
+        before = self.rows_between(max(0, self.n - len(new_ids) - overlap), self.n - len(new_ids))
+        rows = np.concatenate([before, new_ids])  # (b + new, L)
+        for s in range(len(before), len(rows), KEY_CHUNK):
+            e = min(len(rows), s + KEY_CHUNK)
+            self.id_blocks.append(rows[s:e])
+            self.key_blocks.append(self._keys_of(rows, s, e))
+
+    def _keys_of(self, rows: np.ndarray, s: int, e: int) -> torch.Tensor:
+        """(e - s, key_dim) float16 keys of rows[s:e], read with the window before s."""
+        lo = max(0, s - (self.cfg.layers + 1) * (self.cfg.window - 1))
+        return self.model.keys(*self._embed_rows(rows[lo:e], both=True))[0][s - lo :].to(torch.float16)
+
+    def rows_between(self, lo: int, hi: int) -> np.ndarray:
+        """(hi - lo, L) ids of segments [lo, hi) across blocks."""
+        out = _between(self.id_blocks, lo, hi)
+        return np.concatenate(out) if out else np.zeros((0, self.cfg.max_seg_len), np.int16)
+
+    def keys_between(self, lo: int, hi: int) -> list[torch.Tensor]:
+        """Views of the key blocks covering segments [lo, hi)."""
+        return _between(self.key_blocks, lo, hi)
+
+    def rows_at(self, positions: np.ndarray) -> np.ndarray:
+        """(m, L) ids of the segments at `positions` (m,)."""
+        block = np.searchsorted(self.offsets, positions, side="right") - 1
+        return np.stack([self.id_blocks[b][p - self.offsets[b]] for b, p in zip(block, positions, strict=True)])
+
+    @property
+    def over_long(self) -> bool:
+        """Whether a segment fills every embedded position: it may have been cut, so a copy of it
+        could be a silent prefix. Segments up to max_seg_len - 1 characters are read whole."""
+        return any(bool((b[:, -1] != 0).any()) for b in self.id_blocks)
 
     def _embed_rows(self, rows: np.ndarray, both: bool = False):
         """Content embeddings of segment rows; with both, (segment, content) embeddings batched for keys()."""
@@ -66,67 +170,89 @@ class Reader:
             return self.model.embed(ids)[None], self.model.content(ids)[None]
         return self.model.content(ids)
 
-    def _chunked_keys(self) -> torch.Tensor:
-        overlap = (self.cfg.layers + 1) * (self.cfg.window - 1)  # the mixer's and the key selection's reach
-        out = torch.empty((self.n, self.cfg.key_dim), dtype=torch.float16)
-        for s in range(0, self.n, KEY_CHUNK):
-            lo, e = max(0, s - overlap), min(self.n, s + KEY_CHUNK)
-            k = self.model.keys(*self._embed_rows(self.ids[lo:e], both=True))[0]
-            out[s:e] = k[s - lo :].to(torch.float16)
-        return out
+    @property
+    def nbytes(self) -> int:
+        """What this reader holds in memory: ids, keys and the prompt text (for the cache bound)."""
+        keys = sum(b.numel() * b.element_size() for b in self.key_blocks)
+        return sum(b.nbytes for b in self.id_blocks) + keys + len(self.text)
 
-    def _dense_keys(self) -> torch.Tensor:
-        return self.model.keys(*self._embed_rows(self.ids, both=True))[0]
+    def tail(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The question reader's input: the last `tail` segment rows (T, L) and pad flags (T,)."""
+        last = self.rows_between(max(0, self.n - self.cfg.tail), self.n)
+        return tail_rows(torch.from_numpy(last.astype(np.int64)), self.cfg.tail)
 
     def top_k(self, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(m, key_dim) queries -> top-k (scores, positions), each (m, k), scanning keys in chunks."""
         factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
-        return scan_top_k(self.keys, q, k, factor)
+        return scan_top_k(self.key_blocks, q, k, factor)
 
     def _step(self, q: torch.Tensor):
         """One retrieval step: (pointed position, read vector) per query."""
         if self.model.dense:  # full softmax over every key
             factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
-            p = ((q @ self.keys.T) * factor).softmax(-1)
-            read = p @ self._embed_rows(self.ids)
+            p = ((q @ self.key_blocks[0].float().T) * factor).softmax(-1)
+            read = p @ self._embed_rows(self.id_blocks[0])
             return p.argmax(-1), read
         scores, idx = self.top_k(q, self.cfg.top_k)
         p = scores.softmax(-1)
-        rows = self._embed_rows(self.ids[idx.flatten().numpy()]).view(*idx.shape, -1)
+        rows = self._embed_rows(self.rows_at(idx.flatten().numpy())).view(*idx.shape, -1)
         return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], torch.einsum("mk,mkd->md", p, rows)
 
     def texts_at(self, positions: list[int]) -> list[str]:
         """The characters of each pointed segment: (m,) positions -> m strings."""
-        return [segment_text(self.ids[j].astype(np.int64)) for j in positions]
-
-    @torch.no_grad()
-    def answer(self, starts: list[str], hops: int, cot: bool) -> list[list[str]]:
-        """For each start hash: the hashes written (cot: one per hop; skip: the final one)."""
-        return answer_queries(self, starts, hops, cot)
+        return [segment_text(r.astype(np.int64)) for r in self.rows_at(np.array(positions, dtype=np.int64))]
 
 
-def answer_queries(reader, starts: list[str], hops: int, cot: bool) -> list[list[str]]:
-    """The answer loop of every reader (this one, and ShardedReader): `reader` gives `n`, `model`,
-    `cfg`, `_step(q) -> (positions, reads)` and `texts_at(positions)`."""
+def _between(blocks: list, lo: int, hi: int) -> list:
+    out, o = [], 0
+    for b in blocks:
+        if o < hi and o + len(b) > lo:
+            out.append(b[max(0, lo - o) : hi - o])
+        o += len(b)
+    return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str  # the completion the model writes
+    hashes: tuple[str, ...]  # what it copied, one per written step
+    reading: Reading  # what it decided from the question
+
+
+@torch.no_grad()
+def answer(reader) -> Answer:
+    """Read the question at the end of the prompt, follow the chain, write the answer."""
+    tail_ids, tail_pad = reader.tail()
+    reading = decide(reader.model.read_question(tail_ids[None], tail_pad[None]))[0]
+    start_row = tail_ids[reading.start].numpy()[None]  # (1, L): the segment the reader pointed at
+    hashes = follow(reader, start_row, reading.steps, reading.cot)[0]
+    return Answer(render_answer(hashes, reading), tuple(hashes), reading)
+
+
+def follow(reader, start_rows: np.ndarray, steps: int, cot: bool) -> list[list[str]]:
+    """The retrieval loop of every reader (this one, and ShardedReader) from (m, L) start segments:
+    chain of thought writes each pointed segment and reads it back as the next query; skip steps
+    feed each step's soft read back in and write only the last."""
     if reader.n == 0:
-        return [[] for _ in starts]
-    cfg, model = reader.cfg, reader.model
-    q_ids = np.stack([segment_ids(s, cfg.max_seg_len)[0] for s in starts])
-    q = model.query(model.content(torch.from_numpy(q_ids)))
-    written: list[list[str]] = [[] for _ in starts]
-    for t in range(hops):
+        return [[] for _ in start_rows]
+    model = reader.model
+    q = model.query(model.content(torch.from_numpy(start_rows.astype(np.int64))))
+    written: list[list[str]] = [[] for _ in start_rows]
+    for t in range(steps):
         pos, read = reader._step(q)
-        if cot or t == hops - 1:
+        if cot or t == steps - 1:
             for i, text in enumerate(reader.texts_at(pos.tolist())):
                 written[i].append(text)
         if cot:  # the model reads back the characters it just wrote
-            out_ids = np.stack([segment_ids(w[-1], cfg.max_seg_len)[0] for w in written])
+            out_ids = np.stack([segment_ids(w[-1], reader.cfg.max_seg_len)[0] for w in written])
             q = model.query(model.content(torch.from_numpy(out_ids)))
         else:  # skip steps: the read itself is the next query, nothing is written
             q = model.query(read)
     return written
 
 
-def render_answer(hashes: list[str], cot: bool) -> str:
-    """The completion text: `H2 = H3 = ...` with chain of thought, else the final hash."""
-    return " = ".join(hashes) if cot else (hashes[-1] if hashes else "")
+def render_answer(hashes: list[str], reading: Reading) -> str:
+    """The completion text: `H2 = H3 = ...` with chain of thought, else the final hash; then the
+    closing quote when the prompt opened one (Magic's layout)."""
+    text = " = ".join(hashes) if reading.cot else (hashes[-1] if hashes else "")
+    return text + ("'" if reading.quote else "")

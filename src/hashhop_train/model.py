@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .question import QuestionLogits, QuestionReader
 
 
 class MixerBlock(nn.Module):
@@ -95,6 +96,7 @@ class HopModel(nn.Module):
             self.to_k = nn.Linear(cfg.dim, cfg.key_dim)
             self.to_q = nn.Linear(cfg.dim, cfg.key_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(4.0)))
+        self.question = QuestionReader(cfg)
 
     @property
     def dense(self) -> bool:
@@ -138,12 +140,17 @@ class HopModel(nn.Module):
         s = torch.einsum("bmk,bnk->bmn", q, keys) * (self.logit_scale.exp() / math.sqrt(q.shape[-1]))
         return s if pad is None else s.masked_fill(pad[:, None, :], float("-inf"))
 
-    def forward(self, ctx_ids, pad, q_ids, hops, skip):
-        """Training forward: pointer logits at each query's final hop.
+    def read_question(self, tail_ids: torch.Tensor, tail_pad: torch.Tensor) -> QuestionLogits:
+        """tail_ids (B, T, L) the prompt's last segments, tail_pad (B, T) -> the question reader's logits."""
+        return self.question(self.embed(tail_ids), tail_pad)
 
-        ctx_ids (B, n, L), pad (B, n) bool, q_ids (B, m, L), hops (B, m), skip (B, m) bool.
-        Rows with skip=False are single hops with the true query hash (teacher forcing: the
-        chain-of-thought model reads its own previous answer, here the true one).
+    def forward(self, ctx_ids, pad, q_ids, hops, skip, tail_ids, tail_pad):
+        """Training forward: (pointer logits at each query's final hop, question logits per tail).
+
+        ctx_ids (B, n, L), pad (B, n) bool, q_ids (B, m, L), hops (B, m), skip (B, m) bool,
+        tail_ids (B * r, T, L), tail_pad (B * r, T). Rows with skip=False are single hops with the
+        true query hash (teacher forcing: the chain-of-thought model reads its own previous answer,
+        here the true one); the question reader is trained on its own (it picks that hash).
         """
         x, c = self.embed(ctx_ids), self.content(ctx_ids)
         keys = self.keys(x, c)
@@ -156,7 +163,7 @@ class HopModel(nn.Module):
             if t + 1 < int(steps.max()):
                 read = torch.einsum("bmn,bnd->bmd", logits.softmax(-1), c)  # soft read of the pointed segment
                 q = self.query(read)
-        return final
+        return final, self.read_question(tail_ids, tail_pad)
 
 
 def count_parameters(model: nn.Module) -> int:

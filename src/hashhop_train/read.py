@@ -1,8 +1,9 @@
-"""`python -m hashhop_train.read --prompt FILE --start HASH --hops N [--cot]`: answer one query.
+"""`python -m hashhop_train.read --prompt FILE`: answer the question at the end of a prompt file.
 
 Runs alone (world 1) or under torchrun (`torchrun --nproc_per_node=2 -m hashhop_train.read ...`):
 each rank reads only its slice of FILE (see sharded.py); gloo on CPU, nccl where CUDA is present,
-as in training. Rank 0 prints the answer (`H2 = H3 = ...` with --cot, else the final hash).
+as in training. The file is the whole prompt, as any model would get it: the context, then the
+question. Rank 0 prints the completion the model writes.
 """
 
 from __future__ import annotations
@@ -31,17 +32,13 @@ def _dist(timeout_s: float) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hashhop_train.read", description=__doc__.splitlines()[0])
     ap.add_argument("--prompt", required=True, help="UTF-8 prompt file (every rank reads the same path)")
-    # --hash: torchrun's own parser takes a bare --start for an abbreviation of its --start-method
-    ap.add_argument("--start", "--hash", dest="start", required=True, action="append", help="start hash (repeatable)")
-    ap.add_argument("--hops", type=int, required=True)
-    ap.add_argument("--cot", action="store_true", help="write every hash of the chain")
     ap.add_argument("--checkpoint", default="builtin")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds a collective waits for a rank")
     args = ap.parse_args(argv)
     import torch
 
     from . import checkpoint
-    from .infer import render_answer
+    from .infer import answer
     from .sharded import ShardedReader
 
     rank, world = _dist(args.timeout)
@@ -49,13 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         model = checkpoint.load(args.checkpoint)[0]
         with torch.no_grad():
             reader = ShardedReader(model, args.prompt, rank, world)
-            answers = reader.answer(args.start, args.hops, args.cot)
+            written = answer(reader)
     except HashhopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     if rank == 0:
-        for hashes in answers:
-            print(render_answer(hashes, args.cot))
+        print(written.text)
     if world > 1:
         torch.distributed.destroy_process_group()
     return 0

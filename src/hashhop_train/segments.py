@@ -1,28 +1,58 @@
-"""What the model reads: text cut into whitespace-separated segments of character codes.
+"""The model's tokenizer: text cut into segments of character codes, by one fixed rule.
 
-Cutting at whitespace is a tokenizer (byte models cut patches at spaces the same way); it
-knows nothing about hashes, `=` or lines. Each segment becomes a row of ids
-`pos * 256 + byte + 1` (0 pads), which the model embeds and sums: a learned character
-composition, with no vocabulary and no per-sample table.
+Rule: whitespace separates segments, and inside a run of non-space characters a segment ends
+wherever the character class changes between *word* (ASCII letters, digits, `_`, any non-ASCII
+byte) and *punctuation* (every other printable ASCII character). So `A=B` is `A`, `=`, `B`;
+`A -> 'B'` is `A`, `->`, `'`, `B`, `'`; `link(s).` is `link`, `(`, `s`, `).`. Byte-level models
+cut patches the same way (GPT-2's pre-tokenizer splits letters from punctuation too). The rule
+knows nothing about hashes, `=`, lines or questions: what a segment means, the model learns.
+
+Each segment becomes a row of ids `pos * 256 + byte + 1` (0 pads), which the model embeds and
+sums: a learned character composition, with no vocabulary. Characters past `max_len` are cut;
+`longest_segment` tells a caller that this happened, so it can refuse instead of copying a prefix.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_WHITESPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)
+SPACE, WORD, PUNCT = 0, 1, 2
+_CLASS = np.full(256, PUNCT, dtype=np.uint8)
+_CLASS[[9, 10, 11, 12, 13, 32]] = SPACE
+_CLASS[[*range(48, 58), *range(65, 91), *range(97, 123), 95]] = WORD
+_CLASS[128:] = WORD  # UTF-8 sequences stay whole
+
+
+def _bytes(text: str | bytes) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-8") if isinstance(text, str) else text, dtype=np.uint8)
+
+
+def _cut(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(class of every byte, bool: a segment starts at this byte)."""
+    cls = _CLASS[data]
+    prev = np.concatenate([[SPACE], cls[:-1]]).astype(np.uint8)
+    return cls, (cls != SPACE) & (cls != prev)
+
+
+def segment_starts(text: str | bytes) -> np.ndarray:
+    """Byte offset of the first character of every segment (training labels and prefix reuse)."""
+    return np.flatnonzero(_cut(_bytes(text))[1])
+
+
+def count_segments(text: str | bytes) -> int:
+    """How many segments the model reads: its own token count."""
+    return int(_cut(_bytes(text))[1].sum())
 
 
 def segment_ids(text: str | bytes, max_len: int) -> np.ndarray:
-    """(n_segments, max_len) int64 ids of the whitespace-separated segments of `text`."""
-    data = np.frombuffer(text.encode("utf-8") if isinstance(text, str) else text, dtype=np.uint8)
+    """(n_segments, max_len) int64 ids of the segments of `text`."""
+    data = _bytes(text)
     if data.size == 0:
         return np.zeros((0, max_len), dtype=np.int64)
-    is_char = ~np.isin(data, _WHITESPACE)
-    starts = is_char & ~np.concatenate([[False], is_char[:-1]])
-    seg = np.cumsum(starts) - 1  # segment of every byte (valid where is_char)
+    cls, starts = _cut(data)
+    seg = np.cumsum(starts) - 1  # segment of every byte (valid where a character)
     start_at = np.flatnonzero(starts)
-    where = np.flatnonzero(is_char)
+    where = np.flatnonzero(cls != SPACE)
     pos = where - start_at[seg[where]]
     keep = pos < max_len  # characters past max_len are cut
     ids = np.zeros((len(start_at), max_len), dtype=np.int64)
@@ -31,15 +61,22 @@ def segment_ids(text: str | bytes, max_len: int) -> np.ndarray:
     return ids
 
 
+def longest_segment(text: str | bytes) -> int:
+    """Characters (bytes) of the longest segment: over `max_len`, the model would see a cut copy."""
+    data = _bytes(text)
+    cls, starts = _cut(data)
+    if not starts.any():
+        return 0
+    seg = np.cumsum(starts)[cls != SPACE] - 1
+    return int(np.bincount(seg).max())
+
+
 def segment_text(ids_row: np.ndarray) -> str:
     """The characters of one segment, back from its ids (the model's output copy)."""
     row = ids_row[ids_row > 0]
     return bytes(((row - 1) % 256).astype(np.uint8).tolist()).decode("utf-8", errors="replace")
 
 
-def line_value_segment(line: int) -> int:
-    """Segment index of the value in prompt line `line` of a plain-format context.
-
-    Training labels only (a plain line is `KEY = VALUE`: three segments); the model never calls it.
-    """
-    return 3 * line + 2
+def is_word(ids_row: np.ndarray) -> bool:
+    """Whether a segment is of the word class (training labels only)."""
+    return bool(_CLASS[int((ids_row[0] - 1) % 256)] == WORD) if ids_row[0] > 0 else False

@@ -5,7 +5,7 @@
 the `overlap` segments before it that the key window needs (no rank holds the whole text), the
 keys of its own segments, the file check every rank agrees on before reading (size + checksum),
 and the collectives of a retrieval step: a merge of per-rank top-k lists that gives the
-single-process `Reader`'s result, soft reads summed across ranks, and the pointed segment's
+single-process `Reader`'s result, every rank reading the question from the file's last segments, soft reads summed across ranks, and the pointed segment's
 characters supplied by its owner. Collectives that fail (a dead rank, a timeout) raise
 `ShardError` naming the rank. With world 1 no process group is needed.
 """
@@ -23,7 +23,8 @@ import torch.distributed as dist
 
 from hashhop.core.errors import HashhopError
 
-from .infer import KEY_CHUNK, Reader, answer_queries, scan_top_k
+from .infer import KEY_CHUNK, Reader, merge_top_k, scan_top_k
+from .question import tail_rows
 from .segments import segment_ids, segment_text
 
 _WS = frozenset(b" \t\n\v\f\r")
@@ -84,6 +85,8 @@ class ShardedReader(Reader):
         self._check_file(path)
         overlap = (self.cfg.layers + 1) * (self.cfg.window - 1)  # the mixer's and the key selection's reach
         before, self.ids = self._read_slice(path, overlap)  # (b, L), (n_local, L) int16
+        with open(path, "rb") as f:  # every rank reads the question: the file's last segments
+            self._tail = read_before(f, self.size, self.cfg.tail, self.cfg.max_seg_len)  # (<= T, L)
         self.n_local = len(self.ids)
         counts = self._gather(torch.tensor([self.n_local], dtype=torch.long), "segment counts")  # (world, 1)
         self.offset = int(counts[: self.rank].sum())
@@ -176,7 +179,7 @@ class ShardedReader(Reader):
     def top_k(self, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(m, key_dim) queries -> global top-k (scores, global positions), each (m, k)."""
         factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
-        s, i = scan_top_k(self.keys, q, k, factor)  # local: (m, min(k, n_local)), positions in the slice
+        s, i = scan_top_k([self.keys], q, k, factor)  # local: (m, min(k, n_local)), positions in the slice
         m, kk = q.shape[0], min(k, self.n)
         pad = k - s.shape[1]  # ranks with fewer than k segments pad with -inf at position n
         s = torch.cat([s, torch.full((m, pad), float("-inf"))], 1)
@@ -208,18 +211,14 @@ class ShardedReader(Reader):
         rows = self._sum(rows, "pointed characters")  # one owner per row: the sum is the owner's row
         return [segment_text(r) for r in rows.numpy()]
 
-    @torch.no_grad()
-    def answer(self, starts: list[str], hops: int, cot: bool) -> list[list[str]]:
-        """As Reader.answer; every rank runs it and every rank gets the answers."""
-        return answer_queries(self, starts, hops, cot)
+    def tail(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The question reader's input, the same on every rank: (T, L) rows and (T,) pad flags."""
+        return tail_rows(torch.from_numpy(self._tail.astype(np.int64)), self.cfg.tail)
 
-
-def merge_top_k(scores: torch.Tensor, positions: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(m, c) candidates -> (m, k) best by score, ties by lower position (as a single scan keeps them)."""
-    by_pos = positions.argsort(dim=1, stable=True)
-    s, i = scores.gather(1, by_pos), positions.gather(1, by_pos)
-    by_score = (-s).argsort(dim=1, stable=True)[:, :k]
-    return s.gather(1, by_score), i.gather(1, by_score)
+    @property
+    def over_long(self) -> bool:
+        local = bool(self.n_local and (self.ids[:, -1] != 0).any())
+        return bool(self._sum(torch.tensor([int(local)]), "segment lengths").item())
 
 
 def _store():

@@ -56,13 +56,17 @@ def progress_at(step: int, elapsed: float, cfg) -> float:
     return p
 
 
-def loss_and_accuracy(model, batch) -> tuple[torch.Tensor, float]:
-    logits = model(batch.ctx_ids, batch.pad, batch.q_ids, batch.hops, batch.skip)
+def loss_and_accuracy(model, batch) -> tuple[torch.Tensor, dict[str, float]]:
+    """Pointer loss plus the question reader's four losses; accuracies: pointer, and reader (all four right)."""
+    logits, q = model(batch.ctx_ids, batch.pad, batch.q_ids, batch.hops, batch.skip, batch.tail_ids, batch.tail_pad)
     flat, target = logits.flatten(0, 1), batch.target.flatten()
     loss = F.cross_entropy(flat, target, ignore_index=-100)
+    heads = (q.start, q.steps, q.mode, q.quote)
+    loss = loss + sum(F.cross_entropy(h, batch.asked[:, i]) for i, h in enumerate(heads))
     rows = target >= 0
     acc = (flat.argmax(-1)[rows] == target[rows]).float().mean().item()
-    return loss, acc
+    right = torch.stack([h.argmax(-1) == batch.asked[:, i] for i, h in enumerate(heads)]).all(0)
+    return loss, {"acc": acc, "reader": right.float().mean().item()}
 
 
 @torch.no_grad()
@@ -71,8 +75,10 @@ def evaluate_stages(model, run: RunConfig) -> dict:
     model.eval()
     out = {}
     for stage in run.train.stages:
-        batch = eval_batch(stage, 8, run.train.queries, run.model.max_seg_len, seed=3)
-        out[stage.name] = round(loss_and_accuracy(model, batch)[1], 4)
+        batch = eval_batch(stage, 8, run.train.queries, run.model, seed=3)
+        accs = loss_and_accuracy(model, batch)[1]
+        out[stage.name] = round(accs["acc"], 4)
+        out[stage.name + "_reader"] = round(accs["reader"], 4)
     model.train()
     return out
 
@@ -148,12 +154,12 @@ def _log_start(s: Session) -> None:
     )
 
 
-def _step(s: Session, step: int, progress: float, rng) -> tuple[Stage, torch.Tensor, float, object]:
+def _step(s: Session, step: int, progress: float, rng) -> tuple[Stage, torch.Tensor, dict, object]:
     """One optimizer step at `progress`: (stage, loss, accuracy, batch)."""
     tc = s.run.train
     stage, within = stage_at(tc.stages, progress)
     seed_offset = (step * s.world + s.rank) * tc.batch
-    batch = stage_batch(stage, within, tc.batch, tc.queries, s.run.model.max_seg_len, rng, tc.seed, seed_offset)
+    batch = stage_batch(stage, within, tc.batch, tc.queries, s.run.model, rng, tc.seed, seed_offset)
     for group in s.opt.param_groups:
         group["lr"] = lr_at(progress, tc)
     loss, acc = loss_and_accuracy(s.ddp, batch.to(s.device))
@@ -164,12 +170,13 @@ def _step(s: Session, step: int, progress: float, rng) -> tuple[Stage, torch.Ten
     return stage, loss, acc, batch
 
 
-def _log_step(s: Session, step: int, stage: Stage, loss: torch.Tensor, acc: float, batch, start: float) -> None:
+def _log_step(s: Session, step: int, stage: Stage, loss: torch.Tensor, acc: dict, batch, start: float) -> None:
     record = {
         "step": step,
         "stage": stage.name,
         "loss": round(loss.item(), 4),
-        "acc": round(acc, 4),
+        "acc": round(acc["acc"], 4),
+        "reader_acc": round(acc["reader"], 4),
         "lr": round(s.opt.param_groups[0]["lr"], 6),
         "segments": int(batch.ctx_ids.shape[1]),
         "elapsed_s": round(time.time() - start, 1),

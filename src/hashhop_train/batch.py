@@ -1,0 +1,68 @@
+"""Answering many prompts that share a context at once: one scan of the shared keys per step.
+
+The prompts of one benchmark cell are one context with different questions. Their Readers come
+from one ReaderCache, so their first segments are views of one origin reader's blocks. A
+`PrefixGroup` scans those shared keys once for every query of a retrieval step, and each
+reader's own few segments (its question) for its own query only, then merges the two top-k lists
+exactly as one reader's scan would. `answer_all` gives the same Answers as `answer` per reader.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .infer import Answer, follow, merge_top_k, render_answer, scan_top_k
+from .question import decide
+
+
+class PrefixGroup:
+    """The retrieval view `follow` needs, over readers sharing one origin's first `shared` segments."""
+
+    def __init__(self, readers):
+        origin = readers[0].origin
+        if any(r.origin is not origin for r in readers):
+            raise ValueError("PrefixGroup needs readers built over one shared prefix (one ReaderCache origin)")
+        self.readers, self.origin = readers, origin
+        self.model, self.cfg = origin.model, origin.cfg
+        self.shared = min(r.kept for r in readers)
+        self.n = max(r.n for r in readers)
+
+    def _step(self, q: torch.Tensor):
+        """(m, key_dim) queries, query j for reader j -> (pointed positions (m,), reads (m, d))."""
+        k = self.cfg.top_k
+        base = self.model.logit_scale.exp() / math.sqrt(q.shape[-1])
+        factor = base * torch.tensor([r.scale for r in self.readers])[:, None]  # (m, 1)
+        s, i = scan_top_k(self.origin.keys_between(0, self.shared), q, k, factor)  # (m, k)
+        best_s, best_i = [], []
+        for j, r in enumerate(self.readers):
+            own_s, own_i = scan_top_k(r.keys_between(self.shared, r.n), q[j : j + 1], k, factor[j])
+            ms, mi = merge_top_k(torch.cat([s[j : j + 1], own_s], 1), torch.cat([i[j : j + 1], own_i + self.shared], 1), k)
+            best_s.append(ms)
+            best_i.append(mi)
+        scores, idx = torch.cat(best_s), torch.cat(best_i)  # (m, k)
+        p = scores.softmax(-1)
+        rows = np.stack([r.rows_at(idx[j].numpy()) for j, r in enumerate(self.readers)])  # (m, k, L)
+        reads = torch.einsum("mk,mkd->md", p, self.model.content(torch.from_numpy(rows.astype(np.int64))))
+        return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], reads
+
+    def texts_at(self, positions: list[int]) -> list[str]:
+        return [r.texts_at([p])[0] for r, p in zip(self.readers, positions, strict=True)]
+
+
+@torch.no_grad()
+def answer_all(readers) -> list[Answer]:
+    """Every reader's Answer; readers asking the same step count and mode retrieve together."""
+    tails = [r.tail() for r in readers]
+    tail_ids, tail_pad = torch.stack([t[0] for t in tails]), torch.stack([t[1] for t in tails])
+    model = readers[0].model
+    readings = decide(model.read_question(tail_ids, tail_pad))
+    out: list[Answer | None] = [None] * len(readers)
+    for steps, cot in sorted({(rd.steps, rd.cot) for rd in readings}):
+        which = [j for j, rd in enumerate(readings) if (rd.steps, rd.cot) == (steps, cot)]
+        starts = np.stack([tail_ids[j, readings[j].start].numpy() for j in which])  # (m, L)
+        for j, hashes in zip(which, follow(PrefixGroup([readers[j] for j in which]), starts, steps, cot), strict=True):
+            out[j] = Answer(render_answer(hashes, readings[j]), tuple(hashes), readings[j])
+    return [a for a in out if a is not None]
