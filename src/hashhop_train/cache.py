@@ -19,7 +19,7 @@ _MIN_SHARED = 4096  # characters a cached prompt must share to be worth reusing
 class ReaderCache:
     def __init__(self, model, max_bytes: int, length_scale: bool = True):
         self.model, self.max_bytes, self.length_scale = model, max_bytes, length_scale
-        self._readers: OrderedDict[str, Reader] = OrderedDict()  # prompt text -> its reader
+        self._readers: OrderedDict[str, Reader] = OrderedDict()  # prompt text -> its reader (texts live here)
         self.hits = self.reuses = self.misses = 0
 
     def get(self, text: str) -> Reader:
@@ -28,21 +28,22 @@ class ReaderCache:
         if reader is not None:
             self.hits += 1
         else:
-            base = self._best_prefix(text)
+            base, shared = self._best_prefix(text)
             self.reuses, self.misses = self.reuses + (base is not None), self.misses + (base is None)
-            reader = Reader(self.model, text, self.length_scale, reuse=base)
+            reader = Reader(self.model, text, self.length_scale, reuse=base, shared=shared)
             self._readers[text] = reader
         self._readers.move_to_end(text)
         self._evict()
         return reader
 
-    def _best_prefix(self, text: str) -> Reader | None:
+    def _best_prefix(self, text: str) -> tuple[Reader | None, int]:
+        """The cached reader sharing the longest prefix with `text` (at least _MIN_SHARED), and its length."""
         best, best_len = None, _MIN_SHARED - 1
         for cached, reader in self._readers.items():
             n = shared_prefix(cached, text)
             if n > best_len:
                 best, best_len = reader, n
-        return best
+        return best, (best_len if best is not None else 0)
 
     def _evict(self) -> None:
         while len(self._readers) > 1 and self.nbytes > self.max_bytes:
@@ -50,6 +51,7 @@ class ReaderCache:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held: each reader's ids, keys and prompt characters (blocks shared by readers count once per reader)."""
         return sum(r.nbytes for r in self._readers.values())
 
     def clear(self) -> None:

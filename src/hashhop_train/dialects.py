@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hashhop.prompt.template import Template
+from hashhop.prompt.template import MAGIC_TEMPLATE, Template
 
 # Line forms: what stands between a key and its value. Hashes never hold spaces or these marks.
 LINE_FORMS: dict[str, str] = {
@@ -41,13 +41,7 @@ PHRASINGS: dict[str, Template] = {
         question_cot="Query: {start}\nHops: {hops}\nShow every step.",
         question_skip="Query: {start}\nHops: {hops}\nAnswer with the last hash only.",
     ),
-    # Magic's own completion layout: the context, then the header and the open first line.
-    "magic": Template(
-        system="",
-        question_cot="COMPLETION:\nHops={hops}\n\nCoT=True\n\n{start} = '",
-        question_skip="COMPLETION:\nHops={hops}\n\nCoT=False\n\n{start} = '",
-        plain="{user}",
-    ),
+    "magic": MAGIC_TEMPLATE,  # Magic's own completion layout: the context, the header, `{start} = '`
 }
 HELD_OUT_PHRASING = Template(
     question_cot="Begin with {start}. Walk {hops} link(s) and print each hash you visit.",

@@ -63,8 +63,8 @@ def score(model, prob, dialect: Dialect, asks: list[tuple[int, bool]], tokens: i
     out = []
     for hops, cot in asks:
         t0 = time.perf_counter()
-        texts = [dialect.prompt(context, q.start, hops, cot) for q in prob.queries]
-        readers = [cache.get(t) for t in texts]
+        # One prompt at a time: readers keep no text, so only the newest prompt is held.
+        readers = [cache.get(dialect.prompt(context, q.start, hops, cot)) for q in prob.queries]
         answers = answer_all(readers)
         right = sum(
             a.text == expected(q.path, hops, cot, dialect.closes_quote())
@@ -73,7 +73,7 @@ def score(model, prob, dialect: Dialect, asks: list[tuple[int, bool]], tokens: i
         s = prob.spec
         name = f"{dialect.form}/{dialect.phrasing}/{'chat' if dialect.chat else 'plain'}"
         out.append(
-            Cell(tokens, name, s.alphabet, s.hash_len, s.format, hops, cot, len(texts), right, readers[0].n,
+            Cell(tokens, name, s.alphabet, s.hash_len, s.format, hops, cot, len(readers), right, readers[0].n,
                  round(time.perf_counter() - t0, 3))  # fmt: skip
         )
     return out

@@ -8,6 +8,8 @@ the first's keys up to that prefix, as llama.cpp's `cache_prompt` reuses a prefi
 A retrieval step scans the keys in chunks with a running top-k and attends to the top-k only.
 The dense architecture computes everything in one piece (quadratic): the baseline to compare.
 
+Readers do not keep the text: the cache that finds a shared prefix holds its prompts.
+
 `answer(reader)` is the whole generation: the question reader reads the prompt's last segments
 and decides start, step count, mode and layout; the retrieval steps run; the pointed segments'
 characters are written out.
@@ -29,9 +31,8 @@ SCAN_CHUNK = 1 << 18  # keys per chunk when scoring
 _COMPARE_BLOCK = 1 << 20  # characters compared at a time when looking for a shared prefix
 
 
-def text_pieces(text: str, size: int = 1 << 23):
-    """Pieces of about `size` characters, cut at whitespace so no segment is split."""
-    start = 0
+def text_pieces(text: str, size: int = 1 << 23, start: int = 0):
+    """Pieces of about `size` characters from `start`, cut at whitespace so no segment is split."""
     while start < len(text):
         stop = min(len(text), start + size)
         while stop < len(text) and not text[stop].isspace():
@@ -86,15 +87,23 @@ class Reader:
 
     Blocks are shared, not copied, with the reader whose prefix this one reuses (views of them)."""
 
-    def __init__(self, model, text: str, length_scale: bool = True, reuse: Reader | None = None):
-        self.model, self.cfg, self.text = model, model.cfg, text
-        cut, kept = self._reusable(reuse)
+    def __init__(self, model, text: str, length_scale: bool = True, reuse: Reader | None = None, shared: int = 0):
+        """Read `text`; `reuse` is a reader of another text whose first `shared` characters equal
+        this one's (the cache finds it): the segments wholly inside them are not computed again."""
+        self.model, self.cfg, self.n_chars = model, model.cfg, len(text)
+        cut, kept = self._reusable(text, reuse, shared)
         # The reader whose blocks this one's first `kept` segments are (views of), for batching.
         self.origin: Reader = reuse.origin if reuse is not None and kept else self
         self.kept = kept if reuse is not None and kept else 0
         self.id_blocks: list[np.ndarray] = reuse._head_ids(kept) if reuse is not None and kept else []
         self.key_blocks: list[torch.Tensor] = reuse._head_keys(kept) if reuse is not None and kept else []
-        pieces = [segment_ids(p, self.cfg.max_seg_len).astype(np.int16) for p in text_pieces(text[cut:])]
+        # (character offset, segment index) where each piece starts: counting a prefix starts there.
+        head_marks = [m for m in reuse.marks if m[0] < cut] if reuse is not None and kept else []
+        self.marks = [*head_marks, (cut if kept else 0, kept)]
+        pieces = []
+        for piece in text_pieces(text, start=cut):
+            pieces.append(segment_ids(piece, self.cfg.max_seg_len).astype(np.int16))
+            self.marks.append((self.marks[-1][0] + len(piece), kept + sum(len(p) for p in pieces)))
         new_ids = np.concatenate(pieces) if pieces else np.zeros((0, self.cfg.max_seg_len), np.int16)
         self.n = kept + len(new_ids)
         # Sharper pointers on longer contexts (log-length scaling), so the soft read of a skip
@@ -109,18 +118,19 @@ class Reader:
         if self.origin is self:
             self.kept = self.n
 
-    def _reusable(self, reuse: Reader | None) -> tuple[int, int]:
-        """(characters, segments) at the start of the text whose ids and keys `reuse` already holds:
-        the segments wholly inside the prefix the two prompts share (keys are local, so a key
-        depends on its own segment and the few before it only)."""
-        if reuse is None or self.model.dense or reuse.model is not self.model:
+    def _reusable(self, text: str, reuse: Reader | None, shared: int) -> tuple[int, int]:
+        """(characters, segments) at the start of `text` whose ids and keys `reuse` already holds:
+        the segments wholly inside the shared prefix (keys are local: a key depends on its own
+        segment and the few before it only)."""
+        if reuse is None or self.model.dense or reuse.model is not self.model or shared <= 0:
             return 0, 0
-        cut = shared_prefix(reuse.text, self.text)
-        if cut == len(self.text) == len(reuse.text):
-            return cut, reuse.n
-        while cut > 0 and not self.text[cut - 1].isspace():  # back to whitespace: a boundary in both
+        if shared == len(text) == reuse.n_chars:
+            return shared, reuse.n
+        cut = shared
+        while cut > 0 and not text[cut - 1].isspace():  # back to whitespace: a boundary in both
             cut -= 1
-        return cut, count_segments(self.text[:cut])
+        char, seg = max(m for m in reuse.marks if m[0] <= cut)  # count from the last mark before it
+        return cut, seg + count_segments(text[char:cut])
 
     def _head_ids(self, kept: int) -> list[np.ndarray]:
         return [b[: max(0, kept - o)] for b, o in zip(self.id_blocks, self.offsets, strict=False) if o < kept]
@@ -174,7 +184,7 @@ class Reader:
     def nbytes(self) -> int:
         """What this reader holds in memory: ids, keys and the prompt text (for the cache bound)."""
         keys = sum(b.numel() * b.element_size() for b in self.key_blocks)
-        return sum(b.nbytes for b in self.id_blocks) + keys + len(self.text)
+        return sum(b.nbytes for b in self.id_blocks) + keys + self.n_chars
 
     def tail(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The question reader's input: the last `tail` segment rows (T, L) and pad flags (T,)."""

@@ -86,7 +86,7 @@ def _grid_flags(p: argparse.ArgumentParser) -> None:
         "--tokenizer",
         help=f"size prompts in this tokenizer (default: the model's own if it can count, else {FALLBACK_TOKENIZER})",
     )
-    p.add_argument("--template", help="JSON file of template fields (see docs/evaluation.md)")
+    p.add_argument("--template", help="`magic` or a JSON file of template fields (see docs/evaluation.md)")
     p.add_argument(
         "--share-contexts",
         action=argparse.BooleanOptionalAction,

@@ -83,7 +83,9 @@ def _grid_flags(p: argparse.ArgumentParser) -> None:
         help=f"size prompts in this tokenizer (default: the model's own if the backend can count, else "
         f"{FALLBACK_TOKENIZER})",
     )
-    p.add_argument("--template", help="JSON file of template fields (system, user, question_cot, ...)")
+    p.add_argument(
+        "--template", help="`magic` (Magic's completion layout) or a JSON file of template fields (system, user, ...)"
+    )
     p.add_argument(
         "--dataset",
         help="evaluate the samples of this file instead of a grid: hashhop JSONL/Parquet, Magic's reference "

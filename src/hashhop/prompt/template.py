@@ -73,6 +73,9 @@ class Template:
 
     @classmethod
     def load(cls, path: str) -> Template:
+        """A named template (`magic`: Magic's completion layout) or a JSON file of template fields."""
+        if path in NAMED_TEMPLATES:
+            return NAMED_TEMPLATES[path]
         try:
             with open(path, encoding="utf-8") as f:
                 return cls.from_dict(json.load(f))
@@ -81,6 +84,15 @@ class Template:
 
 
 DEFAULT_TEMPLATE = Template()
+# Magic's own completion layout: the context, then the header and the open first answer line, which
+# the model continues (`H3'`). As a chat request the same text is the user message.
+MAGIC_TEMPLATE = Template(
+    system="",
+    question_cot="COMPLETION:\nHops={hops}\n\nCoT=True\n\n{start} = '",
+    question_skip="COMPLETION:\nHops={hops}\n\nCoT=False\n\n{start} = '",
+    plain="{user}",
+)
+NAMED_TEMPLATES = {"default": DEFAULT_TEMPLATE, "magic": MAGIC_TEMPLATE}
 
 
 @dataclass(frozen=True)
