@@ -151,7 +151,7 @@ def stage_batch(stage: Stage, progress: float, batch: int, queries: int, cfg, rn
         n_q = max(1, min(queries, lines // (2 * chain_hops)) // (1 if skip else asked))
         dialect, fmt = random_dialect(rng)
         spec = {"alphabet": str(rng.choice(ALPHABETS)), "hash_len": int(rng.integers(8, 33)), "format": fmt,
-                "distractors": stage.distractors if rng.random() < 0.5 else 0}  # fmt: skip
+                "distractors": stage.distractors if rng.random() < 0.75 else 0}  # fmt: skip
         problem = make_problem(lines, chain_hops, asked, n_q, seed_base + seed, first_index + i, **spec)
         samples.append(sample_rows(problem, dialect, skip, rng, cfg.tail, cfg.max_seg_len))
     return collate(samples, cfg.tail, cfg.max_seg_len)

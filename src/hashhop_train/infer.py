@@ -24,19 +24,20 @@ import numpy as np
 import torch
 
 from .question import Reading, decide, tail_rows
-from .segments import count_segments, segment_ids, segment_text
+from .segments import boundary, count_segments, segment_ids, segment_text
 
 KEY_CHUNK = 1 << 16  # segments per chunk when computing keys
 SCAN_CHUNK = 1 << 18  # keys per chunk when scoring
 _COMPARE_BLOCK = 1 << 20  # characters compared at a time when looking for a shared prefix
+_LAYOUT = frozenset("\t\n\v\f\r")  # runs of these are segments of their own (segments.py)
 
 
 def text_pieces(text: str, size: int = 1 << 23, start: int = 0):
     """Pieces of about `size` characters from `start`, cut at whitespace so no segment is split."""
     while start < len(text):
         stop = min(len(text), start + size)
-        while stop < len(text) and not text[stop].isspace():
-            stop += 1
+        while stop < len(text) and not (text[stop].isspace() and text[stop - 1] not in _LAYOUT):
+            stop += 1  # a cut before whitespace that does not continue a layout run splits no segment
         yield text[start:stop]
         start = stop
 
@@ -66,10 +67,8 @@ def scan_top_k(blocks: list[torch.Tensor], q: torch.Tensor, k: int, factor) -> t
         for s in range(0, len(keys), SCAN_CHUNK):
             scores = (q @ keys[s : s + SCAN_CHUNK].float().T) * factor
             top = scores.topk(min(k, scores.shape[1]), dim=1)
-            merged_s = torch.cat([best_s, top.values], 1)
-            merged_i = torch.cat([best_i, top.indices + base + s], 1)
-            keep = merged_s.topk(min(k, merged_s.shape[1]), dim=1).indices
-            best_s, best_i = merged_s.gather(1, keep), merged_i.gather(1, keep)
+            # merged as merge_top_k does (ties by lower position), so blocks cut anywhere agree
+            best_s, best_i = merge_top_k(torch.cat([best_s, top.values], 1), torch.cat([best_i, top.indices + base + s], 1), k)
         base += len(keys)
     return best_s, best_i
 
@@ -126,8 +125,8 @@ class Reader:
             return 0, 0
         if shared == len(text) == reuse.n_chars:
             return shared, reuse.n
-        cut = shared
-        while cut > 0 and not text[cut - 1].isspace():  # back to whitespace: a boundary in both
+        cut = min(shared, len(text) - 1)  # text[cut] is shared too: a boundary there is one in both
+        while cut > 0 and not boundary(text, cut):
             cut -= 1
         char, seg = max(m for m in reuse.marks if m[0] <= cut)  # count from the last mark before it
         return cut, seg + count_segments(text[char:cut])

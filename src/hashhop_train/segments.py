@@ -1,11 +1,14 @@
 """The model's tokenizer: text cut into segments of character codes, by one fixed rule.
 
-Rule: whitespace separates segments, and inside a run of non-space characters a segment ends
-wherever the character class changes between *word* (ASCII letters, digits, `_`, any non-ASCII
-byte) and *punctuation* (every other printable ASCII character). So `A=B` is `A`, `=`, `B`;
-`A -> 'B'` is `A`, `->`, `'`, `B`, `'`; `link(s).` is `link`, `(`, `s`, `).`. Byte-level models
-cut patches the same way (GPT-2's pre-tokenizer splits letters from punctuation too). The rule
-knows nothing about hashes, `=`, lines or questions: what a segment means, the model learns.
+Rule: a segment is a maximal run of characters of one class: *word* (ASCII letters, digits, `_`,
+any non-ASCII byte), *punctuation* (every other printable ASCII character) or *layout* (tab,
+newline, vertical tab, form feed, carriage return); spaces only separate. So `A=B` is `A`, `=`,
+`B`; `A -> 'B'` is `A`, `->`, `'`, `B`, `'`; `A<tab>B<newline>` is `A`, tab, `B`, newline;
+`link(s).` is `link`, `(`, `s`, `).`. Byte-level models cut patches the same way (GPT-2's
+pre-tokenizer splits letters from punctuation, and newlines and tabs are tokens of every LLM
+vocabulary). Layout segments keep a tab-separated line readable: without them `A<tab>B<newline>C`
+would be three segments with nothing to say which one starts a line. The rule knows nothing about
+hashes, `=`, lines or questions: what a segment means, the model learns.
 
 Each segment becomes a row of ids `pos * 256 + byte + 1` (0 pads), which the model embeds and
 sums: a learned character composition, with no vocabulary. Characters past `max_len` are cut;
@@ -16,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-SPACE, WORD, PUNCT = 0, 1, 2
+SPACE, WORD, PUNCT, LAYOUT = 0, 1, 2, 3
 _CLASS = np.full(256, PUNCT, dtype=np.uint8)
-_CLASS[[9, 10, 11, 12, 13, 32]] = SPACE
+_CLASS[32] = SPACE
+_CLASS[[9, 10, 11, 12, 13]] = LAYOUT
 _CLASS[[*range(48, 58), *range(65, 91), *range(97, 123), 95]] = WORD
 _CLASS[128:] = WORD  # UTF-8 sequences stay whole
 
@@ -69,6 +73,16 @@ def longest_segment(text: str | bytes) -> int:
         return 0
     seg = np.cumsum(starts)[cls != SPACE] - 1
     return int(np.bincount(seg).max())
+
+
+def _class_of(ch: str) -> int:
+    return int(_CLASS[ord(ch)]) if ord(ch) < 128 else WORD
+
+
+def boundary(text: str, i: int) -> bool:
+    """Whether no segment spans characters i-1 and i (a place to cut `text` without changing its segments)."""
+    before, at = _class_of(text[i - 1]), _class_of(text[i])
+    return at == SPACE or before != at
 
 
 def segment_text(ids_row: np.ndarray) -> str:

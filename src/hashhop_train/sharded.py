@@ -28,6 +28,7 @@ from .question import tail_rows
 from .segments import segment_ids, segment_text
 
 _WS = frozenset(b" \t\n\v\f\r")
+_LAYOUT = frozenset(b"\t\n\v\f\r")  # runs of these are segments (segments.py): never cut inside one
 _MB = 1 << 20
 
 
@@ -47,15 +48,18 @@ def file_digest(path: str) -> tuple[int, bytes]:
 
 
 def cut_at(f, pos: int, size: int) -> int:
-    """The first whitespace byte at or after `pos` (or `size`): a cut that splits no segment."""
+    """The first whitespace byte at or after `pos` that does not continue a layout run (or `size`):
+    a cut that splits no segment."""
     if pos <= 0:
         return 0
-    f.seek(pos)
+    f.seek(pos - 1)
+    prev = f.read(1)[0]
     while pos < size:
         block = f.read(4096)
         for i, b in enumerate(block):
-            if b in _WS:
+            if b in _WS and prev not in _LAYOUT:
                 return pos + i
+            prev = b
         pos += len(block)
     return size
 
