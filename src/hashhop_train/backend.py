@@ -6,7 +6,8 @@ the harness's side fields (`start`, `hops`, `cot`, `context`): the question read
 model finds the start hash, the step count, the mode and the layout in the text itself.
 Readers of recent prompts are kept (up to `cache_bytes`), and a prompt that shares a prefix with
 one of them reuses its keys, as llama.cpp's `cache_prompt` does.
-Options: -M top_k=N, -M attention=dense|sparse, -M length_scale=false, -M threads=N, -M cache_bytes=N.
+Options: -M top_k=N, -M attention=dense|sparse, -M length_scale=false, -M threads=N, -M cache_bytes=N,
+-M max_dense_segments=N (the dense twin refuses longer prompts as over_length, with the reason).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from hashhop.backends.base import Backend, Completion, Request, check_options
 from hashhop.core.errors import BackendError, HashhopError, OverLength, require
 
 DEFAULT_CACHE_BYTES = 2 << 30
+# Dense attention holds heads x n x n scores per mixer layer (float32): 16K segments are about 4 GB.
+DEFAULT_MAX_DENSE_SEGMENTS = 16384
 
 
 def prompt_text(request: Request) -> str:
@@ -41,6 +44,7 @@ class LtmBackend(Backend):
         length_scale: bool = True,
         threads: int | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        max_dense_segments: int = DEFAULT_MAX_DENSE_SEGMENTS,
     ):
         torch = require("torch", "train")
         from . import checkpoint
@@ -55,12 +59,14 @@ class LtmBackend(Backend):
             torch.set_num_threads(int(threads))
         self.name = f"ltm:{path or 'builtin'}"
         self.readers = ReaderCache(self.model, int(cache_bytes), bool(length_scale))
+        self.max_dense_segments = int(max_dense_segments)
         self._lock = threading.Lock()  # one forward at a time: memory stays that of one context
 
     def answer_text(self, text: str):
         """The model's Answer to one prompt text (the serve command calls this too)."""
         from .infer import answer
 
+        self._check_dense_fits(text)
         with self._lock:
             reader = self.readers.get(text)
             if reader.over_long:
@@ -70,6 +76,20 @@ class LtmBackend(Backend):
                     f"it would copy a cut hash; use hashes of at most {limit} characters"
                 )
             return answer(reader)
+
+    def _check_dense_fits(self, text: str) -> None:
+        """The dense twin is quadratic: refuse (over_length, with the reason) what would not fit."""
+        if not self.model.dense:
+            return
+        from .segments import count_segments
+
+        n = count_segments(text)
+        if n > self.max_dense_segments:
+            gb = self.model.cfg.heads * n * n * 4 / 1e9
+            raise OverLength(
+                f"dense attention over {n} segments needs about {gb:.0f} GB of scores per layer; the limit is "
+                f"{self.max_dense_segments} segments (-M max_dense_segments=N), or use the sparse model"
+            )
 
     async def generate(self, request: Request) -> Completion:
         t0 = time.perf_counter()
@@ -95,6 +115,6 @@ class LtmBackend(Backend):
 
 
 def create(model: str = "", **options) -> LtmBackend:
-    known = {"top_k", "attention", "length_scale", "threads", "cache_bytes"}
+    known = {"top_k", "attention", "length_scale", "threads", "cache_bytes", "max_dense_segments"}
     check_options("ltm", options, known)
     return LtmBackend(model, **options)
