@@ -87,7 +87,12 @@ def grid(args):
                 for fmt in ("plain", "magic"):
                     for form in args.forms.split(","):
                         dialect = Dialect(form, "magic" if fmt == "magic" else "default", fmt == "plain")
-                        spec = {"alphabet": alphabet, "hash_len": hash_len, "format": fmt, "distractors": args.distractors}
+                        spec = {
+                            "alphabet": alphabet,
+                            "hash_len": hash_len,
+                            "format": fmt,
+                            "distractors": args.distractors,
+                        }
                         _emit(rows, _cell_rows(model, tokens, spec, dialect, ASKS, args.queries))
     return rows
 
@@ -237,7 +242,9 @@ def table(paths: list[str]) -> str:
         with open(path) as f:
             for r in json.load(f):
                 if "machine" not in r:
-                    (acc if "correct" in r or "infeasible" in r else fits if "time_exponent" in r else cost_rows).append(r)
+                    (
+                        acc if "correct" in r or "infeasible" in r else fits if "time_exponent" in r else cost_rows
+                    ).append(r)
     lines = []
     if acc:
         lines += [

@@ -85,7 +85,7 @@ def test_a_folder_holding_another_grid_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["bench", "--model", "oracle", "--sweep", sweep_file(tmp_path), "--no-figures", "-o", str(out)]) == 0
     assert main(["bench", "--model", "oracle", "--suite", "quick", "-o", str(out)]) == 2
-    assert "holds a bench of sweep:t, not quick@2" in capsys.readouterr().err
+    assert "holds a bench of sweep:t, not quick@3" in capsys.readouterr().err
 
 
 def test_each_model_gets_its_own_run_folder_and_all_share_one_report(tmp_path, monkeypatch):

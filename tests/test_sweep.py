@@ -195,7 +195,7 @@ def test_dry_run_lists_cells_token_counts_and_cost_without_calling_anything(tmp_
 def test_without_a_model_the_built_in_model_is_used(tmp_path, capsys):
     assert main(["bench", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert f"{DEFAULT_MODEL}:" in out and "quick@2" in out
+    assert f"{DEFAULT_MODEL}:" in out and "quick@3" in out
 
 
 def test_model_on_the_command_line_replaces_the_models_of_a_sweep_file(tmp_path, capsys):

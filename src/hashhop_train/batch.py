@@ -39,7 +39,9 @@ class PrefixGroup:
         best_s, best_i = [], []
         for j, r in enumerate(self.readers):
             own_s, own_i = scan_top_k(r.keys_between(self.shared, r.n), q[j : j + 1], k, factor[j])
-            ms, mi = merge_top_k(torch.cat([s[j : j + 1], own_s], 1), torch.cat([i[j : j + 1], own_i + self.shared], 1), k)
+            ms, mi = merge_top_k(
+                torch.cat([s[j : j + 1], own_s], 1), torch.cat([i[j : j + 1], own_i + self.shared], 1), k
+            )
             best_s.append(ms)
             best_i.append(mi)
         scores, idx = torch.cat(best_s), torch.cat(best_i)  # (m, k)

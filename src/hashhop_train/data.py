@@ -27,7 +27,7 @@ from .segments import _CLASS, WORD, segment_ids, segment_starts
 TRAIN_SEED_BASE = 1_000_000  # training specs use seeds >= this; evaluation sets use small seeds
 ALPHABETS = ("letters", "hex", "base32", "digits", "dna")
 TAIL_CHARS = 4000  # enough characters to hold the reader's last segments
-READER_EXTRA = 4  # extra questions per sample for the reader alone, with any step count
+READER_EXTRA = 8  # extra questions per sample for the reader alone, with any step count
 
 
 @dataclass
@@ -114,7 +114,9 @@ def sample_rows(problem: Problem, dialect: Dialect, skip: bool, rng: np.random.G
     hashes = [h for q in queries for h in q.path]
     for _ in range(READER_EXTRA):  # any step count 1..16, either mode: the reader alone
         h = hashes[int(rng.integers(len(hashes)))]
-        readers.append(reader_row(dialect, context, h, int(rng.integers(1, 17)), bool(rng.random() < 0.5), tail, max_len))
+        readers.append(
+            reader_row(dialect, context, h, int(rng.integers(1, 17)), bool(rng.random() < 0.5), tail, max_len)
+        )
     return segment_ids(text, max_len), retrieval, readers
 
 

@@ -73,7 +73,18 @@ def score(model, prob, dialect: Dialect, asks: list[tuple[int, bool]], tokens: i
         s = prob.spec
         name = f"{dialect.form}/{dialect.phrasing}/{'chat' if dialect.chat else 'plain'}"
         out.append(
-            Cell(tokens, name, s.alphabet, s.hash_len, s.format, hops, cot, len(readers), right, readers[0].n,
-                 round(time.perf_counter() - t0, 3))  # fmt: skip
+            Cell(
+                tokens,
+                name,
+                s.alphabet,
+                s.hash_len,
+                s.format,
+                hops,
+                cot,
+                len(readers),
+                right,
+                readers[0].n,
+                round(time.perf_counter() - t0, 3),
+            )  # fmt: skip
         )
     return out

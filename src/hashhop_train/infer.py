@@ -68,7 +68,9 @@ def scan_top_k(blocks: list[torch.Tensor], q: torch.Tensor, k: int, factor) -> t
             scores = (q @ keys[s : s + SCAN_CHUNK].float().T) * factor
             top = scores.topk(min(k, scores.shape[1]), dim=1)
             # merged as merge_top_k does (ties by lower position), so blocks cut anywhere agree
-            best_s, best_i = merge_top_k(torch.cat([best_s, top.values], 1), torch.cat([best_i, top.indices + base + s], 1), k)
+            best_s, best_i = merge_top_k(
+                torch.cat([best_s, top.values], 1), torch.cat([best_i, top.indices + base + s], 1), k
+            )
         base += len(keys)
     return best_s, best_i
 

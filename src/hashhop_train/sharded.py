@@ -5,8 +5,8 @@
 the `overlap` segments before it that the key window needs (no rank holds the whole text), the
 keys of its own segments, the file check every rank agrees on before reading (size + checksum),
 and the collectives of a retrieval step: a merge of per-rank top-k lists that gives the
-single-process `Reader`'s result, every rank reading the question from the file's last segments, soft reads summed across ranks, and the pointed segment's
-characters supplied by its owner. Collectives that fail (a dead rank, a timeout) raise
+single-process `Reader`'s result, soft reads summed across ranks, and the pointed segment's
+characters supplied by its owner. Every rank reads the question from the file's last segments. Collectives that fail (a dead rank, a timeout) raise
 `ShardError` naming the rank. With world 1 no process group is needed.
 """
 

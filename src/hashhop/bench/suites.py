@@ -153,7 +153,7 @@ class Suite:
 
     @property
     def tag(self) -> str:
-        """What results record: `quick@2`."""
+        """What results record: `quick@3`."""
         return f"{self.name}@{self.version}"
 
 
@@ -166,9 +166,17 @@ SUITES: dict[str, Suite] = {
     for s in (
         Suite(
             "quick",
-            2,  # 2: shared contexts (one per cell group, chains as long as the longest hop count)
-            "a first look in a few minutes on 2 CPU cores (the default)",
-            Grid(_sizes("1K", "2K", "4K", "8K", "16K"), (1, 2, 4), samples=2, queries=4),
+            # 2: shared contexts (one per cell group, chains as long as the longest hop count);
+            # 3: 1K-1M cl100k tokens, one sample: the built-in model and its dense twin in two minutes
+            3,
+            "a first look in a few minutes on 2 CPU cores (the default): 1K-1M cl100k tokens",
+            Grid(
+                _sizes("1K", "4K", "16K", "64K", "256K", "1M"),
+                (1, 2, 4),
+                samples=1,
+                queries=4,
+                tokenizer=FALLBACK_TOKENIZER,
+            ),  # fmt: skip
         ),
         Suite(
             "standard",

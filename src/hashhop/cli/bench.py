@@ -137,6 +137,14 @@ def _cli_model(args) -> ModelEntry:
     )
 
 
+def _default_models(args) -> tuple[ModelEntry, ...]:
+    """No --model: the built-in model and its dense twin (same weights), linear against quadratic cost."""
+    sparse = _cli_model(args)
+    options = {**sparse.options, "attention": "dense"}
+    dense = dataclasses.replace(sparse, options=options, name=f"{sparse.folder}-dense")
+    return (sparse, dense)
+
+
 def resolve(args) -> Sweep:
     """The grid and models of this run: a sweep file or a suite, with --model replacing the models."""
     if args.sweep:
@@ -145,7 +153,8 @@ def resolve(args) -> Sweep:
         suite = get_suite(args.suite or DEFAULT_SUITE)
         sweep = Sweep(suite.name, suite.tag, suite.grid, (), share_contexts=suite.share_contexts)
     if args.model or not sweep.models:
-        sweep = dataclasses.replace(sweep, models=(_cli_model(args),))  # keeps the file's min_coverage
+        models = (_cli_model(args),) if args.model or args.sweep else _default_models(args)
+        sweep = dataclasses.replace(sweep, models=models)  # keeps the file's min_coverage
     replace = {"max_cost": args.max_cost, "batch": args.batch or None, "batch_discount": args.batch_discount}
     replace = {k: v for k, v in replace.items() if v is not None}
     if replace:
@@ -195,7 +204,7 @@ def _manifest(out: str, sweep: Sweep, jobs: list[Job], executor: str) -> None:
     except OSError as exc:
         raise StoreError(f"cannot create {out!r}: {exc.strerror}; choose another -o") from exc
     runs = dict(old.get("runs", {}))
-    runs.update({j.entry.model: os.path.basename(j.run_dir) for j in jobs})
+    runs.update({j.entry.name or j.entry.model: os.path.basename(j.run_dir) for j in jobs})
     write_json_atomic(
         path,
         {

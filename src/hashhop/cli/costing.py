@@ -87,7 +87,10 @@ def dry_run(sweep: Sweep, tokenizer: str | None, file=None) -> int:
         note = f" (key variable {m.missing_key()} is not set)" if m.missing_key() else ""
         if m.max_cost is not None and est.cost_usd > m.max_cost:
             note += f"; over its max_cost ${m.max_cost:.4f}: the run would stop early"
-        print(f"{m.model}: {est.line()}{' at batch prices' if m.batch else ''}{note}", file=file)
+        print(
+            f"{m.model}{f' ({m.name})' if m.name else ''}: {est.line()}{' at batch prices' if m.batch else ''}{note}",
+            file=file,
+        )
         for line in forecast_lines(cells, g.samples, g.queries, m, sweep.share_contexts):
             print(line, file=file)
     if len(sweep.models) > 1:

@@ -35,7 +35,7 @@ class Cell:
     alphabet: str = "letters"
     format: str = "plain"
     filler: bool = True  # False: whole chains only (Magic's reference layout)
-    suite: str | None = None  # the bench grid's tag, e.g. quick@2
+    suite: str | None = None  # the bench grid's tag, e.g. quick@3
     task: str = "hashhop"  # or niah / niah-multikey (generator/niah.py); written only when not hashhop
     order: str = DEFAULT_ORDER  # link order within chains: shuffled (absent when written), forward, backward
 

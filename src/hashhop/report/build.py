@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hashhop.core.errors import OutputError
 from hashhop.core.files import write_atomic
-from hashhop.report import coverage, html, invariance, tables
+from hashhop.report import cost_curve, coverage, html, invariance, tables
 from hashhop.report.aggregate import KINDS
 from hashhop.report.chainview import diagrams_html
 from hashhop.report.collect import ReportOptions, collect
@@ -94,6 +94,15 @@ def _usage_figure(data, plots) -> str:
     )
 
 
+def _cost_curve(data) -> str:
+    return html.figure(
+        cost_curve.figure(data.length_cells, data.labels),
+        "Seconds per query against context length, both axes logarithmic: a slope of 1 is linear cost, 2 is "
+        "quadratic (dense attention). The exponent is fitted from "
+        f"{cost_curve.FIT_FROM:,} tokens up; with shared contexts the first query of a context pays for reading it.",
+    ) + html.table(cost_curve.cost_rows(data.length_cells, data.labels))
+
+
 def _anchors_figure(data, plots) -> str:
     return html.figure(
         plots.anchors_figure(data.cells, data.labels, data.anchors),
@@ -116,6 +125,8 @@ def _figure_sections(data, plots) -> list[tuple[str, str]]:
         ),
         ("Cost, tokens and latency", _usage_figure(data, plots)),
     ]
+    if cost_curve.has_curve(data.length_cells, data.labels):
+        out.append(("Time per query against context length", _cost_curve(data)))
     if data.anchors:
         out.append(("Published figures (not measured here)", _anchors_figure(data, plots)))
     return out
