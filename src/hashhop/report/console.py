@@ -1,5 +1,6 @@
 """The headline `hashhop bench` prints when it ends: effective length per model and hop count, the
-overall accuracy by each score (strict: the headline; exact; lenient) and the coverage."""
+overall accuracy by each score (strict: the headline; exact; lenient), the coverage, and how time
+per query grows with context length (the fitted exponent of report/cost_curve.py)."""
 
 from __future__ import annotations
 
@@ -32,4 +33,18 @@ def console_headline(data) -> str:
             f"{t.count('error')} errors, {t.count('over_length')} over length, {cut_off} cut off"
             + (f"; {t.legacy} scored before strict scoring, counted by exact)" if t.legacy else ")")
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _cost_lines(data))
+
+
+def _cost_lines(data) -> list[str]:
+    """Time per query against context length: the fitted exponent (1: linear, 2: quadratic) per model."""
+    from hashhop.report import cost_curve
+
+    out = []
+    for label in data.labels:
+        points = cost_curve.series_points(data.length_cells, label)
+        exponent = cost_curve.fitted(points)
+        if exponent is not None:
+            span = f"{points[0][0]:,}-{points[-1][0]:,} tokens"
+            out.append(f"{label}: seconds per query grow as length^{exponent:.2f} ({span} scored)")
+    return out
