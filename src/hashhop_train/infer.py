@@ -95,7 +95,7 @@ class Reader:
         cut, kept = self._reusable(text, reuse, shared)
         # The reader whose blocks this one's first `kept` segments are (views of), for batching.
         self.origin: Reader = reuse.origin if reuse is not None and kept else self
-        self.kept = kept if reuse is not None and kept else 0
+        self.kept = min(kept, reuse.kept) if reuse is not None and kept else 0
         self.id_blocks: list[np.ndarray] = reuse._head_ids(kept) if reuse is not None and kept else []
         self.key_blocks: list[torch.Tensor] = reuse._head_keys(kept) if reuse is not None and kept else []
         # (character offset, segment index) where each piece starts: counting a prefix starts there.
@@ -127,7 +127,7 @@ class Reader:
             return 0, 0
         if shared == len(text) == reuse.n_chars:
             return shared, reuse.n
-        cut = min(shared, len(text) - 1)  # text[cut] is shared too: a boundary there is one in both
+        cut = min(shared, len(text), reuse.n_chars) - 1  # text[cut] is shared too: a boundary there is one in both
         while cut > 0 and not boundary(text, cut):
             cut -= 1
         char, seg = max(m for m in reuse.marks if m[0] <= cut)  # count from the last mark before it
