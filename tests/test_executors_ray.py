@@ -19,7 +19,7 @@ from hashhop.evaluate.store import read_records, read_results, read_samples
 
 ray = pytest.importorskip("ray", reason="Ray is an install extra: pip install 'hashhop[ray]'")
 
-TIMING = ("time", "latency_s")
+TIMING = ("time", "latency_s", "peak_memory_bytes")  # measured, not computed
 SWEEP = """
 name = "r"
 [grid]

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from hashhop.backends.base import Request  # noqa: E402
-from hashhop.core.errors import OverLength  # noqa: E402
-from hashhop_train.backend import create  # noqa: E402
+from hashhop.backends.base import Request
+from hashhop.core.errors import OverLength
+from hashhop_train.backend import create
 
 PROMPT = "\n".join(f"k{i:04d}aaaa = v{i:04d}bbbb" for i in range(40)) + "\n\nStart at k0001aaaa and follow 1 link(s)."
 

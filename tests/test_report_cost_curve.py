@@ -13,6 +13,7 @@ class _Cell:
     tokens: int
     latency_s: float | None
     scored: int = 4
+    peak_memory_bytes: int | None = None
 
 
 def test_a_known_power_law_gives_its_exponent():
@@ -39,3 +40,14 @@ def test_rows_and_points_come_per_series_and_skip_unscored_lengths():
     rows = {r["series"]: r for r in cost_curve.cost_rows(cells, ["sparse", "dense"])}
     assert rows["sparse"]["time exponent"] == "1.00" and rows["dense"]["time exponent"] == "-"
     assert cost_curve.has_curve(cells, ["dense"]) is False and cost_curve.has_curve(cells, ["sparse"]) is True
+
+
+def test_memory_per_query_gets_its_own_points_and_exponent():
+    cells = [_Cell("sparse", t, 1e-6 * t, peak_memory_bytes=300 * t) for t in (16_000, 64_000, 256_000)]
+    cells += [_Cell("api", 16_000, 0.5), _Cell("api", 64_000, 0.6)]  # API models measure no memory
+    assert cost_curve.memory_points(cells, "sparse") == [(16_000, 4.8e6), (64_000, 19.2e6), (256_000, 76.8e6)]
+    rows = {r["series"]: r for r in cost_curve.cost_rows(cells, ["sparse", "api"])}
+    assert rows["sparse"]["memory exponent"] == "1.00" and rows["sparse"]["peak memory per query (MB)"].startswith(
+        "16,000: 4.8"
+    )
+    assert rows["api"]["memory exponent"] == "-" and rows["api"]["peak memory per query (MB)"] == "-"

@@ -20,6 +20,8 @@ layers = 1
 window = 3
 key_dim = 16
 max_seg_len = 16
+tail = 32
+reader_layers = 1
 [train]
 batch = 2
 queries = 2
@@ -64,14 +66,19 @@ def test_train_command_rejects_an_unknown_override(capsys, tmp_path):
 def test_ltm_backend_answers_by_copying_context_segments(tiny_checkpoint):
     from hashhop.backends import get_backend
     from hashhop_train.data import make_problem
+    from hashhop_train.dialects import Dialect
+    from hashhop_train.segments import segment_ids, segment_text
 
     backend = get_backend(f"ltm:{tiny_checkpoint}")
-    problem = make_problem(30, 3, 2, 3, cot=True, seed=9, index=0)
-    context, q = problem.prompt(), problem.queries[0]
-    req = Request("s", 0, (), "", 64, start=q.start, hops=2, cot=True, context=context)
-    text = asyncio.run(backend.generate(req)).text
-    parts = text.split(" = ")
-    assert len(parts) == 2 and all(p in context.split() for p in parts)  # a pointer: copied, never invented
+    problem = make_problem(30, 3, 2, 3, seed=9, index=0, hash_len=12)
+    q = problem.queries[0]
+    prompt = Dialect().prompt(problem.prompt(), q.start, q.hops, True)
+    req = Request("s", 0, ({"role": "user", "content": prompt},), "", 64)
+    completion = asyncio.run(backend.generate(req))
+    written = backend.answer_text(prompt)  # the same prompt again: what the (untrained) model decided
+    assert completion.text == written.text and completion.completion_tokens == len(written.hashes) >= 1
+    pieces = {segment_text(r) for r in segment_ids(prompt, backend.model.cfg.max_seg_len)}
+    assert set(written.hashes) <= pieces  # a pointer: copied (a segment of the prompt), never invented
 
 
 def test_ltm_backend_rejects_a_bad_checkpoint_path(tmp_path):

@@ -18,6 +18,8 @@ layers = 1
 window = 3
 key_dim = 16
 max_seg_len = 16
+tail = 32
+reader_layers = 1
 [train]
 batch = 2
 queries = 2

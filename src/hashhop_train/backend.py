@@ -13,6 +13,7 @@ Options: -M top_k=N, -M attention=dense|sparse, -M length_scale=false, -M thread
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 
@@ -22,6 +23,44 @@ from hashhop.core.errors import BackendError, HashhopError, OverLength, require
 DEFAULT_CACHE_BYTES = 2 << 30
 # Dense attention holds heads x n x n scores per mixer layer (float32): 16K segments are about 4 GB.
 DEFAULT_MAX_DENSE_SEGMENTS = 16384
+
+
+class PeakMemory:
+    """`with PeakMemory() as p: ...` -> p.added: how far the resident set rose above its level at the
+    start, sampled every 2 ms by a thread (Linux /proc; None elsewhere). Memory freed and reused
+    inside the block is counted once: this is the block's peak, what a machine must have free."""
+
+    _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def __init__(self, every_s: float = 0.002):
+        self.every_s, self.added = every_s, None
+        self._stop = threading.Event()
+
+    @classmethod
+    def rss(cls) -> int | None:
+        try:
+            with open("/proc/self/statm", "rb") as f:
+                return int(f.read().split()[1]) * cls._PAGE
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._peak = max(self._peak, self.rss() or 0)
+
+    def __enter__(self):
+        self._start = self.rss()
+        self._peak = self._start or 0
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        if self._start is not None:
+            self.added = max(0, max(self._peak, self.rss() or 0) - self._start)
+        return False
 
 
 def prompt_text(request: Request) -> str:
@@ -91,10 +130,16 @@ class LtmBackend(Backend):
                 f"{self.max_dense_segments} segments (-M max_dense_segments=N), or use the sparse model"
             )
 
+    def _measured(self, text: str):
+        """(Answer, peak memory the answer added): resident set sampled while it runs."""
+        with PeakMemory() as peak:
+            written = self.answer_text(text)
+        return written, peak.added
+
     async def generate(self, request: Request) -> Completion:
         t0 = time.perf_counter()
         # In a thread, so the runner's event loop (timeouts, progress) stays responsive.
-        written = await asyncio.to_thread(self.answer_text, prompt_text(request))
+        written, added = await asyncio.to_thread(self._measured, prompt_text(request))
         return Completion(
             text=written.text,
             prompt_tokens=None,
@@ -102,6 +147,7 @@ class LtmBackend(Backend):
             latency_s=time.perf_counter() - t0,
             finish_reason="stop",
             model=self.name,
+            peak_memory_bytes=added,
         )
 
     def count_tokens(self, text: str) -> int | None:

@@ -54,5 +54,8 @@ class ReaderCache:
         """Bytes held: each reader's ids, keys and prompt characters (blocks shared by readers count once per reader)."""
         return sum(r.nbytes for r in self._readers.values())
 
+    def __len__(self) -> int:
+        return len(self._readers)
+
     def clear(self) -> None:
         self._readers.clear()

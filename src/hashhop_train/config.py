@@ -89,6 +89,14 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self):
+        for stage in self.train.stages:
+            if stage.hops[1] > self.model.max_steps:
+                raise ConfigError(
+                    f"stage {stage.name!r} asks up to {stage.hops[1]} hops, over model.max_steps "
+                    f"({self.model.max_steps}): raise max_steps or lower the stage's hops"
+                )
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -94,7 +94,8 @@ def reader_row(dialect: Dialect, context: str, start: str, hops: int, cot: bool,
     return rows, pad, [where[-1], hops - 1, int(cot), int(dialect.closes_quote())]
 
 
-def sample_rows(problem: Problem, dialect: Dialect, skip: bool, rng: np.random.Generator, tail: int, max_len: int):
+def sample_rows(problem: Problem, dialect: Dialect, skip: bool, rng: np.random.Generator, tail: int, max_len: int,
+                max_steps: int = 16):  # fmt: skip
     """(ctx_ids, retrieval rows, reader rows) for one problem read in one dialect."""
     context = problem.prompt()
     queries = problem.queries
@@ -112,10 +113,12 @@ def sample_rows(problem: Problem, dialect: Dialect, skip: bool, rng: np.random.G
     retrieval = [(segment_ids(h, max_len)[0], hops, sk, tgt) for h, hops, sk, tgt in rows]
     readers = [reader_row(dialect, context, q.start, q.hops, not skip, tail, max_len) for q in queries[:2]]
     hashes = [h for q in queries for h in q.path]
-    for _ in range(READER_EXTRA):  # any step count 1..16, either mode: the reader alone
+    for _ in range(READER_EXTRA):  # any step count 1..max_steps, either mode: the reader alone
         h = hashes[int(rng.integers(len(hashes)))]
         readers.append(
-            reader_row(dialect, context, h, int(rng.integers(1, 17)), bool(rng.random() < 0.5), tail, max_len)
+            reader_row(
+                dialect, context, h, int(rng.integers(1, max_steps + 1)), bool(rng.random() < 0.5), tail, max_len
+            )
         )
     return segment_ids(text, max_len), retrieval, readers
 
@@ -152,10 +155,11 @@ def stage_batch(stage: Stage, progress: float, batch: int, queries: int, cfg, rn
         skip = stage.name == "skip" and rng.random() < stage.skip_fraction
         n_q = max(1, min(queries, lines // (2 * chain_hops)) // (1 if skip else asked))
         dialect, fmt = random_dialect(rng)
-        spec = {"alphabet": str(rng.choice(ALPHABETS)), "hash_len": int(rng.integers(8, 33)), "format": fmt,
+        # Hash lengths 8-32, and never one the model cannot read whole (a cut hash is refused at inference).
+        spec = {"alphabet": str(rng.choice(ALPHABETS)), "hash_len": int(rng.integers(8, min(33, cfg.max_seg_len))), "format": fmt,
                 "distractors": stage.distractors if rng.random() < 0.75 else 0}  # fmt: skip
         problem = make_problem(lines, chain_hops, asked, n_q, seed_base + seed, first_index + i, **spec)
-        samples.append(sample_rows(problem, dialect, skip, rng, cfg.tail, cfg.max_seg_len))
+        samples.append(sample_rows(problem, dialect, skip, rng, cfg.tail, cfg.max_seg_len, cfg.max_steps))
     return collate(samples, cfg.tail, cfg.max_seg_len)
 
 

@@ -13,7 +13,7 @@ import datetime
 import os
 import sys
 
-from hashhop.core.errors import HashhopError
+from hashhop.core.errors import HashhopError, OverLength
 
 
 def _dist(timeout_s: float) -> tuple[int, int]:
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         model = checkpoint.load(args.checkpoint)[0]
         with torch.no_grad():
             reader = ShardedReader(model, args.prompt, rank, world)
+            if reader.over_long:  # as the ltm backend: never print a cut copy of a longer hash
+                limit = model.cfg.max_seg_len - 1
+                raise OverLength(f"the prompt holds a segment (a hash) longer than the model's {limit} characters")
             written = answer(reader)
     except HashhopError as exc:
         print(f"error: {exc}", file=sys.stderr)

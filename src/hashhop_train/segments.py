@@ -48,6 +48,16 @@ def count_segments(text: str | bytes) -> int:
     return int(_cut(_bytes(text))[1].sum())
 
 
+def segment_pieces(text: str | bytes) -> list[str]:
+    """The text of every segment, in order: the model's tokens as a tokenize endpoint lists them."""
+    data = _bytes(text)
+    cls, starts = _cut(data)
+    nxt = np.concatenate([cls[1:], [SPACE]]).astype(np.uint8)
+    ends = np.flatnonzero((cls != SPACE) & (nxt != cls)) + 1  # a segment ends where its class does
+    raw = data.tobytes()
+    return [raw[s:e].decode("utf-8", errors="replace") for s, e in zip(np.flatnonzero(starts), ends, strict=True)]
+
+
 def segment_ids(text: str | bytes, max_len: int) -> np.ndarray:
     """(n_segments, max_len) int64 ids of the segments of `text`."""
     data = _bytes(text)

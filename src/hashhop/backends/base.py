@@ -49,6 +49,9 @@ class Completion:
     # None when the provider does not say.
     cached_tokens: int | None = None
     cache_write_tokens: int | None = None
+    # Memory this query added at its peak (resident set above what the process held before it), for
+    # in-process backends that measure it; None for API models.
+    peak_memory_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ SUBCOMMANDS = (
     "report",
     "bench",
     "train",
+    "serve",
     "export",
 )
 # Commands shipped as plugins (entry point group COMMAND_GROUP): name -> the extra that brings them.
-PLUGINS = {"train": "train"}
+PLUGINS = {"train": "train", "serve": "serve"}
 COMMAND_GROUP = "hashhop.commands"
 
 

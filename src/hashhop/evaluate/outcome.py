@@ -79,4 +79,5 @@ def _record(plan: Plan, query: Query, outcome: Outcome, model: str, verdict: Sco
         lenient=verdict.lenient,
         finish_reason=c.finish_reason,
         reasoning_tokens=c.reasoning_tokens,
+        peak_memory_bytes=c.peak_memory_bytes,
     )

@@ -52,6 +52,7 @@ class Record:
     lenient: bool | None = None
     finish_reason: str | None = None  # as the backend reported it: `length`/`max_tokens` is the budget
     reasoning_tokens: int | None = None  # of completion_tokens, those spent reasoning, where reported
+    peak_memory_bytes: int | None = None  # memory the query added at its peak (in-process models that measure it)
 
     @property
     def key(self) -> tuple[str, int]:

@@ -97,9 +97,10 @@ def _usage_figure(data, plots) -> str:
 def _cost_curve(data) -> str:
     return html.figure(
         cost_curve.figure(data.length_cells, data.labels),
-        "Seconds per query against context length, both axes logarithmic: a slope of 1 is linear cost, 2 is "
-        "quadratic (dense attention). The exponent is fitted from "
-        f"{cost_curve.FIT_FROM:,} tokens up; with shared contexts the first query of a context pays for reading it.",
+        "Seconds and peak memory per query against context length (memory where the model measures it: "
+        "in-process models), both axes logarithmic: a slope of 1 is linear cost, 2 is quadratic (dense "
+        f"attention). Exponents are fitted from {cost_curve.FIT_FROM:,} tokens up; with shared contexts the first "
+        "query of a context pays for reading it, and memory is the largest any query of a length added.",
     ) + html.table(cost_curve.cost_rows(data.length_cells, data.labels))
 
 
@@ -126,7 +127,7 @@ def _figure_sections(data, plots) -> list[tuple[str, str]]:
         ("Cost, tokens and latency", _usage_figure(data, plots)),
     ]
     if cost_curve.has_curve(data.length_cells, data.labels):
-        out.append(("Time per query against context length", _cost_curve(data)))
+        out.append(("Cost per query against context length", _cost_curve(data)))
     if data.anchors:
         out.append(("Published figures (not measured here)", _anchors_figure(data, plots)))
     return out

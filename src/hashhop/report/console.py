@@ -46,5 +46,7 @@ def _cost_lines(data) -> list[str]:
         exponent = cost_curve.fitted(points)
         if exponent is not None:
             span = f"{points[0][0]:,}-{points[-1][0]:,} tokens"
-            out.append(f"{label}: seconds per query grow as length^{exponent:.2f} ({span} scored)")
+            memory = cost_curve.fitted(cost_curve.memory_points(data.length_cells, label))
+            grows = "" if memory is None else f", peak memory as length^{memory:.2f}"
+            out.append(f"{label}: seconds per query grow as length^{exponent:.2f}{grows} ({span} scored)")
     return out

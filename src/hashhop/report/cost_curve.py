@@ -1,11 +1,13 @@
-"""The cost section: seconds per query against context length, log-log, with the fitted exponent.
+"""The cost section: seconds and peak memory per query against context length, log-log, with the
+fitted exponents.
 
 A model whose time per query grows like length^1 reads the context in linear time; dense attention
 grows like length^2. The exponent is the least-squares slope of log(mean seconds per query) against
 log(context tokens), over the lengths from FIT_FROM tokens up (short contexts are dominated by fixed
 costs), or over every length when fewer than two reach it. Seconds per query are the records'
 latencies: with shared contexts, the first query of a context pays for reading it, so the mean
-is (reading + answering) / queries.
+is (reading + answering) / queries. Memory is the largest `peak_memory_bytes` of a length's queries
+(what the query that read the context added), where the backend measures it (in-process models).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def series_points(length_cells, label: str) -> list[tuple[int, float]]:
     return sorted((c.tokens, c.latency_s) for c in cells)
 
 
+def memory_points(length_cells, label: str) -> list[tuple[int, float]]:
+    """(tokens, largest memory a query added, in bytes) of one series, by length, where measured."""
+    cells = [c for c in length_cells if c.series == label and c.peak_memory_bytes and c.scored]
+    return sorted((c.tokens, float(c.peak_memory_bytes)) for c in cells)
+
+
 def fitted(points: list[tuple[int, float]]) -> float | None:
     """The exponent over the lengths from FIT_FROM up, or every length when fewer than two reach it."""
     long = [p for p in points if p[0] >= FIT_FROM]
@@ -39,14 +47,16 @@ def fitted(points: list[tuple[int, float]]) -> float | None:
 def cost_rows(length_cells, labels) -> list[dict]:
     rows = []
     for label in labels:
-        points = series_points(length_cells, label)
-        exponent = fitted(points)
+        points, memory = series_points(length_cells, label), memory_points(length_cells, label)
+        exponent, mem_exponent = fitted(points), fitted(memory)
         rows.append(
             {
                 "series": label,
                 "lengths": len(points),
                 "seconds per query": ", ".join(f"{t:,}: {s:.3g}" for t, s in points),
                 "time exponent": "-" if exponent is None else f"{exponent:.2f}",
+                "peak memory per query (MB)": ", ".join(f"{t:,}: {m / 1e6:.3g}" for t, m in memory) or "-",
+                "memory exponent": "-" if mem_exponent is None else f"{mem_exponent:.2f}",
             }
         )
     return rows
@@ -57,24 +67,28 @@ def has_curve(length_cells, labels) -> bool:
 
 
 def figure(length_cells, labels) -> bytes:
-    """Log-log seconds per query against context length, one line per series, the exponent in the legend."""
-    from hashhop.report.plots import OKABE_ITO, _mpl
+    """Two log-log panels against context length, one line per series, the exponent in the legend:
+    seconds per query, and peak memory per query where measured."""
+    from hashhop.report.plots import OKABE_ITO, _mpl, _png
 
     plt, _ = _mpl()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for i, label in enumerate(labels):
-        points = series_points(length_cells, label)
-        if len(points) < 2:
-            continue
-        exponent = fitted(points)
-        name = label if exponent is None else f"{label} (time ∝ length^{exponent:.2f})"
-        ax.loglog([p[0] for p in points], [p[1] for p in points], marker="o", ms=4,
-                  color=OKABE_ITO[i % len(OKABE_ITO)], label=name)  # fmt: skip
-    ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("seconds per query")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    with_memory = any(len(memory_points(length_cells, label)) >= 2 for label in labels)
+    fig, axes = plt.subplots(1, 2 if with_memory else 1, figsize=(11 if with_memory else 6, 3.6), squeeze=False)
+    panels = [(series_points, "seconds per query", "time", 1.0)]
+    if with_memory:
+        panels.append((memory_points, "peak memory per query (MB)", "memory", 1e-6))
+    for ax, (points_of, ylabel, what, unit) in zip(axes[0], panels):
+        for i, label in enumerate(labels):
+            points = points_of(length_cells, label)
+            if len(points) < 2:
+                continue
+            exponent = fitted(points)
+            name = label if exponent is None else f"{label} ({what} ∝ length^{exponent:.2f})"
+            ax.loglog([p[0] for p in points], [p[1] * unit for p in points], marker="o", ms=4,
+                      color=OKABE_ITO[i % len(OKABE_ITO)], label=name)  # fmt: skip
+        ax.set_xlabel("context length (tokens)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
     fig.tight_layout()
-    from hashhop.report.plots import _png
-
     return _png(fig)
