@@ -65,9 +65,17 @@ def metrics(records: list[Record], samples: Mapping[str, Mapping] | None = None)
                 "coverage": coverage(group),
                 "noise_floor": cell_noise_floor(group, samples or {}),
             }
-            for group in cells.values()
+            for _, group in sorted(cells.items(), key=_cell_order)
         ],
     }
+
+
+def _cell_order(item: tuple[str, list[dict]]) -> tuple:
+    """Cells by length, hops and mode, then their written form: the same order whatever order the
+    records finished in (concurrent queries finish in any order)."""
+    key, rows = item
+    cell = rows[0]["cell"] or {}
+    return (int(cell.get("tokens") or 0), int(cell.get("hops") or 0), bool(cell.get("cot")), key)
 
 
 def prefix_cache(records: list[Record]) -> dict:

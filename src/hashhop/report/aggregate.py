@@ -151,7 +151,7 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
     counts = dict.fromkeys(KINDS, 0)
     scored = legacy = 0
     hits = dict.fromkeys(("strict", "correct", "lenient"), 0)
-    credit, usage, latencies, cost, memory = _Sums(), {f: _Sums() for f in USAGE}, [], 0.0, 0
+    credit, usage, latencies, cost = _Sums(), {f: _Sums() for f in USAGE}, [], 0.0
     for r in rows:
         kind = r.get("kind")
         if kind in counts:
@@ -165,7 +165,6 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
         for f in USAGE:
             usage[f].add(r.get(f))
         latencies += [r["latency_s"]] if r.get("latency_s") is not None else []
-        memory = max(memory, r.get("peak_memory_bytes") or 0)
         cost += r.get("cost_usd") or 0.0
     return Cell(
         series=label,
@@ -184,7 +183,7 @@ def _cell(label: str, key: tuple, rows: list[dict]) -> Cell:
         strict=hits["strict"],
         lenient=hits["lenient"],
         legacy=legacy,
-        peak_memory_bytes=memory or None,
+        peak_memory_bytes=max((r.get("peak_memory_bytes") or 0 for r in rows), default=0) or None,
     )
 
 
