@@ -238,3 +238,14 @@ options = { threads = 1 }
     assert main(["bench", "--sweep", sweep_file(tmp_path, text), "--no-figures", "-o", str(out)]) == 0
     for name in ("dense", "sparse"):
         assert len(read_records(str(out / name))) == 4
+
+
+def test_the_main_job_runs_the_built_in_model_and_its_dense_twin_which_refuses_long_prompts():
+    from hashhop.cli import build_parser
+    from hashhop.cli.bench import DENSE_TWIN_SEGMENTS, resolve
+
+    sweep = resolve(build_parser().parse_args(["bench", "-o", "runs/quick"]))
+    sparse, dense = sweep.models
+    assert sweep.tag == "quick@3" and sparse.model == dense.model == "ltm:builtin"
+    assert dense.options["attention"] == "dense" and dense.options["max_dense_segments"] == DENSE_TWIN_SEGMENTS
+    assert "attention" not in sparse.options and dense.folder != sparse.folder

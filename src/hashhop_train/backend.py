@@ -102,11 +102,17 @@ class LtmBackend(Backend):
         self._lock = threading.Lock()  # one forward at a time: memory stays that of one context
 
     def answer_text(self, text: str):
-        """The model's Answer to one prompt text (the serve command calls this too)."""
+        """The model's Answer to one prompt text."""
+        return self.answer_measured(text)[0]
+
+    def answer_measured(self, text: str):
+        """(Answer, memory the answer added at its peak, seconds it took): measured inside the lock, so
+        a query waiting for another one is charged with neither that one's memory nor its time."""
         from .infer import answer
 
         self._check_dense_fits(text)
-        with self._lock:
+        with self._lock, PeakMemory() as peak:
+            t0 = time.perf_counter()
             reader = self.readers.get(text)
             if reader.over_long:
                 limit = self.model.cfg.max_seg_len - 1
@@ -114,7 +120,9 @@ class LtmBackend(Backend):
                     f"the prompt holds a segment (a hash) longer than the model's {limit} characters: "
                     f"it would copy a cut hash; use hashes of at most {limit} characters"
                 )
-            return answer(reader)
+            written = answer(reader)
+            seconds = time.perf_counter() - t0
+        return written, peak.added, seconds  # added: set when the block closed
 
     def _check_dense_fits(self, text: str) -> None:
         """The dense twin is quadratic: refuse (over_length, with the reason) what would not fit."""
@@ -130,21 +138,15 @@ class LtmBackend(Backend):
                 f"{self.max_dense_segments} segments (-M max_dense_segments=N), or use the sparse model"
             )
 
-    def _measured(self, text: str):
-        """(Answer, peak memory the answer added): resident set sampled while it runs."""
-        with PeakMemory() as peak:
-            written = self.answer_text(text)
-        return written, peak.added
-
     async def generate(self, request: Request) -> Completion:
-        t0 = time.perf_counter()
-        # In a thread, so the runner's event loop (timeouts, progress) stays responsive.
-        written, added = await asyncio.to_thread(self._measured, prompt_text(request))
+        # In a thread, so the runner's event loop (timeouts, progress) stays responsive. The latency is
+        # the model's own time: concurrent queries wait for the model's lock, which is not its cost.
+        written, added, seconds = await asyncio.to_thread(self.answer_measured, prompt_text(request))
         return Completion(
             text=written.text,
             prompt_tokens=None,
             completion_tokens=len(written.hashes),
-            latency_s=time.perf_counter() - t0,
+            latency_s=seconds,
             finish_reason="stop",
             model=self.name,
             peak_memory_bytes=added,

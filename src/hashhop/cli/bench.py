@@ -137,10 +137,16 @@ def _cli_model(args) -> ModelEntry:
     )
 
 
+DENSE_TWIN_SEGMENTS = 4096
+
+
 def _default_models(args) -> tuple[ModelEntry, ...]:
-    """No --model: the built-in model and its dense twin (same weights), linear against quadratic cost."""
+    """No --model: the built-in model and its dense twin (same weights), linear against quadratic cost.
+    The twin reads up to DENSE_TWIN_SEGMENTS segments (16K tokens): past that, every query re-reads its
+    context quadratically (18 s a query at 64K on 2 cores) and the two-minute budget would be gone; it
+    records those prompts as over_length, with the reason."""
     sparse = _cli_model(args)
-    options = {**sparse.options, "attention": "dense"}
+    options = {**sparse.options, "attention": "dense", "max_dense_segments": DENSE_TWIN_SEGMENTS}
     dense = dataclasses.replace(sparse, options=options, name=f"{sparse.folder}-dense")
     return (sparse, dense)
 
