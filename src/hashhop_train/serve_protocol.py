@@ -120,7 +120,7 @@ def _content(message: dict, i: int) -> str:
 
 
 def _generation(body: dict, request: Request) -> Generation:
-    if body.get("n", 1) != 1:
+    if body.get("n") not in (None, 1):
         raise ApiError(
             400, "'n' must be 1: the model answers greedily, so every choice would be the same", "invalid_n", "n"
         )
