@@ -15,6 +15,8 @@ import orjson
 
 from hashhop.backends.base import Request
 
+_DRAIN_FACTOR = 4  # bodies up to 4x the limit are read to the end before the 413
+
 
 class ApiError(Exception):
     """An error the client caused (4xx) or the server met (5xx), sent as OpenAI's error object."""
@@ -46,11 +48,13 @@ async def read_json(chunks, content_length: str | None, limit: int) -> dict:
         if not content_length.isdigit():
             raise ApiError(400, f"Content-Length {content_length!r} is not a number of bytes", "invalid_body")
         if int(content_length) > limit:
+            await _drain(chunks, int(content_length), limit)
             raise ApiError(413, _too_big(int(content_length), limit), "body_too_large")
     body = bytearray()
     async for chunk in chunks:
         body += chunk
         if len(body) > limit:
+            await _drain(chunks, len(body), limit)
             raise ApiError(413, _too_big(len(body), limit), "body_too_large")
     try:
         text = bytes(body).decode("utf-8")
@@ -67,6 +71,14 @@ async def read_json(chunks, content_length: str | None, limit: int) -> dict:
             400, f"the request body is a JSON {type(obj).__name__}: send a JSON object", "invalid_json"
         ) from None
     return obj
+
+
+async def _drain(chunks, size: int, limit: int) -> None:
+    """Read (and drop) the rest of a body a little over the limit, so the client, still sending, gets
+    the 413 instead of a reset connection; a body far over it is cut off unread."""
+    if size <= _DRAIN_FACTOR * limit:
+        async for _ in chunks:
+            pass
 
 
 def _too_big(size: int, limit: int) -> str:
