@@ -181,7 +181,7 @@ def test_ctrl_c_marks_the_run_partial_and_the_same_command_finishes_it(tmp_path)
         "--model",
         "oracle",
         "-M",
-        "delay=0.1",
+        "delay=0.5",  # 13 queries left take 6.5 s: the interrupt lands mid-run even on a loaded machine
         "--concurrency",
         "1",
         "--sweep",
