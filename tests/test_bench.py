@@ -38,9 +38,19 @@ def stable(run_dir):
     return {r.key: {k: v for k, v in r.to_dict().items() if k not in TIMING} for r in read_records(str(run_dir))}
 
 
+def _default_sigint():
+    # A shell without job control starts background jobs with SIGINT ignored, and a child inherits
+    # that: give the command the Ctrl-C a user's terminal would, whatever launched the tests.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def bench_proc(*args):
     return subprocess.Popen(
-        [sys.executable, "-m", "hashhop", "bench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "hashhop", "bench", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
 
 
