@@ -190,3 +190,14 @@ def test_the_read_entry_point_alone_prints_the_answer(problem, capsys, cot):
     sample, paths = problem
     assert main(["--prompt", str(paths[cot])]) == 0
     assert capsys.readouterr().out.strip() == _expected(sample, cot)
+
+
+def test_the_read_entry_point_refuses_a_hash_longer_than_the_model_reads(tmp_path, capsys):
+    from hashhop_train.read import main
+
+    long_hash = "q" * 40
+    path = tmp_path / "long.txt"
+    path.write_text(f"{long_hash} = {'r' * 40}\n\nStarting from {long_hash}, follow the chain 1 hop.")
+    assert main(["--prompt", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "longer than the model's 32 characters" in captured.err

@@ -108,18 +108,13 @@ class LtmBackend(Backend):
     def answer_measured(self, text: str):
         """(Answer, memory the answer added at its peak, seconds it took): measured inside the lock, so
         a query waiting for another one is charged with neither that one's memory nor its time."""
-        from .infer import answer
+        from .infer import answer, refuse_over_long
 
         self._check_dense_fits(text)
         with self._lock, PeakMemory() as peak:
             t0 = time.perf_counter()
             reader = self.readers.get(text)
-            if reader.over_long:
-                limit = self.model.cfg.max_seg_len - 1
-                raise OverLength(
-                    f"the prompt holds a segment (a hash) longer than the model's {limit} characters: "
-                    f"it would copy a cut hash; use hashes of at most {limit} characters"
-                )
+            refuse_over_long(reader)
             written = answer(reader)
             seconds = time.perf_counter() - t0
         return written, peak.added, seconds  # added: set when the block closed

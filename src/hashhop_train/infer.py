@@ -223,6 +223,19 @@ def _between(blocks: list, lo: int, hi: int) -> list:
     return out
 
 
+def refuse_over_long(reader) -> None:
+    """Raise OverLength when a segment of the prompt may have been cut: its copy would be a silent
+    prefix of a longer hash (every reader: this one, ShardedReader)."""
+    if reader.over_long:
+        from hashhop.core.errors import OverLength
+
+        limit = reader.cfg.max_seg_len - 1
+        raise OverLength(
+            f"the prompt holds a segment (a hash) longer than the model's {limit} characters: "
+            f"it would copy a cut hash; use hashes of at most {limit} characters"
+        )
+
+
 @dataclass(frozen=True)
 class Answer:
     text: str  # the completion the model writes

@@ -13,7 +13,7 @@ import datetime
 import os
 import sys
 
-from hashhop.core.errors import HashhopError, OverLength
+from hashhop.core.errors import HashhopError
 
 
 def _dist(timeout_s: float) -> tuple[int, int]:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from . import checkpoint
-    from .infer import answer
+    from .infer import answer, refuse_over_long
     from .sharded import ShardedReader
 
     rank, world = _dist(args.timeout)
@@ -46,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         model = checkpoint.load(args.checkpoint)[0]
         with torch.no_grad():
             reader = ShardedReader(model, args.prompt, rank, world)
-            if reader.over_long:  # as the ltm backend: never print a cut copy of a longer hash
-                limit = model.cfg.max_seg_len - 1
-                raise OverLength(f"the prompt holds a segment (a hash) longer than the model's {limit} characters")
+            refuse_over_long(reader)  # as the ltm backend: never print a cut copy of a longer hash
             written = answer(reader)
     except HashhopError as exc:
         print(f"error: {exc}", file=sys.stderr)
