@@ -13,7 +13,7 @@ from hashhop_train.config import ConfigError, ModelConfig, RunConfig, Stage, Tra
 from hashhop_train.data import eval_batch, make_problem, sample_rows, stage_batch  # noqa: E402
 from hashhop_train.dialects import LINE_FORMS, Dialect  # noqa: E402
 from hashhop_train.infer import Reader  # noqa: E402
-from hashhop_train.model import HopModel  # noqa: E402
+from hashhop_train.model import HopModel, _char_bags  # noqa: E402
 from hashhop_train.segments import segment_ids, segment_text  # noqa: E402
 
 # Training draws hash lengths 8..min(32, max_seg_len - 1): with 16, hashes of 8 to 15 characters.
@@ -149,3 +149,14 @@ def test_decoys_never_grow_a_training_context_past_its_line_budget():
         assert problem.n_lines <= 160
         assert all(segment_text(ctx[r[3]]) == q.answer for r, q in zip(rows, problem.queries, strict=True))
     assert make_problem(160, 2, 1, 10, seed=5, index=0, distractors=2).n_decoys == 20
+
+
+def test_the_readers_key_kernel_equals_the_training_keys():
+    model = checkpoint.load("builtin")[0]
+    text = "".join(f"{i:08x}abcd = {i + 1:08x}abcd\n" for i in range(300)) + "Start at 00000001abcd, 2 link(s)."
+    ids = torch.from_numpy(segment_ids(text, model.cfg.max_seg_len))
+    with torch.no_grad():
+        exact = model.keys(model.embed(ids)[None], model.content(ids)[None])[0]
+        fast = model.segment_keys(ids)
+        assert torch.equal(_char_bags(model.char_embed, ids), model.embed(ids))  # the same sums, pads skipped
+    assert fast.shape == exact.shape and torch.allclose(fast, exact, atol=1e-5, rtol=1e-4)

@@ -56,15 +56,18 @@ class PrefixGroup:
 
 @torch.no_grad()
 def answer_all(readers) -> list[Answer]:
-    """Every reader's Answer; readers asking the same step count and mode retrieve together."""
-    tails = [r.tail() for r in readers]
+    """Every reader's Answer; every step scans the shared keys once for all readers still going."""
+    return answer_views(
+        readers[0].model, [r.tail() for r in readers], lambda which: PrefixGroup([readers[j] for j in which])
+    )
+
+
+@torch.no_grad()
+def answer_views(model, tails: list, view_of) -> list[Answer]:
+    """The Answer of each prompt from its question reader's `tails` (tail ids, pad flags);
+    `view_of(indices)` is the retrieval view of those prompts (PrefixGroup, questions.Asked)."""
     tail_ids, tail_pad = torch.stack([t[0] for t in tails]), torch.stack([t[1] for t in tails])
-    model = readers[0].model
     readings = decide(model.read_question(tail_ids, tail_pad))
-    out: list[Answer | None] = [None] * len(readers)
-    for steps, cot in sorted({(rd.steps, rd.cot) for rd in readings}):
-        which = [j for j, rd in enumerate(readings) if (rd.steps, rd.cot) == (steps, cot)]
-        starts = np.stack([tail_ids[j, readings[j].start].numpy() for j in which])  # (m, L)
-        for j, hashes in zip(which, follow(PrefixGroup([readers[j] for j in which]), starts, steps, cot), strict=True):
-            out[j] = Answer(render_answer(hashes, readings[j]), tuple(hashes), readings[j])
-    return [a for a in out if a is not None]
+    starts = np.stack([tail_ids[j, rd.start].numpy() for j, rd in enumerate(readings)])  # (m, L)
+    written = follow(view_of, starts, [rd.steps for rd in readings], [rd.cot for rd in readings])
+    return [Answer(render_answer(h, rd), tuple(h), rd) for h, rd in zip(written, readings, strict=True)]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .keystore import key_nbytes, store_keys
+from .keystore import scores as key_scores
 from .question import Reading, decide, tail_rows
 from .segments import boundary, count_segments, segment_ids, segment_text
 
@@ -65,7 +67,7 @@ def scan_top_k(blocks: list[torch.Tensor], q: torch.Tensor, k: int, factor) -> t
     base = 0
     for keys in blocks:
         for s in range(0, len(keys), SCAN_CHUNK):
-            scores = (q @ keys[s : s + SCAN_CHUNK].float().T) * factor
+            scores = key_scores(q, keys[s : s + SCAN_CHUNK]) * factor
             top = scores.topk(min(k, scores.shape[1]), dim=1)
             # merged as merge_top_k does (ties by lower position), so blocks cut anywhere agree
             best_s, best_i = merge_top_k(
@@ -88,10 +90,13 @@ class Reader:
 
     Blocks are shared, not copied, with the reader whose prefix this one reuses (views of them)."""
 
-    def __init__(self, model, text: str, length_scale: bool = True, reuse: Reader | None = None, shared: int = 0):
+    def __init__(
+        self, model, text: str, length_scale: bool = True, reuse: Reader | None = None, shared: int = 0, key_bits=16
+    ):
         """Read `text`; `reuse` is a reader of another text whose first `shared` characters equal
-        this one's (the cache finds it): the segments wholly inside them are not computed again."""
-        self.model, self.cfg, self.n_chars = model, model.cfg, len(text)
+        this one's (the cache finds it): the segments wholly inside them are not computed again.
+        `key_bits` 16, 8 or 4: how the keys are stored (keystore.py)."""
+        self.model, self.cfg, self.n_chars, self.key_bits = model, model.cfg, len(text), key_bits
         cut, kept = self._reusable(text, reuse, shared)
         # The reader whose blocks this one's first `kept` segments are (views of), for batching.
         self.origin: Reader = reuse.origin if reuse is not None and kept else self
@@ -125,6 +130,8 @@ class Reader:
         segment and the few before it only)."""
         if reuse is None or self.model.dense or reuse.model is not self.model or shared <= 0:
             return 0, 0
+        if reuse.key_bits != self.key_bits:  # its keys are stored another way
+            return 0, 0
         if shared == len(text) == reuse.n_chars:
             return shared, reuse.n
         cut = min(shared, len(text), reuse.n_chars) - 1  # text[cut] is shared too: a boundary there is one in both
@@ -150,9 +157,10 @@ class Reader:
             self.key_blocks.append(self._keys_of(rows, s, e))
 
     def _keys_of(self, rows: np.ndarray, s: int, e: int) -> torch.Tensor:
-        """(e - s, key_dim) float16 keys of rows[s:e], read with the window before s."""
+        """(e - s, key_dim) stored keys of rows[s:e], read with the window before s."""
         lo = max(0, s - (self.cfg.layers + 1) * (self.cfg.window - 1))
-        return self.model.keys(*self._embed_rows(rows[lo:e], both=True))[0][s - lo :].to(torch.float16)
+        keys = self.model.segment_keys(torch.from_numpy(rows[lo:e].astype(np.int64)))  # (e - lo, key_dim)
+        return store_keys(keys[s - lo :], self.key_bits)
 
     def rows_between(self, lo: int, hi: int) -> np.ndarray:
         """(hi - lo, L) ids of segments [lo, hi) across blocks."""
@@ -174,17 +182,14 @@ class Reader:
         could be a silent prefix. Segments up to max_seg_len - 1 characters are read whole."""
         return any(bool((b[:, -1] != 0).any()) for b in self.id_blocks)
 
-    def _embed_rows(self, rows: np.ndarray, both: bool = False):
-        """Content embeddings of segment rows; with both, (segment, content) embeddings batched for keys()."""
-        ids = torch.from_numpy(rows.astype(np.int64))
-        if both:
-            return self.model.embed(ids)[None], self.model.content(ids)[None]
-        return self.model.content(ids)
+    def _embed_rows(self, rows: np.ndarray):
+        """Content embeddings of segment rows (what a read is made of)."""
+        return self.model.content(torch.from_numpy(rows.astype(np.int64)))
 
     @property
     def nbytes(self) -> int:
         """What this reader holds in memory: ids, keys and the prompt text (for the cache bound)."""
-        keys = sum(b.numel() * b.element_size() for b in self.key_blocks)
+        keys = sum(key_nbytes(b) for b in self.key_blocks)
         return sum(b.nbytes for b in self.id_blocks) + keys + self.n_chars
 
     def tail(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,7 +206,7 @@ class Reader:
         """One retrieval step: (pointed position, read vector) per query."""
         if self.model.dense:  # full softmax over every key
             factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
-            p = ((q @ self.key_blocks[0].float().T) * factor).softmax(-1)
+            p = (key_scores(q, self.key_blocks[0]) * factor).softmax(-1)
             read = p @ self._embed_rows(self.id_blocks[0])
             return p.argmax(-1), read
         scores, idx = self.top_k(q, self.cfg.top_k)
@@ -249,29 +254,37 @@ def answer(reader) -> Answer:
     tail_ids, tail_pad = reader.tail()
     reading = decide(reader.model.read_question(tail_ids[None], tail_pad[None]))[0]
     start_row = tail_ids[reading.start].numpy()[None]  # (1, L): the segment the reader pointed at
-    hashes = follow(reader, start_row, reading.steps, reading.cot)[0]
+    hashes = follow(lambda _: reader, start_row, [reading.steps], [reading.cot])[0]
     return Answer(render_answer(hashes, reading), tuple(hashes), reading)
 
 
-def follow(reader, start_rows: np.ndarray, steps: int, cot: bool) -> list[list[str]]:
-    """The retrieval loop of every reader (this one, and ShardedReader) from (m, L) start segments:
-    chain of thought writes each pointed segment and reads it back as the next query; skip steps
-    feed each step's soft read back in and write only the last."""
-    if reader.n == 0:
-        return [[] for _ in start_rows]
-    model = reader.model
-    q = model.query(model.content(torch.from_numpy(start_rows.astype(np.int64))))
-    written: list[list[str]] = [[] for _ in start_rows]
-    for t in range(steps):
-        pos, read = reader._step(q)
-        if cot or t == steps - 1:
-            for i, text in enumerate(reader.texts_at(pos.tolist())):
-                written[i].append(text)
-        if cot:  # the model reads back the characters it just wrote
-            out_ids = np.stack([segment_ids(w[-1], reader.cfg.max_seg_len)[0] for w in written])
-            q = model.query(model.content(torch.from_numpy(out_ids)))
-        else:  # skip steps: the read itself is the next query, nothing is written
-            q = model.query(read)
+def follow(view_of, start_rows: np.ndarray, steps: list[int], cots: list[bool]) -> list[list[str]]:
+    """The retrieval loop of every reader from (m, L) start segments, query j taking steps[j] steps
+    in mode cots[j]: chain of thought writes each pointed segment and reads it back as the next
+    query; skip steps feed each step's soft read back in and write only the last. All queries go
+    in lockstep, so step t scans the keys once for every query still going. `view_of(indices)` is
+    the retrieval view (`_step`, `texts_at`) of those queries' prompts."""
+    m = len(start_rows)
+    model = view_of(list(range(m))).model
+    if view_of(list(range(m))).n == 0:
+        return [[] for _ in range(m)]
+    q = model.query(model.content(torch.from_numpy(start_rows.astype(np.int64))))  # (m, key_dim)
+    written: list[list[str]] = [[] for _ in range(m)]
+    for t in range(max(steps, default=0)):
+        active = [j for j in range(m) if steps[j] > t]
+        pos, read = view_of(active)._step(q[active])  # (a,), (a, d)
+        writes = [i for i, j in enumerate(active) if cots[j] or t == steps[j] - 1]
+        texts = view_of([active[i] for i in writes]).texts_at(pos[writes].tolist()) if writes else []
+        for i, text in zip(writes, texts, strict=True):
+            written[active[i]].append(text)
+        q = q.clone()
+        for i, j in enumerate(active):
+            if cots[j]:  # the model reads back the characters it just wrote
+                q[j] = model.query(model.content(torch.from_numpy(segment_ids(written[j][-1], model.cfg.max_seg_len))))[
+                    0
+                ]
+            else:  # skip steps: the read itself is the next query, nothing is written
+                q[j] = model.query(read[i : i + 1])[0]
     return written
 
 

@@ -45,10 +45,10 @@ class MixerBlock(nn.Module):
         self.rel_bias = nn.Parameter(bias)
         self.far_bias = nn.Parameter(torch.full((cfg.heads,), -4.0))  # dense mode only
 
-    def forward(self, x: torch.Tensor, dense: bool) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, dense: bool, fast: bool = False) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        mixed = self._dense(q, k, v) if dense else self._local(q, k, v)
+        mixed = self._dense(q, k, v) if dense else self._shifted(q, k, v) if fast else self._local(q, k, v)
         x = x + self.out(mixed.transpose(1, 2).reshape(b, n, d))
         return x + self.mlp(self.norm2(x))
 
@@ -62,6 +62,20 @@ class MixerBlock(nn.Module):
         before_start = torch.arange(n, device=q.device)[:, None] < torch.arange(w, device=q.device)[None, :]
         scores = (scores + self.rel_bias[None, :, None, :]).masked_fill(before_start, float("-inf"))
         return torch.einsum("bhnw,bhnwd->bhnd", scores.softmax(-1), vs)
+
+    def _shifted(self, q, k, v):
+        """_local as W shifted products (no (n, W, d) copies): the readers' kernel, about 40% faster;
+        equal to _local up to float rounding. Training keeps _local, so retraining stays bit-exact."""
+        w, n, q = self.window, q.shape[2], q.contiguous()  # q is a view of the qkv projection: copy once
+        kp, vp = (F.pad(t, (0, 0, w - 1, 0)) for t in (k, v))
+        shift = [slice(w - 1 - o, w - 1 - o + n) for o in range(w)]
+        scores = torch.stack([torch.linalg.vecdot(q, kp[:, :, sh]) for sh in shift], -1) / math.sqrt(q.shape[-1])
+        before_start = torch.arange(n, device=q.device)[:, None] < torch.arange(w, device=q.device)[None, :]
+        p = (scores + self.rel_bias[None, :, None, :]).masked_fill(before_start, float("-inf")).softmax(-1)
+        out = p[..., 0, None] * vp[:, :, shift[0]]
+        for o in range(1, w):
+            out = out + p[..., o, None] * vp[:, :, shift[o]]
+        return out  # (b, h, n, d / h); scores above are (b, h, n, w)
 
     def _dense(self, q, k, v):
         n = q.shape[2]
@@ -116,11 +130,11 @@ class HopModel(nn.Module):
         out = F.embedding_bag(flat, self.content_embed, mode="sum", padding_idx=0)
         return out.view(*ids.shape[:-1], -1)
 
-    def keys(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def keys(self, x: torch.Tensor, c: torch.Tensor, fast: bool = False) -> torch.Tensor:
         """Segment embeddings x (B, n, dim) and contents c -> retrieval keys (B, n, key_dim)."""
         h = x
         for block in self.blocks:
-            h = block(h, self.dense)
+            h = block(h, self.dense, fast)
         if self.cfg.keys != "content":
             return self.to_k(self.norm_k(h))
         w, n = self.cfg.window, x.shape[1]
@@ -131,6 +145,15 @@ class HopModel(nn.Module):
         cp = F.pad(c, (0, 0, w - 1, 0))
         shifted = torch.stack([cp[:, w - 1 - o : w - 1 - o + n] for o in range(w)], dim=2)  # (B, n, w, k)
         return torch.einsum("bnw,bnwk->bnk", a[..., :w], shifted)
+
+    @torch.no_grad()
+    def segment_keys(self, ids: torch.Tensor) -> torch.Tensor:
+        """(n, L) segment ids -> (n, key_dim) keys: what every reader stores. keys(embed, content)
+        computed for inference: embedding bags over the characters only (the same sums, without
+        the pads) and the window attention as shifted products (equal up to float rounding)."""
+        x = _char_bags(self.char_embed, ids)  # (n, dim)
+        c = _char_bags(self.content_embed, ids) if self.cfg.keys == "content" else x  # (n, key_dim)
+        return self.keys(x[None], c[None], fast=True)[0]
 
     def query(self, v: torch.Tensor) -> torch.Tensor:
         return self.to_q(v) if self.cfg.keys == "content" else self.to_q(self.norm_q(v))
@@ -164,6 +187,15 @@ class HopModel(nn.Module):
                 read = torch.einsum("bmn,bnd->bmd", logits.softmax(-1), c)  # soft read of the pointed segment
                 q = self.query(read)
         return final, self.read_question(tail_ids, tail_pad)
+
+
+def _char_bags(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """(n, L) ids -> (n, width) sums of their rows, pads (0) skipped: embed()'s sums, without
+    visiting the pads (most of a row: a hash is 8-32 of 33 positions, `=` or a newline 1)."""
+    real = ids != 0  # (n, L)
+    starts = torch.zeros(len(ids), dtype=torch.long)
+    starts[1:] = real.sum(1).cumsum(0)[:-1]
+    return F.embedding_bag(ids[real], table, starts, mode="sum")
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -60,19 +60,25 @@ def segment_pieces(text: str | bytes) -> list[str]:
 
 def segment_ids(text: str | bytes, max_len: int) -> np.ndarray:
     """(n_segments, max_len) int64 ids of the segments of `text`."""
+    return segment_rows(text, max_len)[0]
+
+
+def segment_rows(text: str | bytes, max_len: int, dtype=np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """((n_segments, max_len) ids of `dtype`, (n_segments,) byte offset where each segment starts).
+    Ids are below 2^14 (33 positions x 256 bytes), so int16 holds them."""
     data = _bytes(text)
     if data.size == 0:
-        return np.zeros((0, max_len), dtype=np.int64)
+        return np.zeros((0, max_len), dtype=dtype), np.zeros(0, dtype=np.int64)
     cls, starts = _cut(data)
     seg = np.cumsum(starts) - 1  # segment of every byte (valid where a character)
     start_at = np.flatnonzero(starts)
     where = np.flatnonzero(cls != SPACE)
     pos = where - start_at[seg[where]]
     keep = pos < max_len  # characters past max_len are cut
-    ids = np.zeros((len(start_at), max_len), dtype=np.int64)
+    ids = np.zeros((len(start_at), max_len), dtype=dtype)
     w = where[keep]
     ids[seg[w], pos[keep]] = pos[keep] * 256 + data[w].astype(np.int64) + 1
-    return ids
+    return ids, start_at
 
 
 def longest_segment(text: str | bytes) -> int:

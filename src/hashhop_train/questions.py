@@ -1,0 +1,105 @@
+"""Questions asked over a sharded context: the prompt a model reads is the file, then the question.
+
+The file's last segment is read again together with each question (a question may continue it:
+a newline run, a word), so every prompt is segmented exactly as the single-process Reader
+segments `file + question`. Every rank holds every question's few segments and their keys; the
+file's other segments are shared by all questions and sharded over the ranks. A retrieval step
+scans the shared keys once for all questions (one collective), each question's own segments for
+its own query, and merges the lists as one scan would (batch.py does the same in one process).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .infer import merge_top_k, scan_top_k
+from .keystore import QuantKeys
+from .question import tail_rows
+from .segments import segment_ids, segment_text
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question's own segments: (r, L) ids, their stored keys, the question reader's tail, and
+    the prompt's length in segments with its length scale."""
+
+    rows: np.ndarray
+    keys: torch.Tensor | QuantKeys
+    tail: tuple[torch.Tensor, torch.Tensor]
+    n: int
+    scale: float
+
+    @property
+    def over_long(self) -> bool:
+        return bool(len(self.rows) and (self.rows[:, -1] != 0).any())
+
+
+def read_question(reader, text: str) -> Question:
+    """Segment the file's last segment + `text`, key it with the window before it."""
+    cfg = reader.cfg
+    rows = segment_ids(reader.last_bytes + text.encode("utf-8"), cfg.max_seg_len)  # (r, L)
+    window = reader.before_last[len(reader.before_last) - reader.overlap :] if reader.overlap else rows[:0]
+    with torch.no_grad():
+        keys = reader.keys_of(np.concatenate([window, rows]), len(window), len(window) + len(rows))
+    both = torch.from_numpy(np.concatenate([reader.before_last, rows]))
+    n = reader.n_shared + len(rows)
+    return Question(rows, keys, tail_rows(both, cfg.tail), n, reader.length_scale_of(n))
+
+
+class Asked:
+    """The retrieval view `follow` needs over a sharded file and questions (query j asks question j)."""
+
+    def __init__(self, reader, questions: list[str] | list[Question]):
+        self.reader, self.model, self.cfg = reader, reader.model, reader.cfg
+        self.questions = [q if isinstance(q, Question) else read_question(reader, q) for q in questions]
+        self.n = max((q.n for q in self.questions), default=0)
+
+    def subset(self, which: list[int]) -> Asked:
+        return Asked(self.reader, [self.questions[j] for j in which])
+
+    def tails(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [q.tail for q in self.questions]
+
+    @property
+    def over_long(self) -> bool:
+        """Whether a segment of a prompt may have been cut (the file's, on any rank, or a question's)."""
+        return self.reader.context_over_long or any(q.over_long for q in self.questions)
+
+    def _step(self, q: torch.Tensor):
+        """(m, key_dim) queries -> (pointed positions (m,), reads (m, d)); the same on every rank."""
+        k, shared = self.cfg.top_k, self.reader.n_shared
+        base = self.model.logit_scale.exp() / q.shape[-1] ** 0.5
+        factor = base * torch.tensor([qu.scale for qu in self.questions])[:, None]  # (m, 1)
+        s, i = self.reader.shared_top_k(q, k, factor)  # (m, <= k) over the ranks
+        best_s, best_i = [], []
+        for j, qu in enumerate(self.questions):
+            own_s, own_i = scan_top_k([qu.keys], q[j : j + 1], k, factor[j])
+            ms, mi = merge_top_k(torch.cat([s[j : j + 1], own_s], 1), torch.cat([i[j : j + 1], own_i + shared], 1), k)
+            best_s.append(ms)
+            best_i.append(mi)
+        scores, idx = torch.cat(best_s), torch.cat(best_i)  # (m, k)
+        p = scores.softmax(-1)
+        rows, weight = self._rows(idx, p)  # (m, k, L), (m, k)
+        read = torch.einsum("mk,mkd->md", weight, self.model.content(torch.from_numpy(rows)))
+        return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], self.reader.sum(read, "soft read")
+
+    def _rows(self, idx: torch.Tensor, p: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """Rows at (m, k) positions that this rank contributes, and their weights: the shared
+        segments it owns; every question's own segments on rank 0 (counted once in the sum)."""
+        rows, own = self.reader.owned_rows(idx)
+        if self.reader.rank == 0:
+            for j, qu in enumerate(self.questions):
+                mine = idx[j].numpy() >= self.reader.n_shared
+                rows[j, mine] = qu.rows[idx[j].numpy()[mine] - self.reader.n_shared]
+                own[j] |= mine
+        return rows, p * torch.from_numpy(own)
+
+    def texts_at(self, positions: list[int]) -> list[str]:
+        """The characters of each pointed segment (m,) -> m strings, supplied by its owner."""
+        pos = torch.tensor(positions, dtype=torch.long)[:, None]  # (m, 1)
+        rows, _ = self._rows(pos, torch.ones(pos.shape))
+        rows = self.reader.sum(torch.from_numpy(rows[:, 0]), "pointed characters").numpy()  # one owner per row
+        return [segment_text(r) for r in rows]
