@@ -51,3 +51,14 @@ def test_other_bit_widths_are_refused(keys):
 
 def test_a_zero_row_stays_zero():
     assert store_keys(torch.zeros(2, 8), 4).float().abs().sum() == 0
+
+
+@pytest.mark.parametrize("bits", [16, 8, 4])
+def test_keys_put_into_one_buffer_equal_keys_stored_alone(keys, bits):
+    from hashhop_train.keystore import empty_keys, put_keys
+
+    dest = empty_keys(len(keys), 128, bits)
+    put_keys(dest, 0, keys[:100])
+    put_keys(dest, 100, keys[100:])
+    alone = store_keys(keys, bits)
+    assert torch.equal(dest.float(), alone.float()) and key_nbytes(dest) == key_nbytes(alone)

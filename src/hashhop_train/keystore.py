@@ -63,6 +63,29 @@ def store_keys(keys: torch.Tensor, bits: int = 16):
     return QuantKeys(c[:, 0::2] | (c[:, 1::2] << 4), scale, 4)  # (n, key_dim / 2)
 
 
+def empty_keys(n: int, key_dim: int, bits: int = 16):
+    """Storage for n rows of keys, filled with `put_keys`: one allocation, codes and scales in the
+    same buffer. A reader keeps a few large blocks instead of many small ones: small long-lived
+    blocks between the forward pass's large short-lived buffers fragment glibc's heap (measured:
+    290 bytes of RSS per segment for 66 bytes of int4 keys)."""
+    if bits == 16:
+        return torch.empty((n, key_dim), dtype=torch.float16)
+    width = key_dim if bits == 8 else key_dim // 2
+    buf = torch.empty((n, width + 2), dtype=torch.uint8)  # codes, then the float16 scale's 2 bytes
+    codes = buf[:, :width].view(torch.int8) if bits == 8 else buf[:, :width]
+    return QuantKeys(codes, buf[:, width:].view(torch.float16)[:, 0], bits)
+
+
+def put_keys(dest, start: int, keys: torch.Tensor) -> None:
+    """Store (m, key_dim) keys into rows [start, start + m) of `empty_keys` storage."""
+    stored = store_keys(keys, dest.bits if isinstance(dest, QuantKeys) else 16)
+    if isinstance(dest, QuantKeys):
+        dest.codes[start : start + len(keys)] = stored.codes
+        dest.scale[start : start + len(keys)] = stored.scale
+    else:
+        dest[start : start + len(keys)] = stored
+
+
 def scores(q: torch.Tensor, keys) -> torch.Tensor:
     """(m, key_dim) queries x a block of stored keys (n rows) -> (m, n) dot products."""
     if not isinstance(keys, QuantKeys):
