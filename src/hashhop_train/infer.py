@@ -29,7 +29,7 @@ from .question import Reading, decide, tail_rows
 from .segments import boundary, count_segments, segment_ids, segment_text
 
 KEY_CHUNK = 1 << 16  # segments per chunk when computing keys
-SCAN_CHUNK = 1 << 18  # keys per chunk when scoring
+SCAN_CHUNK = 1 << 14  # keys per chunk when scoring (their float copy stays in cache)
 _COMPARE_BLOCK = 1 << 20  # characters compared at a time when looking for a shared prefix
 _LAYOUT = frozenset("\t\n\v\f\r")  # runs of these are segments of their own (segments.py)
 

@@ -71,9 +71,9 @@ def empty_keys(n: int, key_dim: int, bits: int = 16):
     if bits == 16:
         return torch.empty((n, key_dim), dtype=torch.float16)
     width = key_dim if bits == 8 else key_dim // 2
-    buf = torch.empty((n, width + 2), dtype=torch.uint8)  # codes, then the float16 scale's 2 bytes
-    codes = buf[:, :width].view(torch.int8) if bits == 8 else buf[:, :width]
-    return QuantKeys(codes, buf[:, width:].view(torch.float16)[:, 0], bits)
+    buf = torch.empty(n * (width + 2), dtype=torch.uint8)  # every row's codes, then every scale
+    codes = buf[: n * width].view(n, width)  # contiguous rows: the scan reads them in blocks
+    return QuantKeys(codes.view(torch.int8) if bits == 8 else codes, buf[n * width :].view(torch.float16), bits)
 
 
 def put_keys(dest, start: int, keys: torch.Tensor) -> None:
