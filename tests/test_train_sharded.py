@@ -182,6 +182,17 @@ def test_a_question_that_continues_the_files_last_segment_is_read_as_one_prompt(
             assert _sharded_answers(model, path, [full[cut:]]) == [answer(Reader(model, full)).text]
 
 
+def test_a_context_shorter_than_the_key_window_is_read_as_one_prompt(model, tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("ab = cd\ncd = ef")  # 7 segments: fewer than the 9 the key window reaches back
+    for question in ("\n\nStart at ab and follow 2 link(s).", ""):
+        with torch.no_grad():
+            whole = Reader(model, path.read_text() + question)
+            own = ShardedReader(model, str(path)).ask([question]).questions[0].keys  # the question's rows
+            assert torch.equal(own, torch.cat(whole.key_blocks)[-len(own) :])
+            assert _sharded_answers(model, path, [question]) == [answer(whole).text]
+
+
 def test_keys_streamed_in_small_pieces_equal_the_readers_and_rows_read_back_equal_the_ids(model, tmp_path, monkeypatch):
     monkeypatch.setattr(slicefile, "PIECE", 997)  # many pieces: each carries the window before it
     sample = make_sample(Spec(size=30_000, hops=2, queries=2, seed=9))

@@ -41,7 +41,7 @@ def read_question(reader, text: str) -> Question:
     """Segment the file's last segment + `text`, key it with the window before it."""
     cfg = reader.cfg
     rows = segment_ids(reader.last_bytes + text.encode("utf-8"), cfg.max_seg_len)  # (r, L)
-    window = reader.before_last[len(reader.before_last) - reader.overlap :] if reader.overlap else rows[:0]
+    window = reader.before_last[max(0, len(reader.before_last) - reader.overlap) :]  # (<= overlap, L)
     with torch.no_grad():
         keys = reader.keys_of(np.concatenate([window, rows]), len(window), len(window) + len(rows))
     both = torch.from_numpy(np.concatenate([reader.before_last, rows]))
