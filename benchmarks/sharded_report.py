@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+FIT_FROM = 10**7  # tokens: the fitted slopes start here
+
 
 def _rows(paths: list[str]) -> list[dict]:
     return [row for p in paths for row in json.loads(Path(p).read_text())]
@@ -51,7 +53,7 @@ def table(paths: list[str]) -> str:
         keys = {16: "float16", 8: "int8", 4: "int4"}[r["key_bits"]]
         what = "Reader (ids, keys, text in RAM)" if r["reader"] == "reader" else "ShardedReader (text from file)"
         out.append(
-            f"| {_tokens(r['tokens'])} | {what} | {keys} | {r['bytes_per_segment']} | {r['seconds']} | {_cells(r)} |"
+            f"| {_tokens(r['tokens'])} | {r.get('distractors', 0)} | {what} | {keys} | {r['bytes_per_segment']} | {r['seconds']} | {_cells(r)} |"
         )
     return "\n".join(out)
 
@@ -76,7 +78,8 @@ def figure(paths: list[str], output: str) -> None:
         mine = sorted((r for r in rows if r["ranks"] == ranks), key=lambda r: r["tokens"])
         for ax, key in zip(axes, ("wall_s", "peak_rss_bytes"), strict=True):
             pts = [(r["tokens"], r[key] if key == "wall_s" else sum(r[key]) / 1e9) for r in mine]
-            k = f", slope {slope(pts):.2f}" if len(pts) > 1 else ""
+            fit = [p for p in pts if p[0] >= FIT_FROM]  # below it, start-up and the model dominate
+            k = f", slope {slope(fit):.2f} from 10M" if len(fit) > 1 else ""
             ax.plot(*zip(*pts, strict=True), "o-", label=f"{ranks} rank{'s' if ranks > 1 else ''}{k}")
     for ax, label in zip(axes, ("wall seconds (read + 64 questions)", "peak RSS, all ranks (GB)"), strict=True):
         ax.set_xscale("log")
