@@ -172,6 +172,37 @@ def test_bench_requires_90_percent_coverage_by_default(tmp_path):
         assert main(["bench", "--sweep", sweep, "-o", str(tmp_path / "b"), "--no-figures"]) == COVERAGE_EXIT
 
 
+def test_a_models_own_min_coverage_wins_over_the_files_and_the_flag_over_both(tmp_path, capsys):
+    with StubServer() as s:
+        s.script({}, {"status": 500})
+        sweep = _sweep_file(tmp_path, s.url, 0.9)  # 75% scored: below the file's 0.9
+        with open(sweep) as f:
+            text = f.read().replace("concurrency = 1\n", "concurrency = 1\nmin_coverage = 0.7\n")
+        with open(sweep, "w") as f:
+            f.write(text)
+        assert main(["bench", "--sweep", sweep, "-o", str(tmp_path / "b"), "--no-figures"]) == 0
+        flag = ["--min-coverage", "0.8"]
+        assert main(["bench", "--sweep", sweep, "-o", str(tmp_path / "b"), "--no-figures", *flag]) == COVERAGE_EXIT
+        assert "coverage 75.0% is below --min-coverage 0.8" in capsys.readouterr().err
+
+
+def test_the_main_jobs_dense_twin_is_not_held_to_coverage_its_limit_makes_over_length():
+    from hashhop.cli import build_parser
+    from hashhop.cli.bench import DENSE_TWIN_SEGMENTS, resolve
+
+    sparse, dense = resolve(build_parser().parse_args(["bench", "-o", "x"])).models
+    assert dense.options["max_dense_segments"] == DENSE_TWIN_SEGMENTS and dense.min_coverage == 0.0
+    assert sparse.min_coverage is None  # the sparse model is held to bench's 0.9
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "0.9", True])
+def test_a_models_min_coverage_is_a_fraction(value):
+    with pytest.raises(SweepError, match="min_coverage"):
+        parse_sweep(
+            {"grid": {"lengths": ["1K"], "hops": [1]}, "models": [{"model": "oracle", "min_coverage": value}]}, "s.toml"
+        )
+
+
 @pytest.mark.parametrize("value", [1.5, -0.1, "0.9", True])
 def test_a_sweep_files_min_coverage_is_a_fraction(value):
     with pytest.raises(SweepError, match="bad min_coverage"):

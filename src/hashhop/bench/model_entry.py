@@ -31,6 +31,7 @@ MODEL_KEYS = (
     "options",
     "batch",
     "batch_discount",
+    "min_coverage",
 )
 
 
@@ -58,6 +59,7 @@ class ModelEntry:
     batch: bool = False  # send through the provider's batch API (evaluate/batch.py)
     batch_discount: float | None = None  # batch price / synchronous price; None: the pricing file's, else 0.5
     batch_poll: float = 5.0  # first wait between polls of a batch, seconds (not a sweep file key: eval's --batch-poll)
+    min_coverage: float | None = None  # this model's minimum share of scored queries; None: the run's
 
     @property
     def cache_read_price(self) -> float | None:
@@ -135,6 +137,10 @@ def model_entry(where: str, item) -> ModelEntry:
         if key in item:
             kw[key] = number(w, key, item[key], kind, minimum)
     kw.update(_batch_keys(w, item))
+    if "min_coverage" in item:
+        kw["min_coverage"] = number(w, "min_coverage", item["min_coverage"], float, 0)
+        if kw["min_coverage"] > 1:
+            raise SweepError(f"{w}: min_coverage {kw['min_coverage']:g} is over 1: use a fraction, e.g. 0.9")
     if "options" in item:
         if not isinstance(item["options"], dict):
             raise SweepError(f'{w}: options must be a table of backend options, e.g. options = {{ api = "chat" }}')
