@@ -109,6 +109,16 @@ def _batch_keys(where: str, item: dict) -> dict:
     return kw
 
 
+def _coverage_key(where: str, item: dict) -> dict:
+    """`min_coverage = 0.5` of a model table: a fraction between 0 and 1."""
+    if "min_coverage" not in item:
+        return {}
+    value = number(where, "min_coverage", item["min_coverage"], float, 0)
+    if value > 1:
+        raise SweepError(f"{where}: min_coverage {value:g} is over 1: use a fraction, e.g. 0.9")
+    return {"min_coverage": value}
+
+
 def model_entry(where: str, item) -> ModelEntry:
     """One `[[models]]` table (or a bare model string) as a ModelEntry."""
     if isinstance(item, str):
@@ -136,11 +146,7 @@ def model_entry(where: str, item) -> ModelEntry:
     for key, (kind, minimum) in numbers.items():
         if key in item:
             kw[key] = number(w, key, item[key], kind, minimum)
-    kw.update(_batch_keys(w, item))
-    if "min_coverage" in item:
-        kw["min_coverage"] = number(w, "min_coverage", item["min_coverage"], float, 0)
-        if kw["min_coverage"] > 1:
-            raise SweepError(f"{w}: min_coverage {kw['min_coverage']:g} is over 1: use a fraction, e.g. 0.9")
+    kw.update(_batch_keys(w, item) | _coverage_key(w, item))
     if "options" in item:
         if not isinstance(item["options"], dict):
             raise SweepError(f'{w}: options must be a table of backend options, e.g. options = {{ api = "chat" }}')
