@@ -158,9 +158,7 @@ class Reader:
 
     def _keys_of(self, rows: np.ndarray, s: int, e: int) -> torch.Tensor:
         """(e - s, key_dim) stored keys of rows[s:e], read with the window before s."""
-        lo = max(0, s - (self.cfg.layers + 1) * (self.cfg.window - 1))
-        keys = self.model.segment_keys(torch.from_numpy(rows[lo:e].astype(np.int64)))  # (e - lo, key_dim)
-        return store_keys(keys[s - lo :], self.key_bits)
+        return store_keys(window_keys(self.model, rows, s, e), self.key_bits)
 
     def rows_between(self, lo: int, hi: int) -> np.ndarray:
         """(hi - lo, L) ids of segments [lo, hi) across blocks."""
@@ -219,6 +217,12 @@ class Reader:
         return [segment_text(r.astype(np.int64)) for r in self.rows_at(np.array(positions, dtype=np.int64))]
 
 
+def window_keys(model, rows: np.ndarray, s: int, e: int) -> torch.Tensor:
+    """(e - s, key_dim) float keys of rows[s:e], read with the (layers + 1) * (window - 1) rows before s."""
+    lo = max(0, s - (model.cfg.layers + 1) * (model.cfg.window - 1))
+    return model.segment_keys(torch.from_numpy(rows[lo:e].astype(np.int64)))[s - lo :]  # (e - s, key_dim)
+
+
 def _between(blocks: list, lo: int, hi: int) -> list:
     out, o = [], 0
     for b in blocks:
@@ -265,8 +269,9 @@ def follow(view_of, start_rows: np.ndarray, steps: list[int], cots: list[bool]) 
     in lockstep, so step t scans the keys once for every query still going. `view_of(indices)` is
     the retrieval view (`_step`, `texts_at`) of those queries' prompts."""
     m = len(start_rows)
-    model = view_of(list(range(m))).model
-    if view_of(list(range(m))).n == 0:
+    everyone = view_of(list(range(m)))
+    model = everyone.model
+    if everyone.n == 0:
         return [[] for _ in range(m)]
     q = model.query(model.content(torch.from_numpy(start_rows.astype(np.int64))))  # (m, key_dim)
     written: list[list[str]] = [[] for _ in range(m)]

@@ -27,7 +27,7 @@ import torch.distributed as dist
 
 from hashhop.core.errors import HashhopError
 
-from .infer import KEY_CHUNK, _between, merge_top_k, scan_top_k
+from .infer import KEY_CHUNK, _between, merge_top_k, scan_top_k, window_keys
 from .keystore import empty_keys, put_keys, store_keys
 from .slicefile import SliceText, cut_at, file_digest, last_segment_start, read_before
 
@@ -91,21 +91,16 @@ class ShardedReader:
             block = empty_keys(len(ids), self.cfg.key_dim, self.key_bits)
             for s in range(len(carry), len(rows), KEY_CHUNK):
                 e = min(len(rows), s + KEY_CHUNK)
-                put_keys(block, s - len(carry), self.raw_keys(rows, s, e))
+                put_keys(block, s - len(carry), window_keys(self.model, rows, s, e))
             blocks.append(block)
             carry = rows[max(0, len(rows) - self.overlap) :] if self.overlap else rows[:0]
             del rows
             _trim_heap()
         return blocks, cut
 
-    def raw_keys(self, rows: np.ndarray, s: int, e: int) -> torch.Tensor:
-        """(e - s, key_dim) float keys of rows[s:e], read with the window before s."""
-        lo = max(0, s - self.overlap)
-        return self.model.segment_keys(torch.from_numpy(rows[lo:e].astype(np.int64)))[s - lo :]
-
     def keys_of(self, rows: np.ndarray, s: int, e: int):
         """Stored keys of rows[s:e] (e - s, key_dim), read with the window before s."""
-        return store_keys(self.raw_keys(rows, s, e), self.key_bits)
+        return store_keys(window_keys(self.model, rows, s, e), self.key_bits)
 
     def length_scale_of(self, n: int) -> float:
         """Sharper pointers on longer prompts (the single-process Reader's log-length scaling)."""
