@@ -160,3 +160,43 @@ def test_the_readers_key_kernel_equals_the_training_keys():
         fast = model.segment_keys(ids)
         assert torch.equal(_char_bags(model.char_embed, ids), model.embed(ids))  # the same sums, pads skipped
     assert fast.shape == exact.shape and torch.allclose(fast, exact, atol=1e-5, rtol=1e-4)
+
+
+RERANK = ModelConfig(**{**TINY.__dict__, "layers": 2, "rerank_dim": 8})
+
+
+def test_rerank_gives_nothing_to_an_exact_match_and_a_penalty_per_differing_position():
+    model = HopModel(RERANK)
+    with torch.no_grad():
+        ids = torch.from_numpy(segment_ids("a1b2c3d4 a1b2c3d5 a9b2c3d5 a1b2c3d4x", 16))  # (4, L)
+        bonus = model.rerank(model.chars(ids[0]), model.chars(ids)[None])[0]  # (4,) against the first
+    assert bonus[0] == pytest.approx(0.0, abs=1e-5)
+    assert bonus[2] < bonus[1] < -1e-3  # two positions differ, then one
+    assert bonus[3] < -1e-3  # the same prefix, longer: a character where the query has its pad
+
+
+def test_inference_rebuilds_each_candidates_key_characters_from_its_window_as_training_does():
+    """The readers re-rank from the rows ending at a candidate (model.rerank_span of them); training
+    from the whole context. Both must give the same key characters, also at the context's start."""
+    from hashhop_train.steps import window_chars, window_positions
+
+    model = HopModel(RERANK).eval()
+    torch.nn.init.normal_(model.select.weight)  # a selection that depends on the mixer's states (zero at init)
+    problem = make_problem(40, 2, 1, 2, seed=4, index=0, hash_len=10)
+    text = Dialect("arrow").prompt(problem.prompt(), problem.queries[0].start, 2, False)
+    ctx = torch.from_numpy(segment_ids(text, RERANK.max_seg_len))  # (n, L)
+    n = len(ctx)
+    with torch.no_grad():
+        _, a = model.key_parts(model.embed(ctx)[None], model.content(ctx)[None])  # (1, n, w + 1)
+        every = torch.arange(n)
+        trained, own = model.candidate_chars(model.chars(ctx)[None], a, every[None, :, None])  # (1, n, 1, L, r)
+        pos, have = window_positions(every, model.rerank_span)
+        rebuilt = window_chars(model, ctx[pos], have)  # (n, L, r)
+    assert (have[: model.rerank_span - 1] < model.rerank_span).all()  # candidates at the start are in
+    assert torch.allclose(trained[0, :, 0], rebuilt, atol=1e-5)
+    assert torch.equal(own[0, :, 0], model.chars(ctx))
+
+
+def test_rerank_needs_content_keys():
+    with pytest.raises(ConfigError, match="rerank_dim needs model.keys"):
+        ModelConfig(keys="mixed", rerank_dim=8)

@@ -23,6 +23,7 @@ from hashhop_train.dialects import Dialect  # noqa: E402
 from hashhop_train.infer import Reader, answer  # noqa: E402
 from hashhop_train.segments import segment_ids  # noqa: E402
 from hashhop_train.sharded import ShardedReader, cut_at, merge_top_k  # noqa: E402
+from hashhop_train.steps import retrieval_step  # noqa: E402
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -37,6 +38,7 @@ WORKER = textwrap.dedent(
     from hashhop_train.batch import answer_views
     from hashhop_train.sharded import ShardedReader, ShardError
     from hashhop_train.segments import segment_ids
+    from hashhop_train.steps import retrieval_step
     mode, files, questions, bits, out = sys.argv[1], sys.argv[2].split(","), sys.argv[3], int(sys.argv[4]), sys.argv[5]
     questions, starts = json.load(open(questions))
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
@@ -49,7 +51,9 @@ WORKER = textwrap.dedent(
             r = ShardedReader(model, files[rank % len(files)], rank, world, key_bits=bits)
             asked = r.ask(questions)
             ids = np.stack([segment_ids(s, model.cfg.max_seg_len)[0] for s in starts])
-            step = asked.subset(list(range(len(starts))))._step(model.query(model.content(torch.from_numpy(ids))))
+            ids = torch.from_numpy(ids)
+            qr = model.chars(ids) if model.reranks else None
+            step = retrieval_step(asked.subset(list(range(len(starts)))), model.query(model.content(ids)), qr)
             res = dict(step=step, n=asked.n, n_local=r.n_local, offset=r.offset,
                        answers=[a.text for a in answer_views(model, asked.tails(), asked.subset)])
     except ShardError as exc:
@@ -116,8 +120,9 @@ def split_prompts(sample, hops_list=(2, 4)) -> tuple[str, list[str], list[str]]:
 
 
 def _queries(model, starts):
-    ids = np.stack([segment_ids(s, model.cfg.max_seg_len)[0] for s in starts])
-    return model.query(model.content(torch.from_numpy(ids)))
+    """(queries, their characters or None) for start hashes: what a retrieval step asks with."""
+    ids = torch.from_numpy(np.stack([segment_ids(s, model.cfg.max_seg_len)[0] for s in starts]))
+    return model.query(model.content(ids)), model.chars(ids) if model.reranks else None
 
 
 def _expected(sample, cot: bool) -> str:
@@ -220,7 +225,7 @@ def test_two_gloo_ranks_answer_as_the_single_process_reader_at_1m_tokens(model, 
     assert res[0]["n_local"] > 0 and res[1]["n_local"] > 0 and res[1]["offset"] == res[0]["n_local"]
     with torch.no_grad():
         alone = ShardedReader(model, str(path), key_bits=4).ask(questions)
-        pointed, read = alone.subset(list(range(len(starts))))._step(_queries(model, starts))
+        pointed, read, _ = retrieval_step(alone.subset(list(range(len(starts)))), *_queries(model, starts))
         single = [a.text for a in answer_views(model, alone.tails(), alone.subset)]
         whole = Reader(model, head + questions[0], key_bits=4)
         assert alone.n == whole.n

@@ -137,3 +137,30 @@ def test_the_dense_twin_answers_as_the_sparse_model_up_to_its_segment_limit(back
         tight = create("builtin", attention="dense", max_dense_segments=n - 1)
         with pytest.raises(OverLength, match=rf"dense attention over {n} segments"):
             tight.answer_text(text)
+
+
+def _with_near_neighbours(problem, seed: int) -> str:
+    """The problem's context plus, for every hash a query passes through, two decoy lines whose keys
+    differ from it in one middle symbol (digits), shuffled in: near neighbours that an 8-digit hash
+    has by chance among the 100K hashes of 1M tokens."""
+    rng = np.random.default_rng(seed)
+    lines = problem.prompt().splitlines()
+    used = set(" ".join(lines).split())
+    for q in problem.queries:
+        for h in q.path[:-1]:
+            for pos in (3, 4):
+                near = h[:pos] + str((int(h[pos]) + int(rng.integers(1, 10))) % 10) + h[pos + 1 :]
+                if near not in used:
+                    used.add(near)
+                    lines.append(f"{near} = {''.join(rng.choice(list('0123456789'), 8))}")
+    rng.shuffle(lines)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("cot", [False, True], ids=["skip", "cot"])
+def test_keys_one_symbol_away_from_each_hash_on_the_chain_are_not_followed(backend, cot):
+    problem = make_problem(160, 4, 4, 12, seed=11, index=0, alphabet="digits", hash_len=8)
+    context = _with_near_neighbours(problem, seed=1)
+    dialect = Dialect("spaced", "default", True)
+    written = [backend.answer_text(dialect.prompt(context, q.start, q.hops, cot)).text for q in problem.queries]
+    assert written == [expected(q, cot, "default") for q in problem.queries]

@@ -14,8 +14,9 @@ import math
 import numpy as np
 import torch
 
-from .infer import Answer, follow, merge_top_k, render_answer, scan_top_k
+from .infer import Answer, merge_top_k, render_answer, scan_top_k
 from .question import decide
+from .steps import follow, window_positions
 
 
 class PrefixGroup:
@@ -30,9 +31,9 @@ class PrefixGroup:
         self.shared = min(r.kept for r in readers)
         self.n = max(r.n for r in readers)
 
-    def _step(self, q: torch.Tensor):
-        """(m, key_dim) queries, query j for reader j -> (pointed positions (m,), reads (m, d))."""
-        k = self.cfg.top_k
+    def candidates(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, key_dim) queries, query j for reader j -> top-k (scores, positions), each (m, k)."""
+        k = self.model.candidates_k
         base = self.model.logit_scale.exp() / math.sqrt(q.shape[-1])
         factor = base * torch.tensor([r.scale for r in self.readers])[:, None]  # (m, 1)
         s, i = scan_top_k(self.origin.keys_between(0, self.shared), q, k, factor)  # (m, k)
@@ -44,11 +45,16 @@ class PrefixGroup:
             )
             best_s.append(ms)
             best_i.append(mi)
-        scores, idx = torch.cat(best_s), torch.cat(best_i)  # (m, k)
-        p = scores.softmax(-1)
-        rows = np.stack([r.rows_at(idx[j].numpy()) for j, r in enumerate(self.readers)])  # (m, k, L)
-        reads = torch.einsum("mk,mkd->md", p, self.model.content(torch.from_numpy(rows.astype(np.int64))))
-        return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], reads
+        return torch.cat(best_s), torch.cat(best_i)
+
+    def windows(self, idx: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """(m, k) positions in reader j's prompt -> ((m, k, W, L) rows ending at each, (m, k) how many exist)."""
+        pos, have = window_positions(idx, self.model.rerank_span)
+        return self.rows(pos), have
+
+    def rows(self, idx: torch.Tensor) -> np.ndarray:
+        """(m, …) positions, row j in reader j's prompt -> (m, …, L) int64 ids."""
+        return np.stack([r.rows(idx[j]) for j, r in enumerate(self.readers)])
 
     def texts_at(self, positions: list[int]) -> list[str]:
         return [r.texts_at([p])[0] for r, p in zip(self.readers, positions, strict=True)]

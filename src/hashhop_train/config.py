@@ -37,12 +37,16 @@ class ModelConfig:
     tail: int = 64  # last segments the question reader reads (the question sits at the end)
     reader_layers: int = 2  # full-attention blocks of the question reader
     max_steps: int = 16  # retrieval step counts the question reader chooses among (1..max_steps)
+    rerank_dim: int = 0  # width of the per-character vectors that re-rank a step's top-k; 0: no re-ranking
+    rerank_k: int = 64  # inference: a step's best keys that are re-ranked (training re-ranks its top_k)
 
     def __post_init__(self):
         if self.attention not in ("sparse", "dense"):
             raise ConfigError(f"model.attention must be 'sparse' or 'dense', got {self.attention!r}")
         if self.keys not in ("content", "mixed"):
             raise ConfigError(f"model.keys must be 'content' or 'mixed', got {self.keys!r}")
+        if self.rerank_dim and self.keys != "content":
+            raise ConfigError("model.rerank_dim needs model.keys = 'content' (it re-ranks the selected key segment)")
         if self.dim % self.heads:
             raise ConfigError(f"model.dim ({self.dim}) must be a multiple of model.heads ({self.heads})")
 

@@ -5,7 +5,8 @@ its retrieval keys chunk by chunk (each chunk carries the few segments before it
 mixer needs), keeping only the keys (float16) and the segment ids (int16): O(n) memory. A
 second prompt that shares a prefix with a first one (the same context, another question) reuses
 the first's keys up to that prefix, as llama.cpp's `cache_prompt` reuses a prefix (`reuse=`).
-A retrieval step scans the keys in chunks with a running top-k and attends to the top-k only.
+A retrieval step (steps.py) scans the keys in chunks with a running top-k, re-ranks the top-k by
+their characters and attends to them only.
 The dense architecture computes everything in one piece (quadratic): the baseline to compare.
 
 Readers do not keep the text: the cache that finds a shared prefix holds its prompts.
@@ -27,6 +28,7 @@ from .keystore import key_nbytes, store_keys
 from .keystore import scores as key_scores
 from .question import Reading, decide, tail_rows
 from .segments import boundary, count_segments, segment_ids, segment_text
+from .steps import follow, window_positions
 
 KEY_CHUNK = 1 << 16  # segments per chunk when computing keys
 SCAN_CHUNK = 1 << 14  # keys per chunk when scoring (their float copy stays in cache)
@@ -170,19 +172,19 @@ class Reader:
         return _between(self.key_blocks, lo, hi)
 
     def rows_at(self, positions: np.ndarray) -> np.ndarray:
-        """(m, L) ids of the segments at `positions` (m,)."""
+        """(m,) positions -> (m, L) ids of those segments."""
         block = np.searchsorted(self.offsets, positions, side="right") - 1
-        return np.stack([self.id_blocks[b][p - self.offsets[b]] for b, p in zip(block, positions, strict=True)])
+        out = np.empty((len(positions), self.cfg.max_seg_len), np.int16)
+        for b in np.unique(block):
+            at = block == b
+            out[at] = self.id_blocks[b][positions[at] - self.offsets[b]]
+        return out
 
     @property
     def over_long(self) -> bool:
         """Whether a segment fills every embedded position: it may have been cut, so a copy of it
         could be a silent prefix. Segments up to max_seg_len - 1 characters are read whole."""
         return any(bool((b[:, -1] != 0).any()) for b in self.id_blocks)
-
-    def _embed_rows(self, rows: np.ndarray):
-        """Content embeddings of segment rows (what a read is made of)."""
-        return self.model.content(torch.from_numpy(rows.astype(np.int64)))
 
     @property
     def nbytes(self) -> int:
@@ -200,17 +202,22 @@ class Reader:
         factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
         return scan_top_k(self.key_blocks, q, k, factor)
 
-    def _step(self, q: torch.Tensor):
-        """One retrieval step: (pointed position, read vector) per query."""
-        if self.model.dense:  # full softmax over every key
-            factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
-            p = (key_scores(q, self.key_blocks[0]) * factor).softmax(-1)
-            read = p @ self._embed_rows(self.id_blocks[0])
-            return p.argmax(-1), read
-        scores, idx = self.top_k(q, self.cfg.top_k)
-        p = scores.softmax(-1)
-        rows = self._embed_rows(self.rows_at(idx.flatten().numpy())).view(*idx.shape, -1)
-        return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], torch.einsum("mk,mkd->md", p, rows)
+    def candidates(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, key_dim) queries -> (scores, positions), each (m, c), best first: the top-k; every
+        key for the dense architecture (its read is a softmax over all of them)."""
+        factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
+        if not self.model.dense:
+            return scan_top_k(self.key_blocks, q, self.model.candidates_k, factor)
+        return (key_scores(q, self.key_blocks[0]) * factor).sort(dim=1, descending=True, stable=True)
+
+    def windows(self, idx: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """(m, k) positions -> ((m, k, W, L) rows ending at each, (m, k) how many exist)."""
+        pos, have = window_positions(idx, self.model.rerank_span)
+        return self.rows(pos), have
+
+    def rows(self, idx: torch.Tensor) -> np.ndarray:
+        """(…) positions -> (…, L) int64 ids."""
+        return self.rows_at(idx.flatten().numpy()).astype(np.int64).reshape(*idx.shape, -1)
 
     def texts_at(self, positions: list[int]) -> list[str]:
         """The characters of each pointed segment: (m,) positions -> m strings."""
@@ -260,37 +267,6 @@ def answer(reader) -> Answer:
     start_row = tail_ids[reading.start].numpy()[None]  # (1, L): the segment the reader pointed at
     hashes = follow(lambda _: reader, start_row, [reading.steps], [reading.cot])[0]
     return Answer(render_answer(hashes, reading), tuple(hashes), reading)
-
-
-def follow(view_of, start_rows: np.ndarray, steps: list[int], cots: list[bool]) -> list[list[str]]:
-    """The retrieval loop of every reader from (m, L) start segments, query j taking steps[j] steps
-    in mode cots[j]: chain of thought writes each pointed segment and reads it back as the next
-    query; skip steps feed each step's soft read back in and write only the last. All queries go
-    in lockstep, so step t scans the keys once for every query still going. `view_of(indices)` is
-    the retrieval view (`_step`, `texts_at`) of those queries' prompts."""
-    m = len(start_rows)
-    everyone = view_of(list(range(m)))
-    model = everyone.model
-    if everyone.n == 0:
-        return [[] for _ in range(m)]
-    q = model.query(model.content(torch.from_numpy(start_rows.astype(np.int64))))  # (m, key_dim)
-    written: list[list[str]] = [[] for _ in range(m)]
-    for t in range(max(steps, default=0)):
-        active = [j for j in range(m) if steps[j] > t]
-        pos, read = view_of(active)._step(q[active])  # (a,), (a, d)
-        writes = [i for i, j in enumerate(active) if cots[j] or t == steps[j] - 1]
-        texts = view_of([active[i] for i in writes]).texts_at(pos[writes].tolist()) if writes else []
-        for i, text in zip(writes, texts, strict=True):
-            written[active[i]].append(text)
-        q = q.clone()
-        for i, j in enumerate(active):
-            if cots[j]:  # the model reads back the characters it just wrote
-                q[j] = model.query(model.content(torch.from_numpy(segment_ids(written[j][-1], model.cfg.max_seg_len))))[
-                    0
-                ]
-            else:  # skip steps: the read itself is the next query, nothing is written
-                q[j] = model.query(read[i : i + 1])[0]
-    return written
 
 
 def render_answer(hashes: list[str], reading: Reading) -> str:

@@ -12,6 +12,14 @@ A retrieval step scores a query vector against the keys of every context segment
 a pointer: the segment it points at is copied out character by character. For skip steps the
 same step is applied `hops` times: the read (attention-weighted segment embeddings) becomes the
 next query, so h hops are h retrieval steps inside the model and nothing is written in between.
+
+Re-ranking (`rerank_dim` > 0): a key is a sum over character positions, so two hashes that differ
+in a few symbols (a decoy, or near neighbours among 100K 8-digit hashes) score almost alike. Each
+step therefore re-scores its top-k candidates position by position: every (position, byte) has a
+learned unit vector, a query carries one per position (read softly in skip steps), a candidate's
+key segment one per position (weighted by the key's own window selection), and the candidate's
+logit gains `scale * (sum over positions of their dot products - positions)`: 0 for a candidate
+whose key agrees everywhere, less for every position that differs.
 """
 
 from __future__ import annotations
@@ -110,6 +118,9 @@ class HopModel(nn.Module):
             self.to_k = nn.Linear(cfg.dim, cfg.key_dim)
             self.to_q = nn.Linear(cfg.dim, cfg.key_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(4.0)))
+        if cfg.rerank_dim:  # one vector per (position, byte) row, the pad row included: see chars()
+            self.rerank_embed = nn.Parameter(torch.randn(rows, cfg.rerank_dim))
+            self.rerank_log_scale = nn.Parameter(torch.tensor(0.0))
         self.question = QuestionReader(cfg)
 
     @property
@@ -132,19 +143,67 @@ class HopModel(nn.Module):
 
     def keys(self, x: torch.Tensor, c: torch.Tensor, fast: bool = False) -> torch.Tensor:
         """Segment embeddings x (B, n, dim) and contents c -> retrieval keys (B, n, key_dim)."""
+        return self.key_parts(x, c, fast)[0]
+
+    def key_parts(self, x: torch.Tensor, c: torch.Tensor, fast: bool = False):
+        """(keys (B, n, key_dim), window selection (B, n, w + 1) or None for "mixed" keys)."""
         h = x
         for block in self.blocks:
             h = block(h, self.dense, fast)
         if self.cfg.keys != "content":
-            return self.to_k(self.norm_k(h))
+            return self.to_k(self.norm_k(h)), None
         w, n = self.cfg.window, x.shape[1]
-        logits = self.select(h)  # (B, n, w + 1): window offsets 0..w-1, then "none"
-        before_start = torch.arange(n, device=x.device)[:, None] < torch.arange(w + 1, device=x.device)[None, :]
-        before_start[:, w] = False
-        a = logits.masked_fill(before_start, float("-inf")).softmax(-1)
+        a = self.selection(h)
         cp = F.pad(c, (0, 0, w - 1, 0))
         shifted = torch.stack([cp[:, w - 1 - o : w - 1 - o + n] for o in range(w)], dim=2)  # (B, n, w, k)
-        return torch.einsum("bnw,bnwk->bnk", a[..., :w], shifted)
+        return torch.einsum("bnw,bnwk->bnk", a[..., :w], shifted), a
+
+    def selection(self, h: torch.Tensor) -> torch.Tensor:
+        """Mixer states (B, n, dim) -> (B, n, w + 1): which window segment (offsets 0..w-1, then
+        "none") a position's key is; offsets before the sequence's start get 0."""
+        w, n = self.cfg.window, h.shape[1]
+        logits = self.select(h)
+        before_start = torch.arange(n, device=h.device)[:, None] < torch.arange(w + 1, device=h.device)[None, :]
+        before_start[:, w] = False
+        return logits.masked_fill(before_start, float("-inf")).softmax(-1)
+
+    # -- re-ranking (rerank_dim > 0) --------------------------------------------------------
+    @property
+    def reranks(self) -> bool:
+        return bool(self.cfg.rerank_dim)
+
+    @property
+    def candidates_k(self) -> int:
+        """How many of a step's best keys the readers keep: the re-ranked ones, or the top-k."""
+        return max(self.cfg.top_k, self.cfg.rerank_k) if self.reranks else self.cfg.top_k
+
+    @property
+    def rerank_span(self) -> int:
+        """Rows that decide a position's key selection: itself and the mixer's reach before it."""
+        return self.cfg.layers * (self.cfg.window - 1) + 1
+
+    def chars(self, ids: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
+        """(..., L) ids -> (..., L, rerank_dim): a unit vector per character position (pads too,
+        so a longer hash with the same prefix differs where the shorter one has pads). `table`:
+        the unit rows, when a caller looks up many times."""
+        return F.embedding(ids, self.unit_chars() if table is None else table)
+
+    def unit_chars(self) -> torch.Tensor:
+        """(rows, rerank_dim) the character table, each row scaled to length 1."""
+        return F.normalize(self.rerank_embed, dim=-1)
+
+    def rerank(self, qr: torch.Tensor, kr: torch.Tensor) -> torch.Tensor:
+        """Query (..., L, r) and candidate (..., k, L, r) characters -> (..., k) logit bonus, 0
+        where every position agrees, about -scale per position that differs."""
+        agree = torch.einsum("...lr,...klr->...k", qr, kr)
+        return self.rerank_log_scale.exp() * (agree - qr.shape[-2])
+
+    def key_chars(self, ids: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Window rows (..., w, L) ending at a candidate (offset o at index w-1-o) and its
+        selection (..., w + 1) -> (..., L, r): its key segment's characters."""
+        w = self.cfg.window
+        flipped = self.chars(ids.flip(-2))  # (..., w, L, r), offset o at index o
+        return torch.einsum("...w,...wlr->...lr", a[..., :w], flipped)
 
     @torch.no_grad()
     def segment_keys(self, ids: torch.Tensor) -> torch.Tensor:
@@ -176,17 +235,41 @@ class HopModel(nn.Module):
         here the true one); the question reader is trained on its own (it picks that hash).
         """
         x, c = self.embed(ctx_ids), self.content(ctx_ids)
-        keys = self.keys(x, c)
+        keys, a = self.key_parts(x, c)
         q = self.query(self.content(q_ids))
+        table = self.unit_chars() if self.reranks else None
+        qr = self.chars(q_ids, table) if table is not None else None  # (B, m, L, r)
+        ctx_chars = self.chars(ctx_ids, table) if table is not None else None  # (B, n, L, r)
         steps = torch.where(skip, hops, torch.ones_like(hops))
         final = None
         for t in range(int(steps.max())):
             logits = self.logits(q, keys, pad)
+            if qr is not None:
+                logits, idx, cand = self._reranked(logits, qr, ctx_chars, a)
             final = logits if final is None else torch.where((steps == t + 1)[..., None], logits, final)
             if t + 1 < int(steps.max()):
-                read = torch.einsum("bmn,bnd->bmd", logits.softmax(-1), c)  # soft read of the pointed segment
-                q = self.query(read)
+                q = self.query(torch.einsum("bmn,bnd->bmd", logits.softmax(-1), c))  # soft read of the pointed segment
+                if qr is not None:  # and of its characters, over the top-k as at inference
+                    qr = torch.einsum("bmk,bmklr->bmlr", logits.gather(-1, idx).softmax(-1), cand)
         return final, self.read_question(tail_ids, tail_pad)
+
+    def _reranked(self, logits, qr, ctx_chars, a):
+        """Training: (B, m, n) logits with each query's top-k re-ranked by its characters qr
+        (B, m, L, r) against the key segments' (ctx_chars (B, n, L, r), selections a (B, n, w + 1));
+        also the top-k positions (B, m, k) and the candidates' own characters (B, m, k, L, r)."""
+        idx = logits.detach().topk(min(self.cfg.top_k, logits.shape[-1]), dim=-1).indices  # (B, m, k)
+        kr, own = self.candidate_chars(ctx_chars, a, idx)
+        return logits.scatter_add(-1, idx, self.rerank(qr, kr)), idx, own
+
+    def candidate_chars(self, ctx_chars, a, idx):
+        """Training: context characters (B, n, L, r), selections a (B, n, w + 1), candidates idx
+        (B, m, k) -> (their key segments' characters, their own), each (B, m, k, L, r)."""
+        w = self.cfg.window
+        pos = idx[..., None] - torch.arange(w)  # (B, m, k, w): offset o at index o
+        b = torch.arange(len(idx))[:, None, None, None]
+        chars = ctx_chars[b, pos.clamp(min=0)]  # (B, m, k, w, L, r); rows before 0 get selection weight 0
+        kr = torch.einsum("bmkw,bmkwlr->bmklr", a[b[..., 0], idx][..., :w], chars)
+        return kr, chars[..., 0, :, :]
 
 
 def _char_bags(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from .infer import merge_top_k, scan_top_k
 from .keystore import QuantKeys
 from .question import tail_rows
 from .segments import segment_ids, segment_text
+from .steps import window_positions
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,9 @@ class Asked:
         """Whether a segment of a prompt may have been cut (the file's, on any rank, or a question's)."""
         return self.reader.context_over_long or any(q.over_long for q in self.questions)
 
-    def _step(self, q: torch.Tensor):
-        """(m, key_dim) queries -> (pointed positions (m,), reads (m, d)); the same on every rank."""
-        k, shared = self.cfg.top_k, self.reader.n_shared
+    def candidates(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, key_dim) queries -> top-k (scores, positions), each (m, k); the same on every rank."""
+        k, shared = self.model.candidates_k, self.reader.n_shared
         base = self.model.logit_scale.exp() / q.shape[-1] ** 0.5
         factor = base * torch.tensor([qu.scale for qu in self.questions])[:, None]  # (m, 1)
         s, i = self.reader.shared_top_k(q, k, factor)  # (m, <= k) over the ranks
@@ -80,26 +81,26 @@ class Asked:
             ms, mi = merge_top_k(torch.cat([s[j : j + 1], own_s], 1), torch.cat([i[j : j + 1], own_i + shared], 1), k)
             best_s.append(ms)
             best_i.append(mi)
-        scores, idx = torch.cat(best_s), torch.cat(best_i)  # (m, k)
-        p = scores.softmax(-1)
-        rows, weight = self._rows(idx, p)  # (m, k, L), (m, k)
-        read = torch.einsum("mk,mkd->md", weight, self.model.content(torch.from_numpy(rows)))
-        return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], self.reader.sum(read, "soft read")
+        return torch.cat(best_s), torch.cat(best_i)
 
-    def _rows(self, idx: torch.Tensor, p: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
-        """Rows at (m, k) positions that this rank contributes, and their weights: the shared
-        segments it owns; every question's own segments on rank 0 (counted once in the sum)."""
-        rows, own = self.reader.owned_rows(idx)
+    def windows(self, idx: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """(m, k) positions -> ((m, k, W, L) rows ending at each, (m, k) how many exist)."""
+        pos, have = window_positions(idx, self.model.rerank_span)
+        return self.rows(pos), have
+
+    def rows(self, idx: torch.Tensor) -> np.ndarray:
+        """(m, …) positions, row j in question j's prompt -> (m, …, L) int64 ids, the same on every
+        rank: each rank fills the shared segments it owns, rank 0 the questions' own segments, and
+        one sum over the ranks assembles them (every position has one owner)."""
+        rows, _ = self.reader.owned_rows(idx)
         if self.reader.rank == 0:
             for j, qu in enumerate(self.questions):
-                mine = idx[j].numpy() >= self.reader.n_shared
-                rows[j, mine] = qu.rows[idx[j].numpy()[mine] - self.reader.n_shared]
-                own[j] |= mine
-        return rows, p * torch.from_numpy(own)
+                at = idx[j].numpy()
+                mine = at >= self.reader.n_shared
+                rows[j][mine] = qu.rows[at[mine] - self.reader.n_shared]
+        return self.reader.sum(torch.from_numpy(rows), "segment rows").numpy()
 
     def texts_at(self, positions: list[int]) -> list[str]:
         """The characters of each pointed segment (m,) -> m strings, supplied by its owner."""
-        pos = torch.tensor(positions, dtype=torch.long)[:, None]  # (m, 1)
-        rows, _ = self._rows(pos, torch.ones(pos.shape))
-        rows = self.reader.sum(torch.from_numpy(rows[:, 0]), "pointed characters").numpy()  # one owner per row
-        return [segment_text(r) for r in rows]
+        rows = self.rows(torch.tensor(positions, dtype=torch.long)[:, None])  # (m, 1, L)
+        return [segment_text(r) for r in rows[:, 0]]

@@ -110,20 +110,26 @@ class SliceText:
         self._marks = [np.concatenate(self._marks)] if self._marks else [np.zeros(0, np.int64)]
 
     def rows_at(self, positions) -> np.ndarray:
-        """(m, max_len) int64 ids of the slice's segments at `positions` (m,), read back from the file."""
+        """(m, max_len) int64 ids of the slice's segments at `positions` (m,), read back from the file:
+        each stretch between two marks is read and segmented once (a step asks for runs of rows)."""
+        positions = np.asarray(positions, dtype=np.int64)
         out = np.zeros((len(positions), self.max_len), np.int64)
-        marks = self._marks[0]
-        for j, p in enumerate(positions):
-            mark, skip = int(marks[p // STRIDE]), int(p % STRIDE)
-            want = 4096
-            while True:
-                data = self._read(mark, want)
-                ids = segment_ids(data, self.max_len)
-                if len(ids) > skip + 1 or mark + len(data) >= self.stop:  # segment `skip` is whole
-                    out[j] = ids[skip]
-                    break
-                want *= 2
+        stretch = positions // STRIDE
+        for b in np.unique(stretch):
+            at = np.nonzero(stretch == b)[0]
+            skips = positions[at] % STRIDE
+            out[at] = self._stretch_ids(int(b), int(skips.max()))[skips]
         return out
+
+    def _stretch_ids(self, b: int, skip: int) -> np.ndarray:
+        """Ids of the segments from mark b on, at least `skip` + 1 of them whole."""
+        mark, want = int(self._marks[0][b]), 4096
+        while True:
+            data = self._read(mark, want)
+            ids = segment_ids(data, self.max_len)
+            if len(ids) > skip + 1 or mark + len(data) >= self.stop:  # segment `skip` is whole
+                return ids
+            want *= 2
 
     def _read(self, at: int, want: int) -> bytes:
         self._file.seek(at)
