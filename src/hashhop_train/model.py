@@ -15,7 +15,8 @@ next query, so h hops are h retrieval steps inside the model and nothing is writ
 
 Re-ranking (`rerank_dim` > 0): a key is a sum over character positions, so two hashes that differ
 in a few symbols (a decoy, or near neighbours among 100K 8-digit hashes) score almost alike. Each
-step therefore re-scores its top-k candidates position by position: every (position, byte) has a
+step therefore re-scores its best candidates (top_k in training, rerank_k at inference, steps.py)
+position by position: every (position, byte) has a
 learned unit vector, a query carries one per position (read softly in skip steps), a candidate's
 key segment one per position (weighted by the key's own window selection), and the candidate's
 logit gains `scale * (sum over positions of their dot products - positions)`: 0 for a candidate

@@ -3,18 +3,44 @@
 Every reader (infer.Reader, batch.PrefixGroup, questions.Asked over a sharded file) offers the
 same view: `candidates(q)`, the best keys for each query (the top-k, or every key for the dense
 architecture), best first; `windows(idx)`, the segment rows ending at positions (what a
-candidate's key was made of); `rows(idx)`; and `texts_at(positions)`. The step itself is here
-once: re-rank the top-k by their characters (model.rerank), point at the best, and read softly
-what the next skip step asks with.
+candidate's key was made of); `rows(idx)`; and `texts_at(positions)` (`RetrievalView`). The step
+itself is here once: re-rank the best keys by their characters (model.rerank), point at the best,
+and read softly what the next skip step asks with.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .segments import segment_ids
+
+
+class RetrievalView(Protocol):
+    """What a reader offers the retrieval loop over m prompts (query j asks prompt j)."""
+
+    model: torch.nn.Module
+    n: int  # segments of the longest prompt
+
+    def candidates(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, key_dim) queries -> (scores, positions), each (m, c), best first."""
+        ...
+
+    def windows(self, idx: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """(m, k) positions -> ((m, k, W, L) int64 rows ending at each, (m, k) how many exist)."""
+        ...
+
+    def rows(self, idx: torch.Tensor) -> np.ndarray:
+        """(m, …) positions -> (m, …, L) int64 ids."""
+        ...
+
+    def texts_at(self, positions: list[int]) -> list[str]:
+        """The characters of each pointed segment."""
+        ...
 
 
 def window_positions(idx: torch.Tensor, span: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,10 +71,10 @@ def window_chars(model, windows: torch.Tensor, have: torch.Tensor) -> torch.Tens
     return out
 
 
-def retrieval_step(view, q: torch.Tensor, qr: torch.Tensor | None):
+def retrieval_step(view: RetrievalView, q: torch.Tensor, qr: torch.Tensor | None):
     """(m, key_dim) queries and their characters qr (m, L, r), or None without re-ranking ->
     (pointed positions (m,), reads (m, key_dim), character reads (m, L, r) or None)."""
-    model = view.model
+    model: Any = view.model
     scores, idx = view.candidates(q)  # (m, c): c = model.candidates_k, or every key (dense), best first
     k = min(model.candidates_k, idx.shape[1])
     rows = None
@@ -65,7 +91,9 @@ def retrieval_step(view, q: torch.Tensor, qr: torch.Tensor | None):
     return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], read, read_r
 
 
-def follow(view_of, start_rows: np.ndarray, steps: list[int], cots: list[bool]) -> list[list[str]]:
+def follow(
+    view_of: Callable[[list[int]], RetrievalView], start_rows: np.ndarray, steps: list[int], cots: list[bool]
+) -> list[list[str]]:
     """The retrieval loop of every reader from (m, L) start segments, query j taking steps[j] steps
     in mode cots[j]: chain of thought writes each pointed segment and reads it back as the next
     query; skip steps feed each step's soft read back in and write only the last. All queries go
