@@ -197,11 +197,6 @@ class Reader:
         last = self.rows_between(max(0, self.n - self.cfg.tail), self.n)
         return tail_rows(torch.from_numpy(last.astype(np.int64)), self.cfg.tail)
 
-    def top_k(self, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(m, key_dim) queries -> top-k (scores, positions), each (m, k), scanning keys in chunks."""
-        factor = self.model.logit_scale.exp() / math.sqrt(q.shape[-1]) * self.scale
-        return scan_top_k(self.key_blocks, q, k, factor)
-
     def candidates(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(m, key_dim) queries -> (scores, positions), each (m, c), best first: the top-k; every
         key for the dense architecture (its read is a softmax over all of them)."""
