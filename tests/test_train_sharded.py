@@ -225,7 +225,7 @@ def test_two_gloo_ranks_answer_as_the_single_process_reader_at_1m_tokens(model, 
     assert res[0]["n_local"] > 0 and res[1]["n_local"] > 0 and res[1]["offset"] == res[0]["n_local"]
     with torch.no_grad():
         alone = ShardedReader(model, str(path), key_bits=4).ask(questions)
-        pointed, read, _ = retrieval_step(alone.subset(list(range(len(starts)))), *_queries(model, starts))
+        pointed, read, *_ = retrieval_step(alone.subset(list(range(len(starts)))), *_queries(model, starts))
         single = [a.text for a in answer_views(model, alone.tails(), alone.subset)]
         whole = Reader(model, head + questions[0], key_bits=4)
         assert alone.n == whole.n

@@ -16,7 +16,7 @@ import torch
 
 from .infer import Answer, merge_top_k, render_answer, scan_top_k
 from .question import decide
-from .steps import follow, window_positions
+from .steps import follow
 
 
 class PrefixGroup:
@@ -47,17 +47,9 @@ class PrefixGroup:
             best_i.append(mi)
         return torch.cat(best_s), torch.cat(best_i)
 
-    def windows(self, idx: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
-        """(m, k) positions in reader j's prompt -> ((m, k, W, L) rows ending at each, (m, k) how many exist)."""
-        pos, have = window_positions(idx, self.model.rerank_span)
-        return self.rows(pos), have
-
     def rows(self, idx: torch.Tensor) -> np.ndarray:
         """(m, …) positions, row j in reader j's prompt -> (m, …, L) int64 ids."""
         return np.stack([r.rows(idx[j]) for j, r in enumerate(self.readers)])
-
-    def texts_at(self, positions: list[int]) -> list[str]:
-        return [r.texts_at([p])[0] for r, p in zip(self.readers, positions, strict=True)]
 
 
 @torch.no_grad()

@@ -27,8 +27,8 @@ import torch
 from .keystore import key_nbytes, store_keys
 from .keystore import scores as key_scores
 from .question import Reading, decide, tail_rows
-from .segments import boundary, count_segments, segment_ids, segment_text
-from .steps import follow, window_positions
+from .segments import boundary, count_segments, segment_ids
+from .steps import follow
 
 KEY_CHUNK = 1 << 16  # segments per chunk when computing keys
 SCAN_CHUNK = 1 << 14  # keys per chunk when scoring (their float copy stays in cache)
@@ -205,18 +205,9 @@ class Reader:
             return scan_top_k(self.key_blocks, q, self.model.candidates_k, factor)
         return (key_scores(q, self.key_blocks[0]) * factor).sort(dim=1, descending=True, stable=True)
 
-    def windows(self, idx: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
-        """(m, k) positions -> ((m, k, W, L) rows ending at each, (m, k) how many exist)."""
-        pos, have = window_positions(idx, self.model.rerank_span)
-        return self.rows(pos), have
-
     def rows(self, idx: torch.Tensor) -> np.ndarray:
         """(…) positions -> (…, L) int64 ids."""
         return self.rows_at(idx.flatten().numpy()).astype(np.int64).reshape(*idx.shape, -1)
-
-    def texts_at(self, positions: list[int]) -> list[str]:
-        """The characters of each pointed segment: (m,) positions -> m strings."""
-        return [segment_text(r.astype(np.int64)) for r in self.rows_at(np.array(positions, dtype=np.int64))]
 
 
 def window_keys(model, rows: np.ndarray, s: int, e: int) -> torch.Tensor:

@@ -18,8 +18,7 @@ import torch
 from .infer import merge_top_k, scan_top_k
 from .keystore import QuantKeys
 from .question import tail_rows
-from .segments import segment_ids, segment_text
-from .steps import window_positions
+from .segments import segment_ids
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,6 @@ class Asked:
             best_i.append(mi)
         return torch.cat(best_s), torch.cat(best_i)
 
-    def windows(self, idx: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
-        """(m, k) positions -> ((m, k, W, L) rows ending at each, (m, k) how many exist)."""
-        pos, have = window_positions(idx, self.model.rerank_span)
-        return self.rows(pos), have
-
     def rows(self, idx: torch.Tensor) -> np.ndarray:
         """(m, …) positions, row j in question j's prompt -> (m, …, L) int64 ids, the same on every
         rank: each rank fills the shared segments it owns, rank 0 the questions' own segments, and
@@ -99,8 +93,3 @@ class Asked:
                 mine = at >= self.reader.n_shared
                 rows[j][mine] = qu.rows[at[mine] - self.reader.n_shared]
         return self.reader.sum(torch.from_numpy(rows), "segment rows").numpy()
-
-    def texts_at(self, positions: list[int]) -> list[str]:
-        """The characters of each pointed segment (m,) -> m strings, supplied by its owner."""
-        rows = self.rows(torch.tensor(positions, dtype=torch.long)[:, None])  # (m, 1, L)
-        return [segment_text(r) for r in rows[:, 0]]

@@ -1,11 +1,11 @@
 """A retrieval step over any reader's view, and the loop that follows a chain with it.
 
 Every reader (infer.Reader, batch.PrefixGroup, questions.Asked over a sharded file) offers the
-same view: `candidates(q)`, the best keys for each query (the top-k, or every key for the dense
-architecture), best first; `windows(idx)`, the segment rows ending at positions (what a
-candidate's key was made of); `rows(idx)`; and `texts_at(positions)` (`RetrievalView`). The step
-itself is here once: re-rank the best keys by their characters (model.rerank), point at the best,
-and read softly what the next skip step asks with.
+same view (`RetrievalView`): `candidates(q)`, the best keys for each query (the top-k, or every
+key for the dense architecture), best first; and `rows(idx)`, the segments at positions. The step
+itself is here once: fetch the rows ending at each candidate (what its key was made of), re-rank
+the best keys by their characters (model.rerank), point at the best, read softly what the next
+skip step asks with, and hand back the pointed segment, which chain of thought writes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .segments import segment_ids
+from .segments import segment_ids, segment_text
 
 
 class RetrievalView(Protocol):
@@ -30,16 +30,8 @@ class RetrievalView(Protocol):
         """(m, key_dim) queries -> (scores, positions), each (m, c), best first."""
         ...
 
-    def windows(self, idx: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
-        """(m, k) positions -> ((m, k, W, L) int64 rows ending at each, (m, k) how many exist)."""
-        ...
-
     def rows(self, idx: torch.Tensor) -> np.ndarray:
-        """(m, …) positions -> (m, …, L) int64 ids."""
-        ...
-
-    def texts_at(self, positions: list[int]) -> list[str]:
-        """The characters of each pointed segment."""
+        """(m, …) positions, row j in prompt j -> (m, …, L) int64 ids."""
         ...
 
 
@@ -73,13 +65,15 @@ def window_chars(model, windows: torch.Tensor, have: torch.Tensor) -> torch.Tens
 
 def retrieval_step(view: RetrievalView, q: torch.Tensor, qr: torch.Tensor | None):
     """(m, key_dim) queries and their characters qr (m, L, r), or None without re-ranking ->
-    (pointed positions (m,), reads (m, key_dim), character reads (m, L, r) or None)."""
+    (pointed positions (m,), reads (m, key_dim), character reads (m, L, r) or None, the pointed
+    segments' ids (m, L))."""
     model: Any = view.model
     scores, idx = view.candidates(q)  # (m, c): c = model.candidates_k, or every key (dense), best first
     k = min(model.candidates_k, idx.shape[1])
     rows = None
     if qr is not None:
-        windows, have = view.windows(idx[:, :k])  # (m, k, W, L), (m, k)
+        pos, have = window_positions(idx[:, :k], model.rerank_span)
+        windows = view.rows(pos)  # (m, k, W, L) the rows ending at each candidate; have (m, k) of them exist
         kr = window_chars(model, torch.from_numpy(windows).flatten(0, 1), have.flatten())
         bonus = model.rerank(qr, kr.view(*idx[:, :k].shape, *kr.shape[1:]))  # (m, k)
         scores = torch.cat([scores[:, :k] + bonus, scores[:, k:]], 1)
@@ -88,7 +82,9 @@ def retrieval_step(view: RetrievalView, q: torch.Tensor, qr: torch.Tensor | None
     p = scores.softmax(-1)
     read = torch.einsum("mc,mcd->md", p, model.content(rows))
     read_r = torch.einsum("mc,mclr->mlr", p, model.chars(rows)) if qr is not None else None
-    return idx.gather(1, p.argmax(-1, keepdim=True))[:, 0], read, read_r
+    best = p.argmax(-1)  # (m,)
+    pointed = rows[torch.arange(len(best)), best].numpy()  # (m, L)
+    return idx.gather(1, best[:, None])[:, 0], read, read_r, pointed
 
 
 def follow(
@@ -110,11 +106,10 @@ def follow(
     written: list[list[str]] = [[] for _ in range(m)]
     for t in range(max(steps, default=0)):
         active = [j for j in range(m) if steps[j] > t]
-        pos, read, read_r = retrieval_step(view_of(active), q[active], None if qr is None else qr[active])
-        writes = [i for i, j in enumerate(active) if cots[j] or t == steps[j] - 1]
-        texts = view_of([active[i] for i in writes]).texts_at(pos[writes].tolist()) if writes else []
-        for i, text in zip(writes, texts, strict=True):
-            written[active[i]].append(text)
+        _, read, read_r, pointed = retrieval_step(view_of(active), q[active], None if qr is None else qr[active])
+        for i, j in enumerate(active):
+            if cots[j] or t == steps[j] - 1:  # chain of thought writes every step, skip steps the last
+                written[j].append(segment_text(pointed[i]))
         q, qr = q.clone(), None if qr is None else qr.clone()
         for i, j in enumerate(active):
             if cots[j]:  # the model reads back the characters it just wrote
